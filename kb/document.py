@@ -1,0 +1,132 @@
+"""The document file format: YAML front matter followed by a Markdown body.
+
+This module is the one place that turns bytes from the repository into a ``DocumentFile`` and
+back, so the store, the index and the import all agree on what a document is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+from kb.errors import InvalidDocument
+
+ACCESS_LEVELS = ("public", "internal", "confidential", "secret")
+STATUSES = ("published", "archived")
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
+
+
+@dataclass
+class DocumentFile:
+    """A parsed document file. ``meta`` keeps unknown front-matter keys so nothing is lost."""
+
+    title: str
+    body: str
+    tags: list[str] = field(default_factory=list)
+    access: str = "internal"
+    status: str = "published"
+    owner: str = ""
+    review_by: str | None = None
+    meta: dict = field(default_factory=dict)
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text, refusing invalid UTF-8 instead of guessing."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidDocument(f"文档不是有效的 UTF-8 编码 (invalid UTF-8 at byte {exc.start})") from exc
+    return text.removeprefix("\ufeff")
+
+
+def parse(text: str, *, default_title: str = "", default_access: str = "internal") -> DocumentFile:
+    """Parse a document file; a file without front matter is all body.
+
+    Raises InvalidDocument for front matter that is not a YAML mapping or has invalid values.
+    """
+    meta: dict = {}
+    body = text
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            loaded = yaml.safe_load(match.group(1)) or {}
+        except yaml.YAMLError as exc:
+            raise InvalidDocument(f"文档头 (front matter) 不是有效的 YAML：{exc}") from exc
+        if not isinstance(loaded, dict):
+            raise InvalidDocument("文档头 (front matter) 必须是键值对 (must be a mapping)")
+        meta = loaded
+        body = text[match.end():]
+    title = str(meta.pop("title", "") or "").strip() or _first_heading(body) or default_title
+    doc = DocumentFile(
+        title=title,
+        body=body,
+        tags=normalize_tags(meta.pop("tags", [])),
+        access=str(meta.pop("access", default_access) or default_access),
+        status=str(meta.pop("status", "published") or "published"),
+        owner=str(meta.pop("owner", "") or ""),
+        review_by=_date_text(meta.pop("review_by", None)),
+        meta=meta,
+    )
+    check(doc)
+    return doc
+
+
+def check(doc: DocumentFile) -> None:
+    """Raise InvalidDocument when a field has a value kb does not know."""
+    if doc.access not in ACCESS_LEVELS:
+        raise InvalidDocument(
+            f"未知的访问级别“{doc.access}”，应为 {', '.join(ACCESS_LEVELS)} (unknown access level)"
+        )
+    if doc.status not in STATUSES:
+        raise InvalidDocument(f"未知的状态“{doc.status}”，应为 {', '.join(STATUSES)} (unknown status)")
+    if not doc.title.strip():
+        raise InvalidDocument("文档标题不能为空 (title is required)")
+    if len(doc.title) > 300:
+        raise InvalidDocument("文档标题过长 (title longer than 300 characters)")
+
+
+def normalize_tags(tags: object) -> list[str]:
+    """Tags as a list of distinct non-empty strings; a comma-separated string is accepted too."""
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = re.split(r"[,，]", tags)
+    if not isinstance(tags, list | tuple):
+        raise InvalidDocument("标签 (tags) 必须是列表 (tags must be a list)")
+    seen: dict[str, None] = {}
+    for tag in tags:
+        text = str(tag).strip()
+        if text:
+            seen.setdefault(text, None)
+    return list(seen)
+
+
+def serialize(doc: DocumentFile) -> str:
+    """The file text of a document: front matter in a stable key order, then the body."""
+    meta: dict = {"title": doc.title, "tags": doc.tags, "access": doc.access, "status": doc.status}
+    if doc.owner:
+        meta["owner"] = doc.owner
+    if doc.review_by:
+        meta["review_by"] = doc.review_by
+    meta.update(doc.meta)
+    header = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=None)
+    body = doc.body if doc.body.endswith("\n") or not doc.body else doc.body + "\n"
+    return f"---\n{header}---\n{body}"
+
+
+def _first_heading(body: str) -> str:
+    match = _HEADING.search(body)
+    return match.group(1).strip() if match else ""
+
+
+def _date_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,68 @@
+"""kb's own exceptions.
+
+Services and the store raise these and never call ``abort``, ``flash`` or ``redirect``;
+one error handler (``kb.routes.errors``) maps them to a status code and renders JSON or HTML
+depending on what the client accepts. ``message`` is user-facing; ``code`` is stable for clients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KBError(Exception):
+    """Base of every error kb reports to a user."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadRequest(KBError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidPath(BadRequest):
+    code = "invalid_path"
+
+
+class InvalidRevision(BadRequest):
+    code = "invalid_revision"
+
+
+class InvalidDocument(BadRequest):
+    """Malformed front matter, invalid UTF-8 or a missing required field."""
+
+    code = "invalid_document"
+
+
+class Unauthorized(KBError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(KBError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(KBError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(KBError):
+    """A save based on a stale revision whose edits overlap the newer ones."""
+
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(KBError):
+    status = 413
+    code = "too_large"
