@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install kb and its test tools into .venv (plus Debian's chromium and postgresql when missing
+# and we may install them), then run the whole test suite and ruff.
+set -eu
+cd "$(dirname "$0")/.."
+need=""
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+if [ -n "$need" ] && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest -q "$@"
