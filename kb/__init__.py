@@ -1,0 +1,39 @@
+"""kb: a knowledge base and document management service for IT service organisations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from kb import config as settings
+from kb import db, extensions, i18n
+from kb.routes import register_blueprints
+from kb.routes.errors import register_errorhandlers
+from kb.services import catalog
+
+__version__ = "0.1.0"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, stores (catching up with git), blueprints, error handlers."""
+    app = Flask(__name__, instance_path=None)
+    app.config.update(settings.load(config))
+    if not app.config.get("SECRET_KEY"):  # not setdefault: Flask's defaults hold SECRET_KEY = None
+        app.config["SECRET_KEY"] = settings.secret_key(Path(app.config["INSTANCE_DIR"]))
+    app.config["KB_VERSION"] = __version__
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    extensions.init_app(app)
+    db.init_app(app)
+    i18n.init_app(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+
+    if app.config.get("CATCH_UP", True):
+        stores = app.extensions["kb.stores"]
+        with stores.store.lock():
+            catalog.catch_up(stores.store, stores.index, stores.sessions)
+    return app

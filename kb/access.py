@@ -1,0 +1,123 @@
+"""Roles, clearances and the one function every surface asks: may this user do this?
+
+``can()`` is the single place a decision is made; ``require()`` turns a "no" into the right
+error. A document the caller may not see behaves exactly like one that does not exist
+(``NotFound``), so neither its title, its history nor its existence leaks. Search asks
+``visible_levels()`` / ``visible_statuses()`` so the filter is part of the query itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from kb.document import ACCESS_LEVELS
+from kb.errors import Forbidden, NotFound, Unauthorized
+
+ROLES = ("anonymous", "reader", "editor", "archivist", "admin")
+CLEARANCES = ACCESS_LEVELS
+
+# the least role each action needs; document visibility is checked on top of it
+ACTION_ROLE = {
+    "view": "reader",
+    "search": "reader",
+    "history": "editor",
+    "diff": "editor",
+    "view_revision": "editor",
+    "edit": "editor",
+    "revert": "editor",
+    "move": "editor",
+    "view_archived": "archivist",
+    "view_at_date": "archivist",
+    "archive": "archivist",
+    "export": "archivist",
+    "audit": "archivist",
+    "delete": "admin",
+    "manage_users": "admin",
+    "create_token": "reader",
+}
+
+
+class DocumentLike(Protocol):
+    access: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking. ``anonymous_read`` mirrors KB_ANONYMOUS_READ for the anonymous user."""
+
+    username: str
+    role: str
+    clearance: str
+    display_name: str = ""
+    email: str = ""
+    anonymous_read: bool = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.role != "anonymous"
+
+    @property
+    def author_email(self) -> str:
+        return self.email or f"{self.username}@kb.local"
+
+    @property
+    def author_name(self) -> str:
+        return self.display_name or self.username
+
+
+def anonymous(anonymous_read: bool = False) -> Principal:
+    return Principal("anonymous", "anonymous", "public", anonymous_read=anonymous_read)
+
+
+def _role_at_least(user: Principal, role: str) -> bool:
+    return ROLES.index(user.role) >= ROLES.index(role)
+
+
+def _anonymous_may(user: Principal, action: str) -> bool:
+    return user.anonymous_read and action in ("view", "search")
+
+
+def visible_levels(user: Principal) -> list[str]:
+    """Access levels the user's clearance reaches (anonymous: public only, and only if allowed)."""
+    if not user.is_authenticated and not user.anonymous_read:
+        return []
+    return list(CLEARANCES[: CLEARANCES.index(user.clearance) + 1])
+
+
+def visible_statuses(user: Principal) -> list[str]:
+    if user.is_authenticated and _role_at_least(user, "archivist"):
+        return ["published", "archived"]
+    return ["published"]
+
+
+def may_see(user: Principal, doc: DocumentLike, *extra_levels: str | None) -> bool:
+    """Whether ``doc`` exists for this user; past versions pass their own level in ``extra_levels``."""
+    levels = visible_levels(user)
+    if doc.access not in levels or any(level and level not in levels for level in extra_levels):
+        return False
+    return doc.status in visible_statuses(user)
+
+
+def can(user: Principal, action: str, doc: DocumentLike | None = None, *extra_levels: str | None) -> bool:
+    """May ``user`` do ``action`` (on ``doc``, when the action concerns one)?"""
+    if action not in ACTION_ROLE:
+        raise ValueError(f"unknown action {action!r}")
+    role_ok = _role_at_least(user, ACTION_ROLE[action]) or _anonymous_may(user, action)
+    if not role_ok:
+        return False
+    return doc is None or may_see(user, doc, *extra_levels)
+
+
+def require(user: Principal, action: str, doc: DocumentLike | None = None, *extra_levels: str | None) -> None:
+    """Raise unless ``can()``: NotFound for an invisible document, else Unauthorized/Forbidden."""
+    if doc is not None and not may_see(user, doc, *extra_levels):
+        if user.is_authenticated or user.anonymous_read:
+            raise NotFound("文档不存在 (document not found)")
+        raise Unauthorized("请先登录 (login required)")
+    if can(user, action, doc, *extra_levels):
+        return
+    if not user.is_authenticated:
+        raise Unauthorized("请先登录 (login required)")
+    raise Forbidden("您的角色无权执行此操作 (your role may not do this)")

@@ -1,0 +1,84 @@
+"""Settings: defaults that run out of the box, overridden by ``KB_*`` environment variables.
+
+Everything lives in the instance folder (``KB_INSTANCE_DIR``, default ``$XDG_DATA_HOME/kb``,
+i.e. ``~/.local/share/kb``), outside the project's own git tree: the content repository, the
+search index, the SQLite database, the write lock and the generated secret key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_BODY = 2 * 1024 * 1024
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+# name -> (environment variable, converter)
+_ENV: dict[str, tuple[str, Any]] = {
+    "INSTANCE_DIR": ("KB_INSTANCE_DIR", str),
+    "DATABASE_URL": ("KB_DATABASE_URL", str),
+    "CONTENT_DIR": ("KB_CONTENT_DIR", str),
+    "INDEX_DIR": ("KB_INDEX_DIR", str),
+    "SECRET_KEY": ("KB_SECRET_KEY", str),
+    "MAX_BODY_BYTES": ("KB_MAX_BODY_BYTES", int),
+    "DEFAULT_ACCESS": ("KB_DEFAULT_ACCESS", str),
+    "ANONYMOUS_READ": ("KB_ANONYMOUS_READ", _flag),
+    "LOCK_TIMEOUT": ("KB_LOCK_TIMEOUT", float),
+    "WORKERS": ("KB_WORKERS", int),
+    "DEFAULT_LANGUAGE": ("KB_LANGUAGE", str),
+}
+
+
+def default_instance_dir() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "kb"
+
+
+def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Resolve the settings: defaults, then the environment, then ``overrides`` (tests)."""
+    settings: dict[str, Any] = {
+        "INSTANCE_DIR": str(default_instance_dir()),
+        "MAX_BODY_BYTES": DEFAULT_MAX_BODY,
+        "DEFAULT_ACCESS": "internal",
+        "ANONYMOUS_READ": False,
+        "LOCK_TIMEOUT": 60.0,
+        "WORKERS": min(4, (os.cpu_count() or 1) * 2),
+        "DEFAULT_LANGUAGE": "zh",
+    }
+    for name, (variable, convert) in _ENV.items():
+        if variable in os.environ:
+            settings[name] = convert(os.environ[variable])
+    settings.update(overrides or {})
+    instance = Path(settings["INSTANCE_DIR"]).resolve()
+    settings["INSTANCE_DIR"] = str(instance)
+    settings.setdefault("CONTENT_DIR", str(instance / "content.git"))
+    settings.setdefault("INDEX_DIR", str(instance / "index"))
+    settings.setdefault("DATABASE_URL", f"sqlite:///{instance / 'kb.sqlite3'}")
+    settings["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"] + 64 * 1024
+    settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    return settings
+
+
+def secret_key(instance_dir: Path) -> str:
+    """The instance's secret key, generated into the instance folder on first use (never a constant)."""
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        staged = instance_dir / f".secret_key.{os.getpid()}"
+        staged.write_text(secrets.token_urlsafe(48))
+        staged.chmod(0o600)
+        # link() fails when another worker won the race; both then read the winner's key
+        try:
+            os.link(staged, path)
+        except FileExistsError:
+            pass
+        finally:
+            staged.unlink()
+    return path.read_text().strip()

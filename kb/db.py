@@ -1,0 +1,73 @@
+"""The SQL database: one engine per app, one session per request.
+
+Request code takes ``session()``; it is committed once after a successful response and rolled
+back otherwise. Work that must be committed at a precise moment (the catalog, under the git
+write lock) opens its own session with ``new_session()``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.models import Base
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite gets WAL (readers never wait for the writer) and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection: object, _record: object) -> None:
+            cursor = connection.cursor()  # type: ignore[attr-defined]
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def make_sessionmaker(url: str) -> sessionmaker:
+    """Engine, tables (created when missing) and a session factory for ``url``."""
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def init_app(app: Flask) -> None:
+    """Request sessions come from the app's stores (see ``kb.extensions``), committed once."""
+    app.after_request(_commit_on_success)
+    app.teardown_appcontext(_close_session)
+
+
+def new_session() -> Session:
+    return current_app.extensions["kb.stores"].sessions()
+
+
+def session() -> Session:
+    """The request's session, created on first use."""
+    if "db_session" not in g:
+        g.db_session = new_session()
+    return g.db_session
+
+
+def _commit_on_success(response: Response) -> Response:
+    db = g.get("db_session")
+    if db is not None:
+        if response.status_code < 400:
+            db.commit()
+        else:
+            db.rollback()
+    return response
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    db = g.pop("db_session", None)
+    if db is not None:
+        db.rollback()
+        db.close()

@@ -1,0 +1,75 @@
+"""The UI language: Simplified Chinese by default, English as an option.
+
+The choice comes from ``?lang=`` (remembered in a cookie), else the browser's
+Accept-Language, else ``KB_LANGUAGE``. Templates and code use English msgids; the Chinese
+catalog lives in ``kb/translations/zh/LC_MESSAGES/messages.po`` (compiled ``.mo`` committed,
+so a fresh clone needs no build step). Rebuild it with::
+
+    pybabel extract -F babel.cfg -o /tmp/messages.pot .
+    pybabel update -i /tmp/messages.pot -d kb/translations -l zh
+    pybabel compile -d kb/translations
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g, request
+from flask_babel import Babel, gettext
+
+LANGUAGES = ("zh", "en")
+COOKIE = "kb_lang"
+# relative to the app's root_path (the kb package), which is how Flask-Babel resolves it
+TRANSLATIONS = "translations"
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for extraction without translating it yet (babel's default ``N_`` keyword)."""
+    return message
+
+
+# Stored values (roles, clearances, statuses, version kinds) are English identifiers that APIs
+# and files share; users see them through ``label`` in their own language.
+_LABELS = {
+    "anonymous": N_("Anonymous"),
+    "reader": N_("Reader"),
+    "editor": N_("Editor"),
+    "archivist": N_("Archivist"),
+    "admin": N_("Administrator"),
+    "public": N_("Public"),
+    "internal": N_("Internal"),
+    "confidential": N_("Confidential"),
+    "secret": N_("Secret"),
+    "published": N_("Published"),
+    "archived": N_("Archived"),
+    "move": N_("Moved"),
+    "delete": N_("Deleted"),
+}
+
+
+def label(value: str | None) -> str:
+    """A stored identifier (``confidential``, ``editor``…) in the UI language; unknown ones as they are."""
+    if value is None:
+        return ""
+    msgid = _LABELS.get(value)
+    return gettext(msgid) if msgid else value
+
+
+def select_locale() -> str:
+    if "kb_locale" not in g:
+        wanted = request.args.get("lang") or request.cookies.get(COOKIE)
+        if wanted not in LANGUAGES:
+            wanted = request.accept_languages.best_match(LANGUAGES)
+        g.kb_locale = wanted or current_app.config["DEFAULT_LANGUAGE"]
+    return g.kb_locale
+
+
+def _remember_choice(response: Response) -> Response:
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES and request.cookies.get(COOKIE) != chosen:
+        response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale, default_translation_directories=TRANSLATIONS)
+    app.after_request(_remember_choice)
+    app.jinja_env.globals.update(current_language=select_locale, label=label)

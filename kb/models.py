@@ -1,0 +1,146 @@
+"""SQLAlchemy 2.0 models.
+
+Users, tokens and the audit log are the truth. ``Document``, ``DocumentTag`` and ``Version`` are
+caches of the git repository (the catalog): ``SyncState`` records the commit they reflect, and
+``kb reindex`` rebuilds them from nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as UTC, always read back timezone-aware (SQLite would drop the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="reader")
+    clearance: Mapped[str] = mapped_column(String(16), default="internal")
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    email: Mapped[str] = mapped_column(String(256), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 is stored, so a database leak does not leak tokens."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(256), default="")
+    revision: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Document(Base):
+    """One current document as of ``SyncState('catalog')``: listings need no git call."""
+
+    __tablename__ = "documents"
+
+    path: Mapped[str] = mapped_column(String(200), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    access: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(128), default="")
+    revision: Mapped[str] = mapped_column(String(40))
+    blob: Mapped[str] = mapped_column(String(40))
+
+    tags: Mapped[list[DocumentTag]] = relationship(
+        cascade="all, delete-orphan", order_by="DocumentTag.position", lazy="selectin"
+    )
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [tag.tag for tag in self.tags]
+
+
+class DocumentTag(Base):
+    __tablename__ = "document_tags"
+
+    path: Mapped[str] = mapped_column(
+        ForeignKey("documents.path", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Version(Base):
+    """One commit's change to one document. ``path`` follows moves, ``file_path`` is where the
+    content lived in that commit, so a past version reads straight from its blob."""
+
+    __tablename__ = "versions"
+    __table_args__ = (Index("ix_versions_path_id", "path", "id"),)
+
+    # ids grow in commit order, so (path, id) orders one document's history
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(200))
+    file_path: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))
+    revision: Mapped[str] = mapped_column(String(40), index=True)
+    blob: Mapped[str | None] = mapped_column(String(40))
+    access: Mapped[str | None] = mapped_column(String(16))
+    author_name: Mapped[str] = mapped_column(String(128))
+    author_email: Mapped[str] = mapped_column(String(256))
+    date: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class SyncState(Base):
+    """The git commit a derived store (the catalog) reflects."""
+
+    __tablename__ = "sync_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    commit: Mapped[str | None] = mapped_column(String(40))

@@ -1,0 +1,147 @@
+"""The JSON API under /api/v1 (see DESIGN.md's table and ``/api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from kb import db, extensions
+from kb.auth import current_user
+from kb.routes.guard import PUBLIC, checked
+from kb.routes.openapi import spec
+from kb.routes.params import int_arg, json_body
+from kb.services import documents, search, users
+from kb.services.documents import DocumentView
+
+bp = Blueprint("api", __name__)
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+
+
+def _document_json(view: DocumentView) -> dict:
+    return {
+        "path": view.path, "title": view.title, "body": view.body, "html": view.html, "tags": view.tags,
+        "access": view.access, "status": view.status, "owner": view.owner, "revision": view.revision,
+        "updated_at": _iso(view.updated_at), "updated_by": view.updated_by, "review_by": view.review_by,
+        "current": view.current,
+    }
+
+
+@bp.post("/tokens")
+@checked(PUBLIC)
+def create_token() -> tuple[Response, int]:
+    data = json_body()
+    session = db.session()
+    user = users.authenticate(session, data.get("username"), data.get("password"))
+    token = users.create_token(session, user, str(data.get("name", "api")))
+    return jsonify(token=token, username=user.username, role=user.role), 201
+
+
+@bp.post("/users")
+@checked("manage_users")
+def create_user() -> tuple[Response, int]:
+    data = json_body()
+    user = users.create_user(
+        db.session(), data.get("username"), data.get("password"), role=data.get("role", "reader"),
+        clearance=data.get("clearance", "internal"), display_name=str(data.get("display_name", "")),
+        email=str(data.get("email", "")),
+    )
+    return jsonify(username=user.username, role=user.role, clearance=user.clearance), 201
+
+
+@bp.get("/docs")
+@checked("view")
+def list_docs() -> Response:
+    total, rows = documents.list_documents(
+        db.session(), current_user(), prefix=request.args.get("prefix"), tag=request.args.get("tag"),
+        status=request.args.get("status"), page=int_arg("page", 1, 1), per_page=int_arg("per_page", 50, 1, 200),
+    )
+    items = [{"path": r.path, "title": r.title, "tags": r.tag_names, "access": r.access, "status": r.status,
+              "updated_at": _iso(r.updated_at), "updated_by": r.updated_by, "revision": r.revision}
+             for r in rows]
+    return jsonify(total=total, items=items)
+
+
+@bp.get("/docs/<path:path>")
+@checked("view")
+def get_doc(path: str) -> Response:
+    view = documents.get_document(_stores(), db.session(), current_user(), path,
+                                  revision=request.args.get("revision"), at=request.args.get("at"))
+    return jsonify(_document_json(view))
+
+
+@bp.put("/docs/<path:path>")
+@checked("edit")
+def put_doc(path: str) -> tuple[Response, int]:
+    data = json_body()
+    result = documents.save_document(
+        _stores(), db.session(), current_user(), path, title=data.get("title"), body=data.get("body"),
+        tags=data.get("tags"), access_level=data.get("access"), message=data.get("message"),
+        base_revision=data.get("base_revision"),
+    )
+    return jsonify(path=result.path, revision=result.revision, merged=result.merged), 201 if result.created else 200
+
+
+@bp.delete("/docs/<path:path>")
+@checked("delete")
+def delete_doc(path: str) -> tuple[str, int]:
+    documents.delete(_stores(), db.session(), current_user(), path, request.args.get("message"))
+    return "", 204
+
+
+@bp.get("/docs/<path:path>/history")
+@checked("history")
+def doc_history(path: str) -> Response:
+    versions = documents.history(db.session(), current_user(), path)
+    return jsonify(path=path, versions=[
+        {"revision": v.revision, "author": v.author_name, "email": v.author_email, "date": _iso(v.date),
+         "message": v.message, "kind": v.kind, "path": v.file_path} for v in versions])
+
+
+@bp.get("/docs/<path:path>/diff")
+@checked("diff")
+def doc_diff(path: str) -> Response:
+    text = documents.diff(_stores(), db.session(), current_user(), path,
+                          request.args.get("from") or None, request.args.get("to") or None)
+    return jsonify(path=path, diff=text)
+
+
+@bp.post("/docs/<path:path>/revert")
+@checked("revert")
+def revert_doc(path: str) -> Response:
+    data = json_body()
+    revision = documents.revert(_stores(), db.session(), current_user(), path, data.get("revision"),
+                                data.get("message"))
+    return jsonify(path=path, revision=revision)
+
+
+@bp.post("/docs/<path:path>/move")
+@checked("move")
+def move_doc(path: str) -> Response:
+    data = json_body()
+    revision = documents.move(_stores(), db.session(), current_user(), path, data.get("to"))
+    return jsonify(path=data.get("to"), revision=revision)
+
+
+@bp.get("/search")
+@checked("search")
+def search_docs() -> Response:
+    result = search.search(
+        extensions.index(), current_user(), request.args.get("q", ""), tag=request.args.get("tag"),
+        status=request.args.get("status"), path_prefix=request.args.get("path"),
+        limit=int_arg("limit", 10, 1, 100), offset=int_arg("offset", 0, 0, 100_000),
+    )
+    return jsonify(total=result.total, suggestion=result.suggestion, hits=[
+        {"path": h.path, "title": h.title, "snippet": h.snippet, "score": round(h.score, 4), "tags": h.tags,
+         "access": h.access, "status": h.status, "updated_at": _iso(h.updated_at)} for h in result.hits])
+
+
+@bp.get("/openapi.json")
+@checked(PUBLIC)
+def openapi() -> Response:
+    return jsonify(spec(current_app.config.get("KB_VERSION", "0.1.0")))
+
+
+def _stores() -> documents.Stores:
+    return extensions.stores()

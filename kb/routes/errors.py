@@ -1,0 +1,57 @@
+"""One place that turns errors into responses: JSON for the API, a page for browsers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kb.errors import KBError
+
+log = logging.getLogger(__name__)
+
+_HTTP_MESSAGES = {
+    400: "请求无效 (bad request)",
+    401: "请先登录 (login required)",
+    403: "无权访问 (forbidden)",
+    404: "页面不存在 (not found)",
+    405: "不支持该请求方法 (method not allowed)",
+    413: "请求内容过大 (request too large)",
+    415: "请求内容类型不受支持 (unsupported media type)",
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None) -> tuple[Response, int]:
+    if wants_json():
+        payload: dict = {"code": code, "message": message}
+        payload.update(details or {})
+        return jsonify(error=payload), status
+    return render_template("error.html", status=status, code=code, message=message), status
+
+
+def register_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(KBError)
+    def kb_error(error: KBError) -> tuple[Response, int]:
+        return error_response(error.status, error.code, error.message, error.details)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        code = (error.name or "error").lower().replace(" ", "_")
+        message = _HTTP_MESSAGES.get(status, error.description or error.name)
+        if status == 400 and error.description and "CSRF" in error.description:
+            message = "表单已过期，请刷新页面后重试 (CSRF token missing or invalid)"
+        return error_response(status, code, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "服务器内部错误 (internal server error)")

@@ -1,0 +1,90 @@
+"""The OpenAPI 3 description of /api/v1, built from a compact table so it stays short to read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_PATH_PARAM = {"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+               "description": "document path, e.g. 02-process/服务请求受理流程"}
+
+
+def _query(name: str, kind: str = "string", description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": kind}, "description": description}
+
+
+def _body(properties: dict[str, str], required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "required": required,
+              "properties": {name: ({"type": "array", "items": {"type": "string"}} if kind == "array"
+                                    else {"type": kind}) for name, kind in properties.items()}}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, ok: str, params: list | None = None, body: dict | None = None,
+        errors: tuple[str, ...] = ("400", "401", "404")) -> dict[str, Any]:
+    code, _, description = ok.partition(" ")
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params or [],
+        "responses": {code: {"description": description or "OK"}, **{e: _ERROR for e in errors}},
+    }
+    if body:
+        operation["requestBody"] = body
+    return operation
+
+
+_DOC_FIELDS = {"title": "string", "body": "string", "tags": "array", "access": "string", "message": "string",
+               "base_revision": "string"}
+
+
+def spec(version: str) -> dict[str, Any]:
+    doc = [_PATH_PARAM]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "kb API", "version": version,
+                 "description": "Knowledge base for IT service organisations. Auth: Bearer token from "
+                                "POST /api/v1/tokens, or the web session cookie."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"error": {"type": "object", "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}}}},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/tokens": {"post": {**_op("Create an API token", "201 token",
+                                              body=_body({"username": "string", "password": "string"},
+                                                         ["username", "password"]), errors=("400", "401")),
+                                        "security": []}},
+            "/api/v1/users": {"post": _op("Create a user (admin)", "201 created", body=_body(
+                {"username": "string", "password": "string", "role": "string", "clearance": "string"},
+                ["username", "password"]), errors=("400", "401", "403", "409"))},
+            "/api/v1/docs": {"get": _op("List documents", "200 {total, items}", [
+                _query("prefix"), _query("tag"), _query("status", description="published|archived|all"),
+                _query("page", "integer"), _query("per_page", "integer")], errors=("400", "401"))},
+            "/api/v1/docs/{path}": {
+                "get": _op("Read a document, now, at a revision or at a date", "200 document", [
+                    *doc, _query("revision", description="commit id (4-40 hex)"),
+                    _query("at", description="ISO 8601 date-time")]),
+                "put": _op("Create or update a document", "200 updated; 201 created", doc,
+                           _body(_DOC_FIELDS, ["title", "body"]), ("400", "401", "403", "404", "409", "413")),
+                "delete": _op("Delete a document (admin); past versions stay", "204 deleted", doc,
+                              errors=("400", "401", "403", "404")),
+            },
+            "/api/v1/docs/{path}/history": {"get": _op("Versions, newest first", "200 {versions}", doc)},
+            "/api/v1/docs/{path}/diff": {"get": _op("Unified diff between two revisions", "200 {diff}", [
+                *doc, _query("from"), _query("to")])},
+            "/api/v1/docs/{path}/revert": {"post": _op("Restore the version at a revision", "200 {revision}", doc,
+                                                       _body({"revision": "string", "message": "string"},
+                                                             ["revision"]))},
+            "/api/v1/docs/{path}/move": {"post": _op("Move a document (history follows)", "200 {revision}", doc,
+                                                     _body({"to": "string"}, ["to"]),
+                                                     ("400", "401", "403", "404", "409"))},
+            "/api/v1/search": {"get": _op("Full-text search (Chinese and English)", "200 {total, hits}", [
+                _query("q", description='words, "phrases", -exclude, prefix*, tag:, status:, path:'),
+                _query("limit", "integer"), _query("offset", "integer"), _query("tag"), _query("status"),
+                _query("path", description="path prefix")], errors=("400", "401"))},
+            "/api/v1/openapi.json": {"get": {**_op("This description", "200 OpenAPI 3", errors=()),
+                                             "security": []}},
+        },
+    }

@@ -1,0 +1,256 @@
+"""HTML pages. Each view parses the request, calls a service and renders a template.
+
+Forms post with a CSRF token (Flask-WTF). Input errors in the edit form re-render the form with
+the user's text and the message, so nothing typed is lost; a stale edit whose changes overlap a
+newer version gets the conflict page with both versions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from kb import access, db, extensions
+from kb.auth import current_user
+from kb.document import parse
+from kb.errors import BadRequest, Conflict, KBError, NotFound, TooLarge, Unauthorized
+from kb.render import render
+from kb.routes.errors import error_response
+from kb.routes.guard import checked
+from kb.routes.params import int_arg
+from kb.services import documents, search
+
+bp = Blueprint("web", __name__)
+
+PER_PAGE = 20
+FORM_FIELDS = ("path", "title", "tags", "access", "body", "message", "base_revision")
+
+
+@bp.app_errorhandler(Unauthorized)
+def login_first(error: Unauthorized) -> Response | tuple:
+    """Browsers are sent to the login page; the API gets its JSON 401 from the common handler."""
+    if request.path.startswith("/api/") or request.headers.get("Authorization"):
+        return error_response(error.status, error.code, error.message)
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+@bp.get("/")
+@checked("view")
+def home() -> str:
+    page = int_arg("page", 1, 1)
+    total, rows = documents.list_documents(db.session(), current_user(), prefix=request.args.get("prefix"),
+                                           tag=request.args.get("tag"), status=request.args.get("status"),
+                                           page=page, per_page=PER_PAGE)
+    return render_template("home.html", total=total, rows=rows, page=page, per_page=PER_PAGE)
+
+
+@bp.get("/docs/<path:path>")
+@checked("view")
+def view_doc(path: str) -> str:
+    doc = documents.get_document(extensions.stores(), db.session(), current_user(), path,
+                                 revision=request.args.get("revision"), at=request.args.get("at"))
+    return render_template("doc.html", doc=doc)
+
+
+@bp.get("/docs/<path:path>/edit")
+@checked("edit")
+def edit_doc(path: str) -> str:
+    doc = documents.get_document(extensions.stores(), db.session(), current_user(), path)
+    form = {"path": doc.path, "title": doc.title, "tags": ", ".join(doc.tags), "access": doc.access,
+            "body": doc.body, "message": "", "base_revision": doc.revision}
+    return _form_page(form, creating=False)
+
+
+@bp.post("/docs/<path:path>/edit")
+@checked("edit")
+def save_doc(path: str) -> Response | tuple[str, int]:
+    return _save(path, _posted(), creating=False)
+
+
+@bp.get("/new")
+@checked("edit")
+def new_doc() -> str:
+    form = dict.fromkeys(FORM_FIELDS, "") | {"path": request.args.get("path", ""), "access": _default_level()}
+    return _form_page(form, creating=True)
+
+
+@bp.post("/new")
+@checked("edit")
+def create_doc() -> Response | tuple[str, int]:
+    form = _posted()
+    form["path"] = form["path"].strip().strip("/")  # "/运维/备份" typed with a slash is meant relative
+    return _save(form["path"], form, creating=True)
+
+
+@bp.post("/preview")
+@checked("edit")
+def preview() -> str:
+    """Sanitized HTML of the posted body, exactly as the document page would show it."""
+    return render(_normalized(request.form.get("body", "")), request.form.get("path", ""))
+
+
+@bp.get("/docs/<path:path>/history")
+@checked("history")
+def doc_history(path: str) -> str:
+    versions = documents.history(db.session(), current_user(), path)
+    return render_template("history.html", path=path, versions=versions)
+
+
+@bp.post("/docs/<path:path>/revert")
+@checked("revert")
+def revert_doc(path: str) -> Response:
+    revision = request.form.get("revision", "")
+    documents.revert(extensions.stores(), db.session(), current_user(), path, revision,
+                     request.form.get("message") or None)
+    flash(_("Restored the version %(rev)s as a new version.", rev=revision[:10]), "ok")
+    return redirect(url_for("web.view_doc", path=path))
+
+
+@bp.get("/docs/<path:path>/diff")
+@checked("diff")
+def doc_diff(path: str) -> str:
+    text = documents.diff(extensions.stores(), db.session(), current_user(), path,
+                          request.args.get("from") or None, request.args.get("to") or None)
+    return render_template("diff.html", path=path, diff=text)
+
+
+@bp.get("/search")
+@checked("search")
+def search_page() -> str:
+    q = request.args.get("q", "")
+    page = int_arg("page", 1, 1, 1000)
+    result = search.search(extensions.index(), current_user(), q, tag=request.args.get("tag"),
+                           status=request.args.get("status"), limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    return render_template("search.html", q=q, result=result, page=page, per_page=PER_PAGE)
+
+
+# ---------------------------------------------------------------- template helpers
+
+
+@bp.app_template_global()
+def url_with(**changes: Any) -> str:
+    """This page's URL with some query arguments changed (``None`` drops one).
+
+    Filters, the pager and the language switch keep everything else the user chose.
+    """
+    args: dict[str, Any] = dict(request.args.items())
+    for name, value in changes.items():
+        if value is None:
+            args.pop(name, None)
+        else:
+            args[name] = value
+    # the path as requested: after a POST (a form shown again) it is also the form's GET page
+    query = urlencode(args)
+    return quote(request.script_root + request.path) + (f"?{query}" if query else "")
+
+
+@bp.app_template_filter("toc")
+def toc(html: str) -> list[tuple[int, str, str]]:
+    """(level, anchor, text) of the h2–h4 headings of rendered HTML, for the table of contents.
+
+    Read from the HTML Python-Markdown's toc extension already gave ids to, so the services
+    need not carry a second rendering product.
+    """
+    parser = _Headings()
+    parser.feed(html)
+    return parser.found
+
+
+@bp.app_template_filter("folders")
+def folders(path: str) -> list[tuple[str, str]]:
+    """(name, prefix) for each folder of a document path: ``a/b/c`` -> ``a``, ``a/b``."""
+    parts = path.split("/")[:-1]
+    return [(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts)]
+
+
+class _Headings(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[int, str, str]] = []
+        self._open: tuple[int, str, list[str]] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        anchor = dict(attrs).get("id")
+        if tag in ("h2", "h3", "h4") and anchor:
+            self._open = (int(tag[1]), anchor, [])
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self._open[2].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and tag == f"h{self._open[0]}":
+            level, anchor, text = self._open
+            self.found.append((level, anchor, "".join(text).strip()))
+            self._open = None
+
+
+# ---------------------------------------------------------------- the edit form
+
+
+def _posted() -> dict[str, str]:
+    form = {name: request.form.get(name, "") for name in FORM_FIELDS}
+    form["body"] = _normalized(form["body"])
+    return form
+
+
+def _normalized(body: str) -> str:
+    """Browsers post textareas with CRLF; git should see the LF the file had, or every line diffs."""
+    return body.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _default_level() -> str:
+    """The instance's default access level, lowered to the highest the user may write."""
+    levels = access.visible_levels(current_user())
+    default = extensions.stores().default_access
+    return default if default in levels else levels[-1]
+
+
+def _form_page(form: dict[str, str], *, creating: bool, error: str | None = None,
+               status: int = 200) -> tuple[str, int]:
+    return render_template("edit.html", form=form, creating=creating, error=error,
+                           levels=access.visible_levels(current_user())), status
+
+
+def _exists(path: str) -> bool:
+    try:
+        documents.get_document(extensions.stores(), db.session(), current_user(), path)
+    except NotFound:
+        return False
+    return True
+
+
+def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tuple[str, int]:
+    """Save the form; input errors come back in the form, overlapping edits on the conflict page."""
+    try:
+        if creating and _exists(path):
+            return _form_page(form, creating=True, status=409,
+                              error=_("A document already exists at this path."))
+        result = documents.save_document(
+            extensions.stores(), db.session(), current_user(), path, title=form["title"], body=form["body"],
+            tags=form["tags"], access_level=form["access"] or None, message=form["message"],
+            base_revision=form["base_revision"] or None)
+    except Conflict as conflict:
+        return _conflict_page(path, form, conflict)
+    except (BadRequest, TooLarge) as error:
+        return _form_page(form, creating=creating, error=error.message, status=error.status)
+    flash(_("Saved; merged with the changes made meanwhile.") if result.merged else _("Saved."), "ok")
+    return redirect(url_for("web.view_doc", path=result.path))
+
+
+def _conflict_page(path: str, form: dict[str, str], conflict: KBError) -> tuple[str, int]:
+    """Both versions side by side, and the user's text ready to save over the current version."""
+    current = conflict.details.get("current", {})
+    theirs = parse(current.get("text", "")) if current.get("text") else None
+    body = theirs.body if theirs else ""
+    changes = "".join(difflib.unified_diff(body.splitlines(True), form["body"].splitlines(True),
+                                           _("current version"), _("your version")))
+    return render_template("conflict.html", path=path, form=form | {"base_revision": current.get("revision", "")},
+                           theirs=theirs, changes=changes,
+                           levels=access.visible_levels(current_user())), 409

@@ -1,0 +1,206 @@
+"""Keeping the derived stores (SQL catalog and search index) in step with git.
+
+Git is the truth. After every commit, and on start-up, the catalog (``Document``,
+``DocumentTag``, ``Version``) and the Whoosh index catch up from the commit they record to
+``HEAD``; ``rebuild`` recreates both from nothing. Callers hold the store's write lock, so the
+derived stores advance one commit at a time, in order, whichever process made the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.document import DocumentFile, decode, parse
+from kb.errors import KBError
+from kb.models import Document, DocumentTag, SyncState, Version
+from kb.search import IndexedDoc, SearchIndex
+from kb.versioning import Change, GitStore, Revision
+
+CATALOG = "catalog"
+# a catch-up touching more documents than this rebuilds the index with all cores instead
+BULK_INDEX_THRESHOLD = 500
+
+Progress = Callable[[int], None]
+
+
+def read_document(store: GitStore, blob: str, path: str) -> DocumentFile:
+    """Parse a stored blob. Commits made outside kb may hold malformed files: they are still
+    listed (title from the path, the whole text as body) rather than dropped."""
+    data = store.read_blob(blob)
+    title = path.rsplit("/", 1)[-1]
+    try:
+        return parse(decode(data), default_title=title)
+    except KBError:
+        return DocumentFile(title=title, body=data.decode("utf-8", errors="replace"))
+
+
+@dataclass
+class SyncReport:
+    commits: int = 0
+    indexed: int = 0
+
+
+def catch_up(store: GitStore, index: SearchIndex, sessions: sessionmaker) -> SyncReport:
+    """Bring catalog and index from the commits they reflect up to HEAD. Caller holds the lock."""
+    report = SyncReport()
+    head = store.head()
+    with sessions() as session:
+        since = _synced_commit(session)
+        if since != head:
+            for revision, changes in store.walk(since, head):
+                apply_commit(session, store, revision, changes)
+                report.commits += 1
+            _set_synced_commit(session, head)
+            session.commit()
+        indexed = index.indexed_commit()
+        if indexed != head and head is not None:
+            report.indexed = _catch_up_index(session, store, index, indexed, head)
+    return report
+
+
+def apply_commit(session: Session, store: GitStore, revision: Revision, changes: Iterable[Change]) -> None:
+    """Record one commit's changes in the catalog (the caller commits the session)."""
+    for change in changes:
+        if change.kind == "delete":
+            _record_delete(session, revision, change)
+            continue
+        if change.kind == "move" and change.old_path:
+            session.execute(update(Version).where(Version.path == change.old_path).values(path=change.path))
+            session.execute(delete(Document).where(Document.path == change.old_path))
+            session.flush()
+        assert change.blob is not None
+        doc = read_document(store, change.blob, change.path)
+        _upsert_document(session, change.path, doc, revision, change.blob)
+        session.add(_version(change, revision, doc.access))
+
+
+def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision: Revision,
+           changes: list[Change]) -> None:
+    """After kb's own commit (caller holds the lock): catalog and index take exactly that commit.
+
+    When a derived store is not at the commit's parent (an earlier process crashed between its
+    commit and the update), it catches up over every missing commit instead.
+    """
+    parent = revision.parents[0] if revision.parents else None
+    with sessions() as session:
+        if _synced_commit(session) != parent:
+            catch_up(store, index, sessions)
+            return
+        apply_commit(session, store, revision, changes)
+        _set_synced_commit(session, revision.id)
+        session.commit()
+        # one commit: applied in place, or rebuilt with all cores when it is a bulk import
+        _catch_up_index(session, store, index, index.indexed_commit(), revision.id)
+
+
+def rebuild(store: GitStore, index: SearchIndex, sessions: sessionmaker,
+            progress: Progress | None = None) -> SyncReport:
+    """Recreate catalog and index from git alone (``kb reindex``). Caller holds the lock."""
+    report = SyncReport()
+    head = store.head()
+    with sessions() as session:
+        session.execute(delete(Version))
+        session.execute(delete(DocumentTag))
+        session.execute(delete(Document))
+        for revision, changes in store.walk(None, head):
+            apply_commit(session, store, revision, changes)
+            report.commits += 1
+        _set_synced_commit(session, head)
+        session.commit()
+        if head is not None:
+            total = session.scalar(select(func.count()).select_from(Document)) or 0
+            index.rebuild(_indexed_docs(session, store, None), head, total=total, progress=progress)
+            report.indexed = total
+    return report
+
+
+def _catch_up_index(session: Session, store: GitStore, index: SearchIndex, since: str | None,
+                    head: str) -> int:
+    touched: set[str] = set()
+    removed: set[str] = set()
+    try:
+        for _revision, changes in store.walk(since, head):
+            for change in changes:
+                touched.add(change.path)
+                if change.old_path:
+                    removed.add(change.old_path)
+    except KBError:
+        touched = set()  # the indexed commit is unknown (history rewritten): rebuild
+        since = None
+    if since is None or len(touched) > BULK_INDEX_THRESHOLD:
+        total = session.scalar(select(func.count()).select_from(Document)) or 0
+        index.rebuild(_indexed_docs(session, store, None), head, total=total)
+        return total
+    upserts, deletes = _index_changes(session, store, touched, removed)
+    index.apply(upserts, deletes, head)
+    return len(touched)
+
+
+def _index_changes(session: Session, store: GitStore, touched: set[str],
+                   removed: set[str]) -> tuple[list[IndexedDoc], list[str]]:
+    upserts = list(_indexed_docs(session, store, touched | removed))
+    present = {doc.path for doc in upserts}
+    return upserts, sorted((touched | removed) - present)
+
+
+def _indexed_docs(session: Session, store: GitStore, paths: set[str] | None) -> Iterator[IndexedDoc]:
+    query = select(Document)
+    if paths is not None:
+        query = query.where(Document.path.in_(paths))
+    for row in session.scalars(query.execution_options(yield_per=500)):
+        doc = read_document(store, row.blob, row.path)
+        yield IndexedDoc(
+            path=row.path, title=doc.title, body=doc.body, tags=doc.tags, access=doc.access,
+            status=doc.status, owner=doc.owner, updated_at=row.updated_at, revision=row.revision,
+        )
+
+
+def _record_delete(session: Session, revision: Revision, change: Change) -> None:
+    current = session.get(Document, change.path)
+    access = current.access if current else None
+    if current is not None:
+        session.delete(current)
+    session.add(_version(change, revision, access))
+
+
+def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: Revision, blob: str) -> None:
+    row = session.get(Document, path)
+    if row is None:
+        row = Document(path=path)
+        session.add(row)
+    row.title = doc.title[:300]
+    row.access = doc.access
+    row.status = doc.status
+    row.owner = doc.owner
+    row.updated_at = revision.date
+    row.updated_by = revision.author.name
+    row.revision = revision.id
+    row.blob = blob
+    row.tags = [DocumentTag(path=path, tag=tag[:100], position=i) for i, tag in enumerate(doc.tags)]
+
+
+def _version(change: Change, revision: Revision, access: str | None) -> Version:
+    return Version(
+        path=change.path, file_path=change.path, kind=change.kind, revision=revision.id, blob=change.blob,
+        access=access, author_name=revision.author.name, author_email=revision.author.email,
+        date=revision.date.astimezone(dt.UTC), message=revision.message,
+    )
+
+
+def _synced_commit(session: Session) -> str | None:
+    state = session.get(SyncState, CATALOG)
+    return state.commit if state else None
+
+
+def _set_synced_commit(session: Session, commit: str | None) -> None:
+    state = session.get(SyncState, CATALOG)
+    if state is None:
+        session.add(SyncState(name=CATALOG, commit=commit))
+    else:
+        state.commit = commit
+

@@ -1,0 +1,363 @@
+"""Document use-cases: read (now, at a revision, at a date), list, save with merge, history,
+diff, revert, move and delete.
+
+Every function takes the caller (a ``Principal``) and asks ``kb.access`` before it reveals or
+changes anything. Writes commit to git under the store's lock, then bring the catalog and the
+index to that commit (``catalog.record``) before the lock is released, then log to the audit
+trail in the request's session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb import access, docpath
+from kb.access import Principal
+from kb.document import DocumentFile, check, decode, normalize_tags, parse, serialize
+from kb.errors import BadRequest, Conflict, InvalidDocument, NotFound, TooLarge
+from kb.models import AuditEntry, Document, DocumentTag, Version
+from kb.render import RenderCache
+from kb.search import SearchIndex
+from kb.services import catalog
+from kb.versioning import Author, Delete, GitStore, Move, Write
+from kb.versioning.textdiff import merge3, unified_diff
+
+MAX_PER_PAGE = 200
+
+
+@dataclass
+class Stores:
+    """What the document use-cases work on; built once per app (see ``kb.extensions``)."""
+
+    store: GitStore
+    index: SearchIndex
+    sessions: sessionmaker
+    renders: RenderCache
+    max_body_bytes: int = 2 * 1024 * 1024
+    default_access: str = "internal"
+
+
+@dataclass
+class DocumentView:
+    path: str
+    title: str
+    body: str
+    html: str
+    tags: list[str]
+    access: str
+    status: str
+    owner: str
+    revision: str
+    updated_at: dt.datetime
+    updated_by: str
+    review_by: str | None = None
+    current: bool = True
+
+
+@dataclass
+class SaveResult:
+    path: str
+    revision: str
+    created: bool
+    merged: bool = False
+
+
+@dataclass
+class _Known:
+    """What the catalog knows of a path, current or deleted, for the access check."""
+
+    access: str
+    status: str
+    row: Document | None = None
+    versions: list[Version] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def list_documents(session: Session, user: Principal, prefix: str | None = None, tag: str | None = None,
+                   status: str | None = None, page: int = 1, per_page: int = 50) -> tuple[int, list[Document]]:
+    """A page of the documents the user may see, newest first, with the total."""
+    access.require(user, "view")
+    statuses = access.visible_statuses(user)
+    wanted = statuses if status in (None, "", "all") else [status] if status in statuses else []
+    if status in (None, ""):
+        wanted = ["published"]
+    query = select(Document).where(Document.access.in_(access.visible_levels(user)),
+                                   Document.status.in_(wanted))
+    if prefix:
+        query = query.where(Document.path.startswith(prefix.strip("/"), autoescape=True))
+    if tag:
+        query = query.where(Document.path.in_(select(DocumentTag.path).where(DocumentTag.tag == tag)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
+    rows = session.scalars(query.order_by(Document.updated_at.desc(), Document.path)
+                           .limit(per_page).offset((page - 1) * per_page)).all()
+    return total, list(rows)
+
+
+def get_document(stores: Stores, session: Session, user: Principal, path: str,
+                 revision: str | None = None, at: str | None = None) -> DocumentView:
+    """The document now, at a revision (editors) or as it was at a date (archivists).
+
+    Raises NotFound (also for documents above the caller's clearance), InvalidRevision,
+    BadRequest for an unreadable date or one before the document's first version.
+    """
+    path = docpath.validate(path)
+    known = _known(session, path)
+    if revision is None and at is None:
+        if known.row is None:
+            raise NotFound("文档不存在 (document not found)")
+        access.require(user, "view", known)
+        return _view(stores, known.row.path, known.row.blob, known.row.revision, known.row.updated_at,
+                     known.row.updated_by)
+    if revision is not None:
+        access.require(user, "view_revision", known)
+        version, blob = _version_at_revision(stores.store, known, path, revision)
+    else:
+        access.require(user, "view_at_date", known)
+        version = _version_at_date(known, _parse_date(at))
+        blob = version.blob
+    if blob is None:
+        raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
+    view = _view(stores, path, blob, version.revision, version.date, version.author_name)
+    access.require(user, "view_revision" if revision else "view_at_date", known, view.access)
+    view.current = known.row is not None and blob == known.row.blob
+    return view
+
+
+def history(session: Session, user: Principal, path: str) -> list[Version]:
+    """The document's versions, newest first; follows moves; deleted documents keep theirs."""
+    known = _known(session, docpath.validate(path))
+    access.require(user, "history", known)
+    return list(reversed(known.versions))
+
+
+def diff(stores: Stores, session: Session, user: Principal, path: str,
+         from_revision: str | None = None, to_revision: str | None = None) -> str:
+    """Unified diff between two versions (default: the previous version and the latest)."""
+    path = docpath.validate(path)
+    known = _known(session, path)
+    access.require(user, "diff", known)
+    live = [v for v in known.versions if v.blob]
+    if not live:
+        raise NotFound("文档没有可比较的版本 (no versions)")
+    new = _version_at_revision(stores.store, known, path, to_revision) if to_revision else (live[-1], live[-1].blob)
+    if from_revision:
+        old = _version_at_revision(stores.store, known, path, from_revision)
+    else:
+        earlier = [v for v in live if v.id < new[0].id]
+        old = (earlier[-1], earlier[-1].blob) if earlier else (None, None)
+    texts = []
+    for version, blob in (old, new):
+        text = decode(stores.store.read_blob(blob)) if blob else ""
+        level = parse(text).access if text else None
+        access.require(user, "diff", known, level)
+        texts.append((text, f"{path}@{version.revision[:10]}" if version else "/dev/null"))
+    return unified_diff(texts[0][0], texts[1][0], texts[0][1], texts[1][1])
+
+
+# ---------------------------------------------------------------- writing
+
+
+def save_document(stores: Stores, session: Session, user: Principal, path: str, *, title: object,
+                  body: object, tags: object = None, access_level: object = None, message: object = None,
+                  base_revision: object = None) -> SaveResult:
+    """Create or update a document.
+
+    With ``base_revision`` older than the current revision the two edits are merged three-way;
+    overlapping edits raise Conflict carrying both versions. Raises InvalidPath, InvalidDocument,
+    TooLarge, NotFound/Forbidden from the access check, InvalidRevision.
+    """
+    path = docpath.validate(path)
+    if not isinstance(body, str) or not isinstance(title, str):
+        raise InvalidDocument("需要文本类型的 title 和 body (title and body must be strings)")
+    if base_revision is not None and not isinstance(base_revision, str):
+        raise BadRequest("base_revision 必须是字符串 (base_revision must be a string)")
+    if len(body.encode("utf-8", errors="replace")) > stores.max_body_bytes:
+        raise TooLarge(f"正文超过上限 {stores.max_body_bytes} 字节 (body larger than the limit)")
+    if "\x00" in body or "\x00" in title:
+        raise InvalidDocument("文档不能包含空字符 (NUL character)")
+    access_level = access_level or None
+    if access_level is not None and not isinstance(access_level, str):
+        raise InvalidDocument("access 必须是字符串 (access must be a string)")
+    with stores.store.lock():
+        with stores.sessions() as fresh:
+            current = fresh.get(Document, path)
+            known = _known(fresh, path) if current is not None else None
+        if current is not None:
+            assert known is not None
+            access.require(user, "edit", known)
+            old = parse(decode(stores.store.read_blob(current.blob)))
+            doc = DocumentFile(title=title.strip(), body=body, tags=normalize_tags(tags) if tags is not None
+                               else old.tags, access=access_level or old.access, status=old.status,
+                               owner=old.owner, review_by=old.review_by, meta=old.meta)
+        else:
+            access.require(user, "edit")
+            doc = DocumentFile(title=title.strip(), body=body, tags=normalize_tags(tags),
+                               access=access_level or stores.default_access, owner=user.username)
+        check(doc)
+        access.require(user, "edit", doc)  # nobody writes above their own clearance
+        text = serialize(doc)
+        merged = False
+        if known and current and base_revision and not current.revision.startswith(base_revision):
+            text = _merge(stores.store, known, path, base_revision, text, current.blob)
+            merged = True
+        revision = _commit(stores, user, [Write(path, text.encode("utf-8"))],
+                           _message(message, f"{'更新' if current else '新建'} {path}"))
+    _audit(session, user, "update" if current else "create", path, revision)
+    return SaveResult(path, revision, created=current is None, merged=merged)
+
+
+def revert(stores: Stores, session: Session, user: Principal, path: str, revision: object,
+           message: object = None) -> str:
+    """Make the version at ``revision`` the current one, as a new commit (history is kept)."""
+    path = docpath.validate(path)
+    if not isinstance(revision, str) or not revision:
+        raise BadRequest("需要 revision (revision required)")
+    with stores.store.lock():
+        with stores.sessions() as fresh:
+            known = _known(fresh, path)
+        access.require(user, "revert", known)
+        version, blob = _version_at_revision(stores.store, known, path, revision)
+        if blob is None:
+            raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
+        data = stores.store.read_blob(blob)
+        access.require(user, "revert", known, parse(decode(data)).access)
+        new = _commit(stores, user, [Write(path, data)],
+                      _message(message, f"恢复 {path} 到 {version.revision[:10]}"))
+    _audit(session, user, "revert", path, new, f"to {version.revision}")
+    return new
+
+
+def move(stores: Stores, session: Session, user: Principal, path: str, to: object) -> str:
+    """Rename a document; its history follows it."""
+    path = docpath.validate(path)
+    if not isinstance(to, str):
+        raise BadRequest("需要目标路径 to (target path required)")
+    target = docpath.validate(to)
+    if target == path:
+        raise BadRequest("目标路径与原路径相同 (target equals source)")
+    with stores.store.lock():
+        with stores.sessions() as fresh:
+            known = _known(fresh, path)
+            occupied = fresh.get(Document, target)
+        if known.row is None:
+            raise NotFound("文档不存在 (document not found)")
+        access.require(user, "move", known)
+        if occupied is not None:
+            raise Conflict(f"目标路径“{target}”已有文档 (target exists)")
+        revision = _commit(stores, user, [Move(path, target)], f"移动 {path} → {target}")
+    _audit(session, user, "move", path, revision, f"to {target}")
+    return revision
+
+
+def delete(stores: Stores, session: Session, user: Principal, path: str, message: object = None) -> str:
+    """Remove a document from HEAD; its past versions stay readable by archivists."""
+    path = docpath.validate(path)
+    with stores.store.lock():
+        with stores.sessions() as fresh:
+            known = _known(fresh, path)
+        if known.row is None:
+            raise NotFound("文档不存在 (document not found)")
+        access.require(user, "delete", known)
+        revision = _commit(stores, user, [Delete(path)], _message(message, f"删除 {path}"))
+    _audit(session, user, "delete", path, revision)
+    return revision
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _commit(stores: Stores, user: Principal, ops: list, message: str) -> str:
+    revision, changes = stores.store.commit(ops, Author(user.author_name, user.author_email), message)
+    catalog.record(stores.sessions, stores.store, stores.index, revision, changes)
+    return revision.id
+
+
+def _merge(store: GitStore, known: _Known, path: str, base_revision: str, ours: str, current_blob: str) -> str:
+    _version, base_blob = _version_at_revision(store, known, path, base_revision)
+    base = decode(store.read_blob(base_blob)) if base_blob else ""
+    theirs = decode(store.read_blob(current_blob))
+    result = merge3(base, theirs, ours)
+    if result.conflicts:
+        assert known.row is not None
+        raise Conflict(
+            "文档已被他人修改，且修改内容重叠，无法自动合并 (the document changed since base_revision "
+            "and the edits overlap)",
+            current={"revision": known.row.revision, "text": theirs},
+            yours={"base_revision": base_revision, "text": ours},
+        )
+    return result.text
+
+
+def _known(session: Session, path: str) -> _Known:
+    """The document's catalog entry and versions; a deleted document counts as archived."""
+    row = session.get(Document, path)
+    versions = list(session.scalars(select(Version).where(Version.path == path).order_by(Version.id)))
+    if row is not None:
+        return _Known(row.access, row.status, row, versions)
+    if not versions:
+        raise NotFound("文档不存在 (document not found)")
+    levels = [v.access for v in versions if v.access]
+    return _Known(levels[-1] if levels else "secret", "archived", None, versions)
+
+
+def _version_at_revision(store: GitStore, known: _Known, path: str, revision: str) -> tuple[Version, str | None]:
+    """The version of this document that was current at ``revision`` and its blob."""
+    commit = store.resolve(revision)
+    for version in reversed(known.versions):
+        if version.revision == commit:
+            return version, version.blob
+    # a commit that did not touch the document: find where its file lived then
+    when = store.revision(commit).date
+    earlier = [v for v in known.versions if v.date <= when]
+    for version in reversed(earlier):
+        blob = store.blob_id(version.file_path, commit)
+        if blob is not None:
+            return version, blob
+    raise NotFound("该修订版本中没有此文档 (document not present at that revision)")
+
+
+def _version_at_date(known: _Known, when: dt.datetime) -> Version:
+    earlier = [v for v in known.versions if v.date <= when]
+    if not earlier:
+        first = known.versions[0].date.isoformat() if known.versions else "?"
+        raise BadRequest(f"该日期早于文档的第一个版本（{first}）(date before the first version)")
+    return earlier[-1]
+
+
+def _parse_date(value: str | None) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f"无法识别的日期“{value}”，请用 ISO 8601 格式 (invalid date)") from exc
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _view(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
+          updated_by: str) -> DocumentView:
+    doc = catalog.read_document(stores.store, blob, path)
+    return DocumentView(
+        path=path, title=doc.title, body=doc.body, html=stores.renders.html(blob, path, doc.body),
+        tags=doc.tags, access=doc.access, status=doc.status, owner=doc.owner, revision=revision,
+        updated_at=updated_at, updated_by=updated_by, review_by=doc.review_by,
+    )
+
+
+def _message(message: object, default: str) -> str:
+    if message is None or message == "":
+        return default
+    if not isinstance(message, str):
+        raise BadRequest("message 必须是字符串 (message must be a string)")
+    return message.strip()[:2000] or default
+
+
+def _audit(session: Session, user: Principal, action: str, target: str, revision: str | None,
+           detail: str = "") -> None:
+    session.add(AuditEntry(actor=user.username, action=action, target=target, revision=revision,
+                           detail=detail))

@@ -1,0 +1,99 @@
+"""One fixture builds a whole app on ``tmp_path``: its own git repository, SQLite file and
+Whoosh index. ``api`` is a client that sends a user's Bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kb import create_app
+from kb.services import users
+
+PASSWORD = "Pass-word-123"
+# username -> (role, clearance)
+PEOPLE = {
+    "admin": ("admin", "secret"),
+    "wang.editor": ("editor", "confidential"),
+    "li.reader": ("reader", "internal"),
+    "zhao.archivist": ("archivist", "secret"),
+    "sun.public": ("reader", "public"),
+}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    original = users.HASH_METHOD
+    users.HASH_METHOD = "pbkdf2:sha256:1000"
+    yield
+    users.HASH_METHOD = original
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
+                      "WTF_CSRF_ENABLED": False, "MAX_BODY_BYTES": 64 * 1024})
+    with app.extensions["kb.stores"].sessions() as session:
+        for name, (role, clearance) in PEOPLE.items():
+            users.create_user(session, name, PASSWORD, role, clearance, display_name=name.title(),
+                              email=f"{name}@example.com")
+        session.commit()
+    yield app
+    app.extensions["kb.stores"].index.close()
+
+
+class ApiClient:
+    """A test client that calls /api/v1 as one user."""
+
+    def __init__(self, client: FlaskClient, token: str | None) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def __getattr__(self, method: str) -> Any:
+        def call(url: str, **kwargs: Any) -> Any:
+            prefix = "" if url.startswith("/") else "/api/v1/"
+            return getattr(self.client, method)(prefix + url, headers=self.headers, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api_as(app: Flask, client: FlaskClient) -> Any:
+    """``api_as("wang.editor").put("docs/a", json=...)``"""
+    tokens: dict[str, str] = {}
+
+    def make(username: str | None) -> ApiClient:
+        if username is None:
+            return ApiClient(client, None)
+        if username not in tokens:
+            with app.extensions["kb.stores"].sessions() as session:
+                tokens[username] = users.create_token(session, users.get_user(session, username))
+                session.commit()
+        return ApiClient(client, tokens[username])
+
+    return make
+
+
+@pytest.fixture
+def editor(api_as: Any) -> ApiClient:
+    return api_as("wang.editor")
+
+
+@pytest.fixture
+def admin(api_as: Any) -> ApiClient:
+    return api_as("admin")
+
+
+def save(api: ApiClient, path: str, body: str = "正文", title: str = "标题", **fields: Any) -> Any:
+    response = api.put(f"docs/{path}", json={"title": title, "body": body, **fields})
+    assert response.status_code in (200, 201), response.get_json()
+    return response.get_json()

@@ -1,0 +1,58 @@
+"""A throwaway PostgreSQL server for the tests: initdb in a temporary folder, listen on a free
+loopback port, stop at the end. As root it runs the server as the ``postgres`` system user,
+since PostgreSQL refuses to run as root."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
+                                       None)
+    if found is None:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (scripts/test.sh installs it with apt-get)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yield a SQLAlchemy URL of a fresh database on a private server."""
+    folder = Path(tempfile.mkdtemp(prefix="kb-pg-"))
+    data = folder / "data"
+    port = _free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True)  # noqa: E731
+    run(_bin("initdb"), "-D", str(data), "-U", "kb", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+    run(_bin("pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                             capture_output=True).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL did not start")
+            time.sleep(0.2)
+        run(_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "kb", "kb")
+        yield f"postgresql+psycopg://kb@127.0.0.1:{port}/kb"
+    finally:
+        run(_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

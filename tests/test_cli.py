@@ -1,0 +1,136 @@
+"""The command line, run as a newcomer would: ``python -m kb …`` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_PASSWORD = "Admin-pass-123"
+
+
+def kb(instance: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, KB_INSTANCE_DIR=str(instance), KB_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    return subprocess.run([sys.executable, "-m", "kb", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, input=input, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    instance = tmp_path_factory.mktemp("demo") / "instance"
+    done = kb(instance, "init", "--demo")
+    assert done.returncode == 0, done.stderr
+    return instance
+
+
+def test_init_demo_imports_the_starter_content_with_history(demo):
+    listing = kb(demo, "export", str(demo.parent / "export"))
+    assert listing.returncode == 0
+    exported = list((demo.parent / "export").rglob("*.md"))
+    assert len(exported) >= 32
+    log = subprocess.run(["git", "-C", str(demo / "content.git"), "log", "--format=%an"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert len(log) >= 3
+    assert {"张伟", "李娜"} <= set(log)
+
+
+def test_init_prints_a_generated_password_once(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "KB_ADMIN_PASSWORD"}
+    env["KB_INSTANCE_DIR"] = str(tmp_path / "instance")
+    first = subprocess.run([sys.executable, "-m", "kb", "init"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "password: " in first.stdout
+    second = subprocess.run([sys.executable, "-m", "kb", "init"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "password" not in second.stdout
+
+
+def test_check_passes_on_a_fresh_demo_and_reports_a_broken_index(demo, tmp_path):
+    ok = kb(demo, "check")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "agree" in ok.stdout
+
+
+def test_check_fails_with_a_report_when_the_tables_are_behind(tmp_path):
+    instance = tmp_path / "instance"
+    assert kb(instance, "init", "--demo").returncode == 0
+    with sqlite3.connect(instance / "kb.sqlite3") as db:
+        db.execute("delete from documents where rowid in (select rowid from documents limit 2)")
+    broken = kb(instance, "check")
+    assert broken.returncode == 1
+    assert "catalog: missing from catalog" in broken.stderr
+    assert kb(instance, "reindex").returncode == 0
+    assert kb(instance, "check").returncode == 0
+
+
+def test_import_turns_files_into_documents_in_one_commit(tmp_path):
+    instance = tmp_path / "instance"
+    source = tmp_path / "notes"
+    (source / "网络").mkdir(parents=True)
+    (source / "网络" / "VPN 故障.md").write_text("# VPN 无法连接\n\n检查证书。\n", encoding="utf-8")
+    (source / "readme.md").write_text("---\ntitle: 说明\naccess: public\n---\n正文\n", encoding="utf-8")
+    assert kb(instance, "init").returncode == 0
+    done = kb(instance, "import", str(source))
+    assert done.returncode == 0, done.stderr
+    assert "imported 2 documents" in done.stdout
+    exported = tmp_path / "out"
+    kb(instance, "export", str(exported))
+    vpn = (exported / "网络" / "VPN-故障.md").read_text(encoding="utf-8")
+    assert "title: VPN 无法连接" in vpn
+    assert "access: internal" in vpn
+
+
+def test_user_and_token_commands(tmp_path):
+    instance = tmp_path / "instance"
+    assert kb(instance, "init").returncode == 0
+    added = kb(instance, "user", "add", "chen.jie", "--role", "editor", "--clearance", "confidential",
+               "--password", "Chen-pass-123")
+    assert added.returncode == 0, added.stderr
+    token = kb(instance, "token", "create", "chen.jie")
+    assert token.returncode == 0
+    assert token.stdout.strip().startswith("kb_")
+    duplicate = kb(instance, "user", "add", "chen.jie", "--password", "Chen-pass-123")
+    assert duplicate.returncode == 1
+    assert "已存在" in duplicate.stderr
+
+
+def test_serve_with_several_workers_loses_no_concurrent_save(demo):
+    env = dict(os.environ, KB_INSTANCE_DIR=str(demo))
+    port = 18000 + os.getpid() % 1000
+    server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "3"], cwd=ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                requests.get(base + "/api/v1/openapi.json", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        token = requests.post(base + "/api/v1/tokens", json={"username": "admin", "password": ADMIN_PASSWORD},
+                              timeout=10).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def put(i: int) -> tuple[int, dict]:
+            response = requests.put(f"{base}/api/v1/docs/并发/文档{i % 4}", headers=headers, timeout=60,
+                                    json={"title": f"并发 {i}", "body": f"第 {i} 次保存\n", "message": f"save {i}"})
+            return response.status_code, response.json()
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(put, range(40)))
+        accepted = {body["revision"] for status, body in results if status in (200, 201)}
+        assert len(accepted) == 40
+        in_history = set()
+        for n in range(4):
+            versions = requests.get(f"{base}/api/v1/docs/并发/文档{n}/history", headers=headers, timeout=10).json()
+            in_history |= {v["revision"] for v in versions["versions"]}
+        assert accepted <= in_history
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

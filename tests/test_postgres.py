@@ -1,0 +1,75 @@
+"""The PostgreSQL path: the same document life cycle against a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD, ApiClient, save
+from postgres_server import postgres_server
+from sqlalchemy import create_engine, text
+
+from kb import create_app
+from kb.models import Base
+from kb.services import users
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_app(database_url: str, tmp_path: Path):
+    engine = create_engine(database_url)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url})
+    with app.extensions["kb.stores"].sessions() as session:
+        users.create_user(session, "pg.editor", PASSWORD, "editor", "confidential")
+        token = users.create_token(session, users.get_user(session, "pg.editor"))
+        session.commit()
+    yield app, ApiClient(app.test_client(), token)
+    app.extensions["kb.stores"].index.close()
+
+
+def test_the_tables_live_in_postgresql(pg_app, database_url):
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("select count(*) from users")).scalar() == 1
+    engine.dispose()
+
+
+def test_save_history_move_and_listing_work_on_postgresql(pg_app):
+    _app, editor = pg_app
+    first = save(editor, "流程/变更", "第一版", tags=["变更"])["revision"]
+    save(editor, "流程/变更", "第二版")
+    assert editor.post("docs/流程/变更/move", json={"to": "流程/变更管理"}).status_code == 200
+    versions = editor.get("docs/流程/变更管理/history").get_json()["versions"]
+    assert [v["kind"] for v in versions] == ["move", "modify", "add"]
+    assert editor.get(f"docs/流程/变更管理?revision={first}").get_json()["body"].strip() == "第一版"
+    assert editor.get("docs?tag=变更").get_json()["total"] == 1
+
+
+def test_catalog_catches_up_from_git_on_postgresql(pg_app, database_url, tmp_path):
+    app, editor = pg_app
+    save(editor, "a", "甲")
+    save(editor, "b", "乙")
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("delete from versions"))
+        connection.execute(text("delete from document_tags"))
+        connection.execute(text("delete from documents"))
+        connection.execute(text("delete from sync_state"))
+    engine.dispose()
+    app.extensions["kb.stores"].index.close()
+    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url})
+    with again.extensions["kb.stores"].sessions() as session:
+        token = users.create_token(session, users.get_user(session, "pg.editor"))
+        session.commit()
+    assert ApiClient(again.test_client(), token).get("docs").get_json()["total"] == 2
+    again.extensions["kb.stores"].index.close()
