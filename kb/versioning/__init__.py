@@ -1,0 +1,25 @@
+"""The git store: documents, their versions, history, moves and the write lock.
+
+The one package that talks to git (through pygit2). Everything it returns is one of the small
+frozen dataclasses re-exported here, never a pygit2 object.
+"""
+
+from kb.versioning.model import Author, Change, Delete, Move, Operation, Revision, Write
+from kb.versioning.store import GitStore, StoreBusy, StoreError
+from kb.versioning.textdiff import MergeResult, merge3, unified_diff
+
+__all__ = [
+    "Author",
+    "Change",
+    "Delete",
+    "GitStore",
+    "MergeResult",
+    "Move",
+    "Operation",
+    "Revision",
+    "StoreBusy",
+    "StoreError",
+    "Write",
+    "merge3",
+    "unified_diff",
+]
