@@ -1,0 +1,109 @@
+"""Index generations: whole Whoosh indexes in sibling directories, one of them live.
+
+``kb reindex`` must not take search away while it runs, so a rebuild writes a fresh
+generation directory and then swaps a pointer file (``CURRENT``, replaced atomically with
+``os.replace``) to name it. Readers check the pointer with one ``stat`` per search and move to
+the new generation when it changes. The previous generation is kept until the next swap, so a
+reader that saw the old pointer a moment ago can still finish its search.
+
+Writers (``apply`` and the swap at the end of ``rebuild``) serialise on ``write.lock`` with
+``flock``; the services already hold their own lock, this one only makes the package safe on
+its own. Whoosh's lock inside each generation still guards the segment files themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+POINTER = "CURRENT"
+LOCK_FILE = "write.lock"
+PREFIX = "gen-"
+
+_thread_locks: dict[str, threading.RLock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+def new_name() -> str:
+    """A generation name that sorts by creation time and never collides."""
+    return f"{PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+
+
+def read_pointer(root: Path) -> str | None:
+    try:
+        name = (root / POINTER).read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return name if name.startswith(PREFIX) and "/" not in name and (root / name).is_dir() else None
+
+
+def pointer_stamp(root: Path) -> tuple[int, int] | None:
+    """Changes whenever the pointer file is replaced (new inode) or rewritten."""
+    try:
+        st = os.stat(root / POINTER)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def write_pointer(root: Path, name: str) -> None:
+    """Point readers at ``name``, atomically and durably."""
+    tmp = root / f"{POINTER}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root / POINTER)
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(root, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def remove_stale(root: Path, keep: set[str]) -> None:
+    """Delete generations (and leftovers of failed rebuilds) not named in ``keep``."""
+    for child in root.iterdir():
+        if child.name.startswith(PREFIX) and child.name not in keep and child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(f"{POINTER}.") and child.name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                child.unlink()
+
+
+@contextlib.contextmanager
+def write_lock(root: Path, timeout: float = 600.0) -> Iterator[None]:
+    """Exclusive across threads and processes; waits up to ``timeout`` seconds."""
+    key = str(root.resolve())
+    with _thread_locks_guard:
+        tlock = _thread_locks.setdefault(key, threading.RLock())
+    if not tlock.acquire(timeout=timeout):
+        raise TimeoutError(f"search index is locked for writing: {root}")
+    try:
+        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"search index is locked for writing: {root}") from None
+                    time.sleep(0.005)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+    finally:
+        tlock.release()

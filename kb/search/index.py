@@ -1,0 +1,390 @@
+"""``SearchIndex``: the one object the services use to keep and query the search index.
+
+The index is a cache of git. Every commit it applies is recorded in a metadata document
+written in the same Whoosh commit as the documents, so "which commit does the index reflect"
+can never disagree with what it holds. A rebuild writes a new generation and swaps it in
+(``generations``); readers never block and never see a half-written index, because Whoosh
+publishes a commit by renaming its table of contents and a generation by replacing the
+pointer file.
+
+Readers in a long-lived process keep a searcher per thread and make two cheap checks per
+search - has the pointer changed, is the searcher up to date - instead of reopening the index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.filedb.filestore import FileStorage
+from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
+from whoosh.writing import SegmentWriter
+
+from kb.search import generations, snippets, spelling
+from kb.search import query as kq
+from kb.search.codec import KBCodec
+from kb.search.collect import collect
+from kb.search.model import Hit, IndexedDoc, SearchResult
+from kb.search.parallel import SafeMpWriter
+from kb.search.pool import KBSegmentWriter
+from kb.search.schema import META_PATH, build_schema, normalize_tag
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 100
+# Below this many documents a rebuild is faster in one process than with worker processes.
+PARALLEL_THRESHOLD = 400
+WRITER_TIMEOUT = 120.0
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def weighting() -> BM25F:
+    """BM25F with stronger length normalisation for short fields.
+
+    A title or a path that *is* the query should beat a long one that merely contains it.
+    """
+    return BM25F(B=0.75, K1=1.2, title_B=0.9, meta_B=0.9, title_bg_B=0.9)
+
+
+class _Generation:
+    """One open generation directory."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.path = root / name
+        self.ix = FileStorage(str(self.path)).open_index()
+
+
+class SearchIndex:
+    """The search index in ``index_dir`` (created if missing). Safe to share between threads."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.root = Path(index_dir)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._searchers: list[Searcher] = []  # every searcher handed out, to close them all
+        self._stamp: tuple[int, int] | None = None
+        self._gen: _Generation | None = None
+        self._closed = False
+        if generations.read_pointer(self.root) is None:
+            with generations.write_lock(self.root):
+                if generations.read_pointer(self.root) is None:
+                    name = generations.new_name()
+                    _create(self.root / name)
+                    generations.write_pointer(self.root, name)
+        self._generation()
+
+    # Generations and searchers
+
+    def _generation(self) -> _Generation:
+        """The live generation, reopened if the pointer changed since we last looked."""
+        stamp = generations.pointer_stamp(self.root)
+        gen = self._gen
+        if gen is not None and stamp == self._stamp:
+            return gen
+        with self._lock:
+            if self._gen is not None and stamp == self._stamp:
+                return self._gen
+            name = generations.read_pointer(self.root)
+            if name is None:
+                raise FileNotFoundError(f"no search index generation in {self.root}")
+            if self._gen is None or self._gen.name != name:
+                self._gen = _Generation(self.root, name)
+            self._stamp = stamp
+            return self._gen
+
+    def _searcher(self) -> Searcher:
+        """This thread's searcher, refreshed if another process committed since."""
+        if self._closed:
+            raise RuntimeError("search index is closed")
+        gen = self._generation()
+        local = self._local
+        searcher: Searcher | None = getattr(local, "searcher", None)
+        if searcher is not None and local.gen is gen:
+            if searcher.up_to_date():
+                return searcher
+            fresh = searcher.refresh()
+        else:
+            if searcher is not None:
+                self._forget(searcher)
+            fresh = gen.ix.searcher(weighting=weighting())
+        if fresh is not searcher:
+            with self._lock:
+                if searcher is not None and searcher in self._searchers:
+                    self._searchers.remove(searcher)
+                self._searchers.append(fresh)
+            fresh._kb_masks = {}  # type: ignore[attr-defined]
+        local.searcher = fresh
+        local.gen = gen
+        return fresh
+
+    def _forget(self, searcher: Searcher) -> None:
+        with self._lock:
+            if searcher in self._searchers:
+                self._searchers.remove(searcher)
+        with contextlib.suppress(Exception):
+            searcher.close()
+
+    def close(self) -> None:
+        """Close every searcher this object opened (in every thread)."""
+        self._closed = True
+        with self._lock:
+            searchers, self._searchers = self._searchers, []
+        for s in searchers:
+            with contextlib.suppress(Exception):
+                s.close()
+
+    # Reading state
+
+    def indexed_commit(self) -> str | None:
+        """The git commit the index reflects, or None for an index never written."""
+        fields = self._meta_fields()
+        return fields.get("commit") if fields else None
+
+    def _meta_fields(self) -> dict | None:
+        s = self._searcher()
+        docnum = s.document_number(path=META_PATH)
+        return None if docnum is None else s.stored_fields(docnum)
+
+    def indexed_revisions(self) -> dict[str, str]:
+        """path -> revision of every indexed document (for ``kb check``)."""
+        s = self._searcher()
+        reader = s.reader()
+        paths = reader.column_reader("path")
+        revisions = reader.column_reader("revision")
+        out: dict[str, str] = {}
+        for docnum in reader.all_doc_ids():
+            path = _text(paths[docnum])
+            if path and path != META_PATH:
+                out[path] = _text(revisions[docnum])
+        return out
+
+    def doc_count(self) -> int:
+        """Number of indexed documents (every status and access level)."""
+        s = self._searcher()
+        return s.doc_count() - (1 if s.document_number(path=META_PATH) is not None else 0)
+
+    # Writing
+
+    def apply(self, upserts: Iterable[IndexedDoc], deletes: Iterable[str], commit: str) -> None:
+        """Bring the index to ``commit``: add or replace ``upserts``, remove ``deletes``.
+
+        One Whoosh commit, so readers see all of it or none of it, together with the new
+        commit id. Deletes are applied before upserts (a path both deleted and upserted ends up
+        indexed).
+        """
+        latest: dict[str, IndexedDoc] = {d.path: d for d in upserts}
+        with generations.write_lock(self.root):
+            gen = self._generation()
+            writer = KBSegmentWriter(gen.ix, timeout=WRITER_TIMEOUT, codec=KBCodec())
+            try:
+                for path in deletes:
+                    if path not in latest:
+                        writer.delete_by_term("path", path)
+                for doc in latest.values():
+                    writer.update_document(**_fields(doc))
+                writer.update_document(path=META_PATH, commit=commit)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+
+    def rebuild(self, docs: Iterable[IndexedDoc], commit: str, total: int | None = None,
+                progress: Callable[[int], None] | None = None) -> None:
+        """Index ``docs`` from nothing into a new generation, then make it live atomically.
+
+        Searches keep using the old generation until the swap. Large rebuilds use one worker
+        process per CPU (Whoosh's multiprocessing writer, one segment per worker).
+        ``progress(n)`` is called with the number of documents handed over since its last call.
+        """
+        root = self.root
+        with generations.write_lock(root):
+            # Held throughout: a commit applied to the old generation meanwhile would be lost.
+            name = generations.new_name()
+            try:
+                _build(root / name, docs, commit, total, progress)
+            except BaseException:
+                generations.remove_stale(root, keep=_keep(root))
+                raise
+            previous = generations.read_pointer(root)
+            generations.write_pointer(root, name)
+            generations.remove_stale(root, keep={name} | ({previous} if previous else set()))
+
+    # Searching
+
+    def search(self, q: str, *, access_levels: Collection[str], statuses: Collection[str],
+               tag: str | None = None, status: str | None = None, path_prefix: str | None = None,
+               limit: int = 10, offset: int = 0) -> SearchResult:
+        """Search what the caller may see (see the module docstring of ``query`` for syntax).
+
+        ``access_levels`` and ``statuses`` are what the caller is allowed; ``status`` (or
+        ``status:`` in the query) chooses among them, default ``published``, ``all`` for every
+        allowed status. Never raises for bad input.
+        """
+        q = q or ""
+        result = SearchResult(total=0, hits=[], suggestion=None, query=q)
+        limit = max(0, min(int(limit), MAX_LIMIT))
+        offset = max(0, int(offset))
+        parsed = kq.parse(q)
+        if parsed.empty:
+            return result
+        wanted = (parsed.status or status or "published").strip().lower()
+        allowed_status = set(statuses) if wanted == "all" else set(statuses) & {wanted}
+        tags = [t for t in [*parsed.tags, *([tag] if tag else [])] if t.strip()]
+        prefix = parsed.path if parsed.path is not None else path_prefix
+        levels = set(access_levels)
+        if not levels or not allowed_status:
+            return result
+        searcher = self._searcher()
+        mask = _mask(searcher, levels, allowed_status, tags, prefix)
+        if mask:
+            want = offset + limit
+            found = collect(searcher, kq.build(parsed), mask, want)
+            if found.total == 0 and kq.token_count(parsed) > 1:
+                found = collect(searcher, kq.build(parsed, any_of=True), mask, want)
+            result.total = found.total
+            pattern = snippets.pattern_for(parsed.highlight_terms())
+            for score, docnum in found.top[offset:want]:
+                result.hits.append(_hit(searcher.stored_fields(docnum), score, pattern))
+            result.suggestion = spelling.suggest(searcher, parsed, q, mask)
+        return result
+
+
+def _create(path: Path) -> whoosh_index.Index:
+    path.mkdir(parents=True, exist_ok=True)
+    return FileStorage(str(path)).create_index(build_schema())
+
+
+def _build(target: Path, docs: Iterable[IndexedDoc], commit: str, total: int | None,
+           progress: Callable[[int], None] | None) -> None:
+    """Write a complete generation into ``target``; raise if any document went missing."""
+    ix = _create(target)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of small acyclic objects: collections would only rescan them
+    try:
+        it = iter(docs)
+        head = list(islice(it, PARALLEL_THRESHOLD))
+        procs = min(os.cpu_count() or 1, 4)
+        parallel = procs > 1 and max(len(head), total or 0) >= PARALLEL_THRESHOLD
+        if parallel:
+            writer: SegmentWriter = SafeMpWriter(ix, procs=procs, multisegment=True, batchsize=50, limitmb=256,
+                                                 codec=KBCodec())
+        else:
+            writer = KBSegmentWriter(ix, limitmb=256, codec=KBCodec())
+        count = pending = 0
+        last = time.monotonic()
+        try:
+            for doc in _chain(head, it):
+                writer.add_document(**_fields(doc))
+                count += 1
+                pending += 1
+                if progress and (pending >= 50 or time.monotonic() - last > 0.2):
+                    progress(pending)
+                    pending, last = 0, time.monotonic()
+            writer.add_document(path=META_PATH, commit=commit)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        if progress and pending:
+            progress(pending)
+        indexed = ix.doc_count()
+        if indexed != count + 1:
+            raise RuntimeError(f"rebuild indexed {indexed - 1} of {count} documents")
+    finally:
+        ix.close()
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _keep(root: Path) -> set[str]:
+    name = generations.read_pointer(root)
+    return {name} if name else set()
+
+
+def _chain(head: list[IndexedDoc], rest: Iterator[IndexedDoc]) -> Iterator[IndexedDoc]:
+    yield from head
+    yield from rest
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value or "")
+
+
+def _timestamp(when: dt.datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int((when - _EPOCH).total_seconds())
+
+
+def _fields(doc: IndexedDoc) -> dict:
+    """Whoosh fields for one document (analysis happens in the writer, maybe in a worker)."""
+    tags = list(doc.tags or [])
+    body = doc.body or ""
+    return {
+        "path": doc.path,
+        "title": doc.title or "",
+        "title_bg": doc.title or "",
+        "body": body,
+        "body_bg": body,
+        "meta": " ".join([*tags, doc.path.replace("/", " ")]),
+        "raw": (doc.title or "", body),
+        "tags": tags,
+        "tag_list": tags,
+        "access": doc.access,
+        "status": doc.status,
+        "owner": doc.owner or "",
+        "revision": doc.revision,
+        "updated_at": doc.updated_at,
+        "updated_ts": _timestamp(doc.updated_at),
+        "content": body,  # Whoosh compresses stored fields
+    }
+
+
+def _mask(searcher: Searcher, levels: set[str], statuses: set[str], tags: list[str],
+          prefix: str | None) -> frozenset[int]:
+    """Docnums the caller may see and asked for; cached per searcher (i.e. per index state)."""
+    key = (frozenset(levels), frozenset(statuses), tuple(sorted(tags)), prefix)
+    cache: dict = searcher._kb_masks  # type: ignore[attr-defined]
+    found = cache.get(key)
+    if found is None:
+        parts: list[wq.Query] = [
+            wq.Or([wq.Term("access", a) for a in sorted(levels)]),
+            wq.Or([wq.Term("status", s) for s in sorted(statuses)]),
+        ]
+        parts.extend(wq.Term("tags", normalize_tag(t)) for t in tags)
+        if prefix:
+            parts.append(wq.Prefix("path", prefix.strip()))
+        found = frozenset(searcher.docs_for_query(wq.And(parts)))
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = found
+    return found
+
+
+def _hit(fields: dict, score: float, pattern) -> Hit:
+    body = fields.get("content") or ""
+    return Hit(
+        path=fields["path"],
+        title=fields.get("title", ""),
+        snippet=snippets.make_snippet(body, pattern),
+        score=float(score),
+        access=fields.get("access", ""),
+        status=fields.get("status", ""),
+        tags=list(fields.get("tag_list") or []),
+        updated_at=fields.get("updated_at"),
+    )
