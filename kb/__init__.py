@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, stores (catching up with git), blueprints, error handlers."""
     app = Flask(__name__, instance_path=None)
+    # "//etc/passwd" must reach the path check (a clear 400), not be merged into a redirect
+    app.url_map.merge_slashes = False
     app.config.update(settings.load(config))
     if not app.config.get("SECRET_KEY"):  # not setdefault: Flask's defaults hold SECRET_KEY = None
         app.config["SECRET_KEY"] = settings.secret_key(Path(app.config["INSTANCE_DIR"]))

@@ -43,7 +43,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
                               email=f"{name}@example.com")
         session.commit()
     yield app
-    app.extensions["kb.stores"].index.close()
+    app.extensions["kb.stores"].close()
 
 
 class ApiClient:

@@ -30,7 +30,7 @@ def test_start_up_catches_up_after_a_crash_between_commit_and_update(app, tmp_pa
     stores = app.extensions["kb.stores"]
     assert stores.index.indexed_commit() != revision
     assert consistency.check(stores)
-    stores.index.close()
+    stores.close()
     again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
     fresh = again.extensions["kb.stores"]
     assert consistency.check(fresh) == []
@@ -38,7 +38,7 @@ def test_start_up_catches_up_after_a_crash_between_commit_and_update(app, tmp_pa
         assert session.get(Document, "故障/断电").revision == revision
     hits = fresh.index.search("断电", access_levels=["internal"], statuses=["published"]).hits
     assert [hit.path for hit in hits] == ["故障/断电"]
-    fresh.index.close()
+    fresh.close()
 
 
 def test_the_next_save_also_catches_up_a_missed_commit(app, editor):
@@ -55,7 +55,6 @@ def test_rebuild_recreates_tables_and_index_from_git_alone(app, editor):
     stores = app.extensions["kb.stores"]
     with stores.sessions() as session:
         before = sorted((v.path, v.kind, v.revision) for v in session.scalars(select(Version)))
-    shutil.rmtree(Path(app.config["INDEX_DIR"]), ignore_errors=True)
     with stores.store.lock():
         catalog.rebuild(stores.store, stores.index, stores.sessions)
     with stores.sessions() as session:
@@ -63,6 +62,21 @@ def test_rebuild_recreates_tables_and_index_from_git_alone(app, editor):
         assert session.scalar(select(func.count()).select_from(Document)) == 2
     assert after == before
     assert consistency.check(stores) == []
+
+
+def test_deleting_index_and_database_loses_nothing(app, tmp_path, editor):
+    save(editor, "一", "第一篇")
+    editor.post("docs/一/move", json={"to": "二"})
+    app.extensions["kb.stores"].close()
+    shutil.rmtree(Path(app.config["INDEX_DIR"]))
+    Path(app.config["INSTANCE_DIR"], "kb.sqlite3").unlink()
+    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
+    stores = again.extensions["kb.stores"]
+    assert consistency.check(stores) == []
+    with stores.sessions() as session:
+        assert [v.kind for v in session.scalars(select(Version).order_by(Version.id))] == ["add", "move"]
+    assert stores.index.search("第一篇", access_levels=["internal"], statuses=["published"]).hits[0].path == "二"
+    stores.close()
 
 
 def test_check_reports_a_stale_index_entry(app, editor):

@@ -100,11 +100,12 @@ def test_user_and_token_commands(tmp_path):
     assert "已存在" in duplicate.stderr
 
 
-def test_serve_with_several_workers_loses_no_concurrent_save(demo):
+def test_serve_with_several_workers_loses_no_concurrent_save(demo, tmp_path):
     env = dict(os.environ, KB_INSTANCE_DIR=str(demo))
     port = 18000 + os.getpid() % 1000
+    log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "3"], cwd=ROOT,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -134,3 +135,4 @@ def test_serve_with_several_workers_loses_no_concurrent_save(demo):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()

@@ -34,7 +34,7 @@ def pg_app(database_url: str, tmp_path: Path):
         token = users.create_token(session, users.get_user(session, "pg.editor"))
         session.commit()
     yield app, ApiClient(app.test_client(), token)
-    app.extensions["kb.stores"].index.close()
+    app.extensions["kb.stores"].close()
 
 
 def test_the_tables_live_in_postgresql(pg_app, database_url):
@@ -66,10 +66,10 @@ def test_catalog_catches_up_from_git_on_postgresql(pg_app, database_url, tmp_pat
         connection.execute(text("delete from documents"))
         connection.execute(text("delete from sync_state"))
     engine.dispose()
-    app.extensions["kb.stores"].index.close()
+    app.extensions["kb.stores"].close()
     again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url})
     with again.extensions["kb.stores"].sessions() as session:
         token = users.create_token(session, users.get_user(session, "pg.editor"))
         session.commit()
     assert ApiClient(again.test_client(), token).get("docs").get_json()["total"] == 2
-    again.extensions["kb.stores"].index.close()
+    again.extensions["kb.stores"].close()

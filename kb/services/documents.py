@@ -40,6 +40,11 @@ class Stores:
     max_body_bytes: int = 2 * 1024 * 1024
     default_access: str = "internal"
 
+    def close(self) -> None:
+        """Release the index and the database connections (tests, short-lived commands)."""
+        self.index.close()
+        self.sessions.kw["bind"].dispose()
+
 
 @dataclass
 class DocumentView:
