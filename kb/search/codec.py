@@ -14,11 +14,18 @@ The on-disk format is unchanged W3; any Whoosh reader can read these segments.
 
 from __future__ import annotations
 
+import struct
+from pickle import dumps
+
 from whoosh.codec.base import OutOfOrderError
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
+from whoosh.system import pack_ushort
+from whoosh.util.numeric import length_to_byte
 
 INLINE_LIMIT = 8
 COMPRESSION = 1
+_TERMINFO = W3TermInfo._struct
+_F32 = struct.Struct("f")
 
 
 class KBCodec(W3Codec):
@@ -97,9 +104,17 @@ class _PostingsWriter(W3PostingsWriter):
 
 class _FieldWriter(W3FieldWriter):
     def add_groups(self, schema, lengths, groups) -> None:
-        """Write ``((fieldname, term), postings)`` groups in (field, term) order."""
+        """Write ``((fieldname, term), postings)`` groups in (field, term) order.
+
+        A term with a single posting - most terms of a one-document segment, the kind every
+        ``apply`` writes - skips the generic postings writer and packs its term info (the
+        same bytes ``W3TermInfo.to_bytes`` would produce) directly.
+        """
         dfl = lengths.doc_field_length if lengths else (lambda docnum, fieldname: 0)
+        tadd = self._tindex.add
+        inline = self._codec._inlinelimit > 1
         lastfn = None
+        prefix = b""
         cache: dict[int, int] = {}
         length_of = None
         for (fieldname, btext), postings in groups:
@@ -108,9 +123,20 @@ class _FieldWriter(W3FieldWriter):
                     self.finish_field()
                 fieldobj = schema[fieldname]
                 self.start_field(fieldname, fieldobj)
+                prefix = pack_ushort(self._fieldid)
                 lastfn = fieldname
                 cache = {}
                 length_of = (lambda d, _f=fieldname: dfl(d, _f)) if fieldobj.scorable else (lambda d: 0)
+            if inline and len(postings) == 1:
+                docnum, weight, value = postings[0]
+                length = cache.get(docnum)
+                if length is None:
+                    length = cache[docnum] = length_of(docnum)
+                lbyte = length_to_byte(length) if length else 0
+                weight = _F32.unpack(_F32.pack(weight))[0]  # as W3's float array stores it
+                head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
+                tadd(prefix + btext, head + dumps(((docnum,), (weight,), (value,) if value else ()), 2))
+                continue
             self.start_term(btext)
             self._postwriter.add_many(postings, cache, length_of)
             self.finish_term()

@@ -13,10 +13,10 @@ search - has the pointer changed, is the searcher up to date - instead of reopen
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gc
 import logging
+import math
 import os
 import threading
 import time
@@ -27,22 +27,25 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.filedb.filestore import FileStorage
+from whoosh.reading import SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
-from kb.search import generations, snippets, spelling
+from kb.search import engine, generations, snippets, spelling
 from kb.search import query as kq
 from kb.search.codec import KBCodec
-from kb.search.collect import collect
 from kb.search.model import Hit, IndexedDoc, SearchResult
 from kb.search.parallel import SafeMpWriter
 from kb.search.pool import KBSegmentWriter
+from kb.search.readers import Snapshot
 from kb.search.schema import META_PATH, build_schema, normalize_tag
 
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
+TIER = 8
+MAX_MERGE_DOCS = 2000
 # Below this many documents a rebuild is faster in one process than with worker processes.
 PARALLEL_THRESHOLD = 400
 WRITER_TIMEOUT = 120.0
@@ -74,7 +77,7 @@ class SearchIndex:
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._searchers: list[Searcher] = []  # every searcher handed out, to close them all
+        self._snapshots: list[Snapshot] = []  # the current snapshot of every thread
         self._stamp: tuple[int, int] | None = None
         self._gen: _Generation | None = None
         self._closed = False
@@ -105,46 +108,35 @@ class SearchIndex:
             self._stamp = stamp
             return self._gen
 
-    def _searcher(self) -> Searcher:
-        """This thread's searcher, refreshed if another process committed since."""
+    def _snapshot(self) -> Snapshot:
+        """This thread's snapshot of the index, refreshed if anyone committed since."""
         if self._closed:
             raise RuntimeError("search index is closed")
         gen = self._generation()
         local = self._local
-        searcher: Searcher | None = getattr(local, "searcher", None)
-        if searcher is not None and local.gen is gen:
-            if searcher.up_to_date():
-                return searcher
-            fresh = searcher.refresh()
-        else:
-            if searcher is not None:
-                self._forget(searcher)
-            fresh = gen.ix.searcher(weighting=weighting())
-        if fresh is not searcher:
-            with self._lock:
-                if searcher is not None and searcher in self._searchers:
-                    self._searchers.remove(searcher)
-                self._searchers.append(fresh)
-            fresh._kb_masks = {}  # type: ignore[attr-defined]
-        local.searcher = fresh
-        local.gen = gen
+        snap: Snapshot | None = getattr(local, "snapshot", None)
+        if snap is not None and snap.ix is gen.ix and snap.up_to_date():
+            return snap
+        fresh = Snapshot(gen.ix, weighting(), previous=snap)
+        with self._lock:
+            if snap is not None and snap in self._snapshots:
+                self._snapshots.remove(snap)
+            self._snapshots.append(fresh)
+        if snap is not None:
+            snap.close()
+        local.snapshot = fresh
         return fresh
 
-    def _forget(self, searcher: Searcher) -> None:
-        with self._lock:
-            if searcher in self._searchers:
-                self._searchers.remove(searcher)
-        with contextlib.suppress(Exception):
-            searcher.close()
+    def _searcher(self) -> Searcher:
+        return self._snapshot().searcher
 
     def close(self) -> None:
-        """Close every searcher this object opened (in every thread)."""
+        """Close every reader this object opened (in every thread)."""
         self._closed = True
         with self._lock:
-            searchers, self._searchers = self._searchers, []
-        for s in searchers:
-            with contextlib.suppress(Exception):
-                s.close()
+            snapshots, self._snapshots = self._snapshots, []
+        for snap in snapshots:
+            snap.close()
 
     # Reading state
 
@@ -190,16 +182,19 @@ class SearchIndex:
             gen = self._generation()
             writer = KBSegmentWriter(gen.ix, timeout=WRITER_TIMEOUT, codec=KBCodec())
             try:
-                for path in deletes:
-                    if path not in latest:
-                        writer.delete_by_term("path", path)
+                # Our own searcher can find the documents to delete when it shows exactly the
+                # state the writer started from (it usually does); it is already open.
+                snap = self._snapshot()
+                searcher = snap.searcher if snap.generation == writer.generation - 1 else writer.searcher()
+                for path in {*deletes, *latest, META_PATH}:
+                    writer.delete_by_term("path", path, searcher=searcher)
                 for doc in latest.values():
-                    writer.update_document(**_fields(doc))
-                writer.update_document(path=META_PATH, commit=commit)
+                    writer.add_document(**_fields(doc))
+                writer.add_document(path=META_PATH, commit=commit)
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            writer.commit(mergetype=merge_policy)
 
     def rebuild(self, docs: Iterable[IndexedDoc], commit: str, total: int | None = None,
                 progress: Callable[[int], None] | None = None) -> None:
@@ -247,19 +242,50 @@ class SearchIndex:
         levels = set(access_levels)
         if not levels or not allowed_status:
             return result
-        searcher = self._searcher()
-        mask = _mask(searcher, levels, allowed_status, tags, prefix)
+        snap = self._snapshot()
+        searcher = snap.searcher
+        mask = _mask(snap, levels, allowed_status, tags, prefix)
         if mask:
             want = offset + limit
-            found = collect(searcher, kq.build(parsed), mask, want)
-            if found.total == 0 and kq.token_count(parsed) > 1:
-                found = collect(searcher, kq.build(parsed, any_of=True), mask, want)
-            result.total = found.total
+            ctx = engine.Context(searcher, snap.cache)
+            total, top = engine.run(ctx, kq.build(parsed), mask, want)
+            if total == 0 and kq.token_count(parsed) > 1:
+                total, top = engine.run(ctx, kq.build(parsed, any_of=True), mask, want)
+            result.total = total
             pattern = snippets.pattern_for(parsed.highlight_terms())
-            for score, docnum in found.top[offset:want]:
+            for score, docnum in top[offset:want]:
                 result.hits.append(_hit(searcher.stored_fields(docnum), score, pattern))
             result.suggestion = spelling.suggest(searcher, parsed, q, mask)
         return result
+
+
+def merge_policy(writer: SegmentWriter, segments: list) -> list:
+    """Tiered merging that keeps ``apply`` fast and the segment count low.
+
+    Every ``apply`` writes a small segment. Segments are grouped in tiers by size (powers of
+    ``TIER``); when a tier holds ``TIER`` segments they are merged into the new one, so each
+    document is rewritten about log(n) times. Segments above ``MAX_MERGE_DOCS`` (the bulk
+    written by a rebuild) are never merged here - that would stall a save for seconds -
+    and segments whose documents were all replaced are dropped.
+    """
+    live = [s for s in segments if s.doc_count() > 0]
+    tiers: dict[int, list] = {}
+    for seg in live:
+        n = seg.doc_count_all()
+        if n <= MAX_MERGE_DOCS:
+            tiers.setdefault(int(math.log(max(n, 1), TIER)), []).append(seg)
+    for tier in sorted(tiers):
+        group = tiers[tier]
+        if len(group) >= TIER:
+            for seg in group:
+                reader = SegmentReader(writer.storage, writer.schema, seg)
+                try:
+                    writer.add_reader(reader)
+                finally:
+                    reader.close()
+            merged = {id(seg) for seg in group}
+            return [seg for seg in live if id(seg) not in merged]
+    return live
 
 
 def _create(path: Path) -> whoosh_index.Index:
@@ -355,11 +381,12 @@ def _fields(doc: IndexedDoc) -> dict:
     }
 
 
-def _mask(searcher: Searcher, levels: set[str], statuses: set[str], tags: list[str],
+def _mask(snap: Snapshot, levels: set[str], statuses: set[str], tags: list[str],
           prefix: str | None) -> frozenset[int]:
-    """Docnums the caller may see and asked for; cached per searcher (i.e. per index state)."""
+    """Docnums the caller may see and asked for; cached per snapshot (i.e. per index state)."""
     key = (frozenset(levels), frozenset(statuses), tuple(sorted(tags)), prefix)
-    cache: dict = searcher._kb_masks  # type: ignore[attr-defined]
+    searcher = snap.searcher
+    cache: dict = snap.masks
     found = cache.get(key)
     if found is None:
         parts: list[wq.Query] = [

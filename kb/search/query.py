@@ -1,4 +1,4 @@
-"""From what a user types to a Whoosh query.
+"""From what a user types to a query tree (evaluated by ``engine`` over the Whoosh index).
 
 The syntax is small and forgiving (it never raises): words, ``"exact phrases"``, ``-exclude``,
 ``prefix*``, and the filters ``tag:``, ``status:`` and ``path:``. Anything it does not
@@ -21,10 +21,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from whoosh import query as wq
-
 from kb.search import analysis
-from kb.search.phrase import FastPhrase
+from kb.search.engine import And, AndMaybe, AndNot, Node, Or, Phrase, Prefix, Term
 
 
 @dataclass(frozen=True)
@@ -129,47 +127,36 @@ def _unit(value: str, quoted: bool) -> Unit | None:
     return Unit(value, quoted=quoted, prefix=prefix, tokens=tokens)
 
 
-# Building Whoosh queries
+# Building query trees (evaluated by ``engine``)
 
 
-def _word(term: str, w: Weights) -> wq.Query:
+def _word(term: str, w: Weights) -> Node:
     """One index term in any of the word fields."""
-    return wq.Or([
-        wq.Term("title", term, boost=w.title),
-        wq.Term("body", term, boost=w.body),
-        wq.Term("meta", term, boost=w.meta),
-    ])
+    return Or([Term("title", term, w.title), Term("body", term, w.body), Term("meta", term, w.meta)])
 
 
-def _words_adjacent(terms: list[str], w: Weights) -> wq.Query:
-    return wq.Or([
-        FastPhrase("title", terms, boost=w.title),
-        FastPhrase("body", terms, boost=w.body),
-        FastPhrase("meta", terms, boost=w.meta),
-    ])
+def _words_adjacent(terms: list[str], w: Weights) -> Node:
+    return Or([Phrase("title", terms, w.title), Phrase("body", terms, w.body), Phrase("meta", terms, w.meta)])
 
 
-def _cjk_verbatim(run: str, w: Weights) -> wq.Query:
+def _cjk_verbatim(run: str, w: Weights) -> Node:
     grams = analysis.bigrams(run)
-    return wq.Or([
-        FastPhrase("title_bg", grams, boost=w.title_phrase),
-        FastPhrase("body_bg", grams, boost=w.body_phrase),
-    ])
+    return Or([Phrase("title_bg", grams, w.title_phrase), Phrase("body_bg", grams, w.body_phrase)])
 
 
-def _token(tok: analysis.QueryToken, w: Weights, exact: bool = False) -> wq.Query:
+def _token(tok: analysis.QueryToken, w: Weights, exact: bool = False) -> Node:
     """What must match for one token; ``exact`` (a quoted phrase) drops the word fallback."""
     if tok.kind == "word":
         if len(tok.words) == 1:
             return _word(tok.words[0], w)
         whole, parts = tok.words[0], tok.words[1:]
-        return wq.Or([_word(whole, w), _words_adjacent(parts, w)])
+        return Or([_word(whole, w), _words_adjacent(parts, w)])
     if len(tok.text) == 1:
         return _word(tok.text, w)
     verbatim = _cjk_verbatim(tok.text, w)
     if exact:
         return verbatim
-    return wq.Or([wq.And([_word(x, w) for x in tok.words]), verbatim])
+    return Or([And([_word(x, w) for x in tok.words]), verbatim])
 
 
 def _phrase_words(tokens: list[analysis.QueryToken]) -> list[str]:
@@ -180,21 +167,18 @@ def _phrase_words(tokens: list[analysis.QueryToken]) -> list[str]:
     return out
 
 
-def _unit_query(unit: Unit, w: Weights) -> wq.Query:
+def _unit_query(unit: Unit, w: Weights) -> Node:
     if unit.prefix:
         text = unit.tokens[0].text
-        return wq.Or([
-            wq.Prefix("raw", text, boost=w.prefix),
-            wq.Prefix("title", text, boost=w.prefix * w.title),
-        ])
+        return Or([Prefix("raw", text, w.prefix), Prefix("title", text, w.prefix * w.title)])
     tokens = unit.tokens
     if unit.quoted and len(tokens) > 1 and all(t.kind == "word" for t in tokens):
         return _words_adjacent(_phrase_words(tokens), w)
     parts = [_token(t, w, exact=unit.quoted) for t in tokens]
-    return parts[0] if len(parts) == 1 else wq.And(parts)
+    return parts[0] if len(parts) == 1 else And(parts)
 
 
-def _adjacency_bonus(parsed: ParsedQuery, w: Weights) -> wq.Query | None:
+def _adjacency_bonus(parsed: ParsedQuery, w: Weights) -> Node | None:
     """Several plain English words: reward the documents where they stand together."""
     units = [u for u in parsed.include if not u.quoted and not u.prefix]
     if len(units) < 2 or len(units) != len(parsed.include):
@@ -205,14 +189,14 @@ def _adjacency_bonus(parsed: ParsedQuery, w: Weights) -> wq.Query | None:
     return _words_adjacent(_phrase_words(tokens), w)
 
 
-def build(parsed: ParsedQuery, *, any_of: bool = False, w: Weights = WEIGHTS) -> wq.Query:
-    """The Whoosh query for the positive and negative units (not the visibility mask).
+def build(parsed: ParsedQuery, *, any_of: bool = False, w: Weights = WEIGHTS) -> Node:
+    """The query tree for the positive and negative units (the mask is applied by the caller).
 
     ``any_of`` builds the OR fallback: every token of every unit is optional, and the score
     favours documents that match more of them.
     """
     if any_of:
-        pieces: list[wq.Query] = []
+        pieces: list[Node] = []
         for unit in parsed.include:
             if unit.prefix or unit.quoted:
                 pieces.append(_unit_query(unit, w))
@@ -223,15 +207,15 @@ def build(parsed: ParsedQuery, *, any_of: bool = False, w: Weights = WEIGHTS) ->
                     pieces.append(_cjk_verbatim(tok.text, w))
                 else:
                     pieces.append(_token(tok, w))
-        positive: wq.Query = wq.Or(pieces)
+        positive: Node = Or(pieces)
     else:
         units = [_unit_query(u, w) for u in parsed.include]
-        positive = units[0] if len(units) == 1 else wq.And(units)
+        positive = units[0] if len(units) == 1 else And(units)
         bonus = _adjacency_bonus(parsed, w)
         if bonus is not None:
-            positive = wq.AndMaybe(positive, bonus)
+            positive = AndMaybe(positive, bonus)
     if parsed.exclude:
-        positive = wq.AndNot(positive, wq.Or([_unit_query(u, w) for u in parsed.exclude]))
+        positive = AndNot(positive, Or([_unit_query(u, w) for u in parsed.exclude]))
     return positive
 
 

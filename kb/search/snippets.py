@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from kb.search import analysis
 
 WINDOW = 160  # characters of context shown
+MAX_MATCHES = 64  # the best window is chosen among the first matches; enough to find a cluster
 _MARKUP = re.compile(r"[`*_#>|~]+|!?\[([^\]]*)\]\([^)]*\)|<[^>]{1,200}>|\{\{[<%].*?[>%]\}\}")
 _SPACE = re.compile(r"\s+")
 
 
-def pattern_for(tokens: list[analysis.QueryToken]) -> re.Pattern[str] | None:
-    """One case-insensitive regex for all the query's words, longest alternatives first.
+def pattern_for(tokens: list[analysis.QueryToken]) -> Patterns | None:
+    """Regexes for all the query's words, longest alternatives first.
 
     A Chinese run is looked for whole and also word by word (a title-like query may be spread
     over a sentence); an English word by its stem, so ``servers`` marks ``server`` and
-    ``servers``; a code term as written and by its parts.
+    ``servers``; a code term as written and by its word parts.
     """
     plain: set[str] = set()  # literal strings
     stems: set[str] = set()  # stems, matched with any word ending
@@ -35,19 +38,43 @@ def pattern_for(tokens: list[analysis.QueryToken]) -> re.Pattern[str] | None:
             continue
         plain.add(tok.text)
         for word in tok.words:
-            if word != tok.text:
+            # Parts of a code term are marked when they are words, not single digits.
+            if word != tok.text and (len(tok.words) == 1 or (len(word) > 2 and word.isalpha())):
                 (stems if word.isalpha() else plain).add(word)
-    alternatives = [(len(s), analysis.variants_pattern(s), s) for s in plain]
-    alternatives += [(len(s), analysis.variants_pattern(s) + r"[^\W_]*", s) for s in stems - plain]
-    if not alternatives:
+    if not plain and not stems:
         return None
-    alternatives.sort(key=lambda a: a[0], reverse=True)
-    # ASCII alternatives must start at a word boundary ("art" must not mark "start").
-    body = "|".join(
-        f"(?<![A-Za-z0-9]){pat}" if text[:1].isascii() and text[:1].isalnum() else pat
-        for _, pat, text in alternatives
-    )
-    return re.compile(body, re.IGNORECASE)
+    items = sorted([(s, False) for s in plain] + [(s, True) for s in stems - plain],
+                   key=lambda item: len(item[0]), reverse=True)
+
+    def compile_with(escape: Callable[[str], str], flags: int) -> re.Pattern[str]:
+        parts = []
+        for text, is_stem in items:
+            pat = escape(text) + (r"[^\W_]*" if is_stem else "")
+            # ASCII alternatives start at a word boundary ("art" must not mark "start").
+            parts.append(f"(?<![a-z0-9]){pat}" if text[:1].isascii() and text[:1].isalnum() else pat)
+        return re.compile("|".join(parts), flags)
+
+    return Patterns(compile_with(re.escape, 0),
+                    compile_with(analysis.variants_pattern, re.IGNORECASE))
+
+
+class Patterns(NamedTuple):
+    """``fast`` matches lower-cased text; ``variants`` also full-width and traditional forms."""
+
+    fast: re.Pattern[str]
+    variants: re.Pattern[str]
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """Matches in ``text`` (offsets are offsets in ``text``)."""
+        lowered = text.lower()
+        if len(lowered) == len(text):
+            found = False
+            for m in self.fast.finditer(lowered):
+                found = True
+                yield m
+            if found or text.isascii():
+                return
+        yield from self.variants.finditer(text)
 
 
 def clean(text: str) -> str:
@@ -56,25 +83,31 @@ def clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def make_snippet(body: str, pattern: re.Pattern[str] | None, window: int = WINDOW) -> str:
-    """Safe HTML: the best window of ``body`` with the matches marked."""
-    text = clean(body)
-    if not text:
-        return ""
+def make_snippet(body: str, pattern: Patterns | None, window: int = WINDOW) -> str:
+    """Safe HTML: the best window of ``body`` with the matches marked.
+
+    The window is chosen on the raw Markdown, and only that stretch is cleaned of markup and
+    searched again for the marks, so the cost does not grow with the length of the document.
+    """
     spans: list[tuple[int, int, str]] = []
     if pattern is not None:
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(body):
             spans.append((m.start(), m.end(), m.group(0).lower()))
-            if len(spans) >= 500:
+            if len(spans) >= MAX_MATCHES:
                 break
-    if not spans:
-        return _escape_window(text, 0, min(len(text), window), [])
-    start = _best_start(spans, window)
-    lo = max(0, start - window // 4)
+    start = _best_start(spans, window) if spans else 0
+    raw_lo = max(0, start - window // 2)
+    raw_hi = min(len(body), start + 2 * window)
+    text = clean(body[raw_lo:raw_hi])
+    if not text:
+        return ""
+    marks = [(m.start(), m.end()) for m in pattern.finditer(text)] if pattern is not None and spans else []
+    first = marks[0][0] if marks else 0
+    lo = max(0, first - window // 4)
     hi = min(len(text), lo + window)
     lo = max(0, min(lo, hi - window))
-    inside = [(s, e) for s, e, _ in spans if s >= lo and e <= hi]
-    return _escape_window(text, lo, hi, inside)
+    inside = [(s, e) for s, e in marks if s >= lo and e <= hi]
+    return _escape_window(text, lo, hi, inside, more_before=raw_lo > 0, more_after=raw_hi < len(body))
 
 
 def _best_start(spans: list[tuple[int, int, str]], window: int) -> int:
@@ -104,8 +137,9 @@ def _best_start(spans: list[tuple[int, int, str]], window: int) -> int:
     return best[2]
 
 
-def _escape_window(text: str, lo: int, hi: int, marks: list[tuple[int, int]]) -> str:
-    out: list[str] = ["…" if lo > 0 else ""]
+def _escape_window(text: str, lo: int, hi: int, marks: list[tuple[int, int]], *,
+                   more_before: bool = False, more_after: bool = False) -> str:
+    out: list[str] = ["…" if lo > 0 or more_before else ""]
     cursor = lo
     for s, e in marks:
         if s < cursor:
@@ -114,6 +148,6 @@ def _escape_window(text: str, lo: int, hi: int, marks: list[tuple[int, int]]) ->
         out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
         cursor = e
     out.append(html.escape(text[cursor:hi]))
-    if hi < len(text):
+    if hi < len(text) or more_after:
         out.append("…")
     return "".join(out)

@@ -1,0 +1,105 @@
+"""Opening and refreshing searchers without Whoosh's stale-reader reuse.
+
+``Searcher.refresh()`` in whoosh-reloaded 2.7.5 reuses an open segment reader whenever the
+segment *id* is unchanged, but deleting a document changes a segment's deletion set and not
+its id: a refreshed searcher kept showing replaced and deleted documents. It also re-adds
+segments that a merge removed. Here a segment reader is reused as it is only when the segment
+and its deleted documents are unchanged. When only the deletions changed (every ``apply``
+deletes the old version of a document, usually from a large segment), the reader's open files
+are shared with a copy that carries the new deletion set - reopening a large segment on every
+save would cost more than the save itself. Other segments are opened afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+
+from whoosh.index import FileIndex
+from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+from whoosh.scoring import WeightingModel
+from whoosh.searching import Searcher
+
+_RETRIES = 10
+
+
+def _deleted(segment) -> frozenset[int]:
+    return frozenset(segment.deleted_docs())
+
+
+def _with_segment(reader: SegmentReader, segment) -> SegmentReader:
+    """A reader sharing ``reader``'s open files but seeing ``segment``'s deletions."""
+    fresh = copy.copy(reader)
+    fresh.__dict__.pop("deleted_docs_set", None)  # a cached_property of the old deletions
+    fresh._segment = segment
+    perdoc = copy.copy(reader._perdoc)
+    perdoc._segment = segment
+    fresh._perdoc = perdoc
+    return fresh
+
+
+class Snapshot:
+    """A searcher over one TOC generation of one Whoosh index."""
+
+    def __init__(self, ix: FileIndex, weighting: WeightingModel, previous: Snapshot | None = None) -> None:
+        self.ix = ix
+        for attempt in range(_RETRIES):
+            try:
+                toc = ix._read_toc()
+                self.generation = toc.generation
+                self._readers = self._open(toc, previous)
+                break
+            except OSError:
+                # A writer deleted a merged segment's files between our reading the TOC and
+                # opening them: read the newer TOC.
+                if attempt == _RETRIES - 1:
+                    raise
+                time.sleep(0.02)
+        readers = [r for _, r in self._readers]
+        if not readers:
+            reader = EmptyReader(toc.schema)
+        elif len(readers) == 1:
+            reader = readers[0]
+        else:
+            reader = MultiReader(readers, generation=self.generation)
+        self.searcher = Searcher(reader, weighting=weighting, fromindex=ix)
+        self.masks: dict = {}
+        self.cache: dict = {}  # engine.Context's postings cache for this snapshot
+
+    def _open(self, toc, previous: Snapshot | None) -> list[tuple[tuple, SegmentReader]]:
+        reusable: dict[str, tuple[frozenset[int], SegmentReader]] = {}
+        if previous is not None and previous.ix is self.ix:
+            reusable = {segid: (deleted, r) for (segid, deleted), r in previous._readers}
+        opened: list[tuple[tuple, SegmentReader]] = []
+        handed_over: set[int] = set()
+        try:
+            for segment in toc.segments:
+                segid, deleted = segment.segment_id(), _deleted(segment)
+                old = reusable.pop(segid, None)
+                if old is None:
+                    reader = SegmentReader(self.ix.storage, toc.schema, segment, generation=toc.generation)
+                else:
+                    handed_over.add(id(old[1]))
+                    reader = old[1] if old[0] == deleted else _with_segment(old[1], segment)
+                opened.append(((segid, deleted), reader))
+        except BaseException:
+            for _, reader in opened:
+                if not any(reader is r for _, r in reusable.values()) and id(reader) not in handed_over:
+                    reader.close()
+            raise
+        if previous is not None:
+            previous._handed_over = handed_over
+        return opened
+
+    def up_to_date(self) -> bool:
+        """One directory listing: has anyone committed to this index since we opened it?"""
+        return self.ix.latest_generation() == self.generation
+
+    def close(self) -> None:
+        """Close the readers not handed over to a newer snapshot."""
+        keep = getattr(self, "_handed_over", set())
+        for _, reader in self._readers:
+            if id(reader) not in keep:
+                with contextlib.suppress(Exception):
+                    reader.close()
