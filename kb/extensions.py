@@ -26,7 +26,7 @@ def build_stores(config: dict) -> Stores:
                             lock_timeout=config["LOCK_TIMEOUT"]),
         index=SearchIndex(Path(config["INDEX_DIR"])),
         sessions=make_sessionmaker(config["DATABASE_URL"]),
-        renders=RenderCache(),
+        renders=RenderCache(instance / "cache" / "html"),
         max_body_bytes=config["MAX_BODY_BYTES"],
         default_access=config["DEFAULT_ACCESS"],
     )

@@ -61,6 +61,7 @@ class DocumentView:
     updated_by: str
     review_by: str | None = None
     current: bool = True
+    toc: list[tuple[int, str, str]] = field(default_factory=list)  # (level, anchor, text)
 
 
 @dataclass
@@ -347,8 +348,9 @@ def _parse_date(value: str | None) -> dt.datetime:
 def _view(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
           updated_by: str) -> DocumentView:
     doc = catalog.read_document(stores.store, blob, path)
+    page = stores.renders.page(blob, path, doc.body)
     return DocumentView(
-        path=path, title=doc.title, body=doc.body, html=stores.renders.html(blob, path, doc.body),
+        path=path, title=doc.title, body=doc.body, html=page.html, toc=page.toc,
         tags=doc.tags, access=doc.access, status=doc.status, owner=doc.owner, revision=revision,
         updated_at=updated_at, updated_by=updated_by, review_by=doc.review_by,
     )
