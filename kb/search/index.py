@@ -154,6 +154,8 @@ class SearchIndex:
         """path -> revision of every indexed document (for ``kb check``)."""
         s = self._searcher()
         reader = s.reader()
+        if reader.doc_count_all() == 0:
+            return {}
         paths = reader.column_reader("path")
         revisions = reader.column_reader("revision")
         out: dict[str, str] = {}
