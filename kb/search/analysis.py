@@ -88,6 +88,16 @@ def normalize(text: str) -> str:
     return text.lower()
 
 
+def variant_chars(text: str) -> set[str]:
+    """The characters other than ``text``'s own that normalise to one of its characters."""
+    out: set[str] = set()
+    for ch in text:
+        forms = _VARIANTS.get(ch, "")
+        out.update(f for f in forms if f != ch)
+        out.update(f.upper() for f in forms if f != ch)
+    return out
+
+
 def variants_pattern(text: str) -> str:
     """A regex matching ``text`` (already normalised) in un-normalised text.
 

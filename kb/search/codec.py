@@ -14,18 +14,16 @@ The on-disk format is unchanged W3; any Whoosh reader can read these segments.
 
 from __future__ import annotations
 
-import struct
 from pickle import dumps
 
 from whoosh.codec.base import OutOfOrderError
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
 from whoosh.system import pack_ushort
-from whoosh.util.numeric import length_to_byte
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
-INLINE_LIMIT = 8
+INLINE_LIMIT = 32
 COMPRESSION = 1
 _TERMINFO = W3TermInfo._struct
-_F32 = struct.Struct("f")
 
 
 class KBCodec(W3Codec):
@@ -39,6 +37,16 @@ class KBCodec(W3Codec):
     def postings_writer(self, dbfile, byteids=False):
         return _PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
                                compression=self._compression, inlinelimit=self._inlinelimit)
+
+
+def _field_lengths(lengths, fieldname: str, doccount: int) -> list[int]:
+    """Every document's (approximate, as Whoosh stores it) length of one field, in one read."""
+    col = lengths._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN) if lengths else None
+    if col is None:
+        return [0] * doccount
+    count = min(col._count, doccount)
+    raw = col._dbfile.get(col._basepos, count) if count else b""
+    return [byte_to_length(b) for b in raw] + [0] * (doccount - count)
 
 
 class _PostingsWriter(W3PostingsWriter):
@@ -106,17 +114,18 @@ class _FieldWriter(W3FieldWriter):
     def add_groups(self, schema, lengths, groups) -> None:
         """Write ``((fieldname, term), postings)`` groups in (field, term) order.
 
-        A term with a single posting - most terms of a one-document segment, the kind every
-        ``apply`` writes - skips the generic postings writer and packs its term info (the
-        same bytes ``W3TermInfo.to_bytes`` would produce) directly.
+        Terms with fewer postings than the inline limit - nearly all terms of the one-document
+        segment every ``apply`` writes, and most terms of any segment - skip the generic
+        postings writer: their term info (the same bytes ``W3TermInfo.to_bytes`` produces for
+        inlined postings) is packed directly. Field lengths are read once per field.
         """
-        dfl = lengths.doc_field_length if lengths else (lambda docnum, fieldname: 0)
         tadd = self._tindex.add
-        inline = self._codec._inlinelimit > 1
+        limit = self._codec._inlinelimit
+        doccount = lengths.doc_count_all() if lengths else 0
         lastfn = None
         prefix = b""
+        field_lengths: list[int] = []
         cache: dict[int, int] = {}
-        length_of = None
         for (fieldname, btext), postings in groups:
             if fieldname != lastfn:
                 if lastfn is not None:
@@ -125,20 +134,29 @@ class _FieldWriter(W3FieldWriter):
                 self.start_field(fieldname, fieldobj)
                 prefix = pack_ushort(self._fieldid)
                 lastfn = fieldname
-                cache = {}
-                length_of = (lambda d, _f=fieldname: dfl(d, _f)) if fieldobj.scorable else (lambda d: 0)
-            if inline and len(postings) == 1:
-                docnum, weight, value = postings[0]
-                length = cache.get(docnum)
-                if length is None:
-                    length = cache[docnum] = length_of(docnum)
-                lbyte = length_to_byte(length) if length else 0
-                weight = _F32.unpack(_F32.pack(weight))[0]  # as W3's float array stores it
-                head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
-                tadd(prefix + btext, head + dumps(((docnum,), (weight,), (value,) if value else ()), 2))
+                field_lengths = _field_lengths(lengths, fieldname, doccount) if fieldobj.scorable else []
+                cache = dict(enumerate(field_lengths))
+            n = len(postings)
+            if n < limit:
+                if n == 1:
+                    docnum, weight, value = postings[0]
+                    lbyte = length_to_byte(field_lengths[docnum]) if field_lengths else 0
+                    tadd(prefix + btext, _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
+                         + dumps(((docnum,), (weight,), (value,) if value else ()), 2))
+                    continue
+                ids, weights, values = zip(*postings, strict=True)
+                if field_lengths:
+                    lens = [field_lengths[d] for d in ids]
+                    lo, hi = min(lens), max(lens)
+                    lo_byte = length_to_byte(lo) if lo else 0
+                    hi_byte = length_to_byte(hi)
+                else:
+                    lo_byte = hi_byte = 0
+                head = _TERMINFO.pack(1, sum(weights), n, lo_byte, hi_byte, max(weights), ids[0], ids[-1])
+                tadd(prefix + btext, head + dumps((ids, weights, values if values[0] else ()), 2))
                 continue
             self.start_term(btext)
-            self._postwriter.add_many(postings, cache, length_of)
+            self._postwriter.add_many(postings, cache, lambda d: 0)
             self.finish_term()
         if lastfn is not None:
             self.finish_field()

@@ -177,7 +177,9 @@ class Context:
     def __init__(self, searcher: Searcher, cache: dict) -> None:
         self.searcher = searcher
         reader = searcher.reader()
-        self.leaves = [(SegmentData.of(r), offset) for r, offset in reader.leaf_readers()]
+        # An index without segments has an EmptyReader: no leaves to read.
+        self._readers = [(r, off) for r, off in reader.leaf_readers() if isinstance(r, SegmentReader)]
+        self.leaves = [(SegmentData.of(r), offset) for r, offset in self._readers]
         self.doc_count = searcher.doc_count_all()
         self._cache = cache  # per snapshot: (field, text) -> Postings, "len:field" -> lengths
         self._avg: dict[str, float] = {}
@@ -206,12 +208,23 @@ class Context:
                         values.extend(p.values)
                 found = Postings(ids, weights, values)
             size = self._cache.get("size", 0) + len(found.ids)
-            while size > _QUERY_CACHE_POSTINGS and len(self._cache) > 1:
-                key_old = next(k for k in self._cache if k != "size")
-                old = self._cache.pop(key_old)
-                size -= len(old.ids) if isinstance(old, Postings) else 0
+            if size > _QUERY_CACHE_POSTINGS:  # evict the oldest postings (not lengths etc.)
+                for old_key in [k for k in self._cache if isinstance(k, tuple)]:
+                    size -= len(self._cache.pop(old_key).ids)
+                    if size <= _QUERY_CACHE_POSTINGS // 2:
+                        break
             self._cache["size"] = size
             self._cache[key] = found
+        return found
+
+    def deleted(self) -> frozenset[int]:
+        """Deleted docnums (postings are read raw; the visibility mask removes these)."""
+        found = self._cache.get("deleted")
+        if found is None:
+            gone: set[int] = set()
+            for reader, off in self._readers:  # this snapshot's readers carry its deletions
+                gone.update(off + d for d in reader.segment().deleted_docs())
+            found = self._cache["deleted"] = frozenset(gone)
         return found
 
     def lengths(self, field: str) -> list[int]:
@@ -386,14 +399,18 @@ class Phrase(_Memo):
                 return frozenset()
         if len(plists) == 1:
             return found
-        # Anchor on the rarest word and test the others by offset.
+        # Candidate phrase starts from the rarest word, narrowed word by word; most documents
+        # drop out before every word's positions have been decoded.
         order = sorted(range(len(plists)), key=lambda i: len(plists[i].ids))
         anchor, rest = order[0], order[1:]
         aligned = set()
         for d in found:
-            starts = [p - anchor for p in plists[anchor].positions(d)]
-            others = [(set(plists[i].positions(d)), i) for i in rest]
-            if any(all((s + i) in positions for positions, i in others) for s in starts):
+            starts = {p - anchor for p in plists[anchor].positions(d)}
+            for i in rest:
+                starts &= {p - i for p in plists[i].positions(d)}
+                if not starts:
+                    break
+            else:
                 aligned.add(d)
         return aligned
 

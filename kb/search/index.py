@@ -25,7 +25,6 @@ from itertools import islice
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh.filedb.filestore import FileStorage
 from whoosh.reading import SegmentReader
 from whoosh.scoring import BM25F
@@ -246,10 +245,10 @@ class SearchIndex:
             return result
         snap = self._snapshot()
         searcher = snap.searcher
-        mask = _mask(snap, levels, allowed_status, tags, prefix)
+        ctx = engine.Context(searcher, snap.cache)
+        mask = _mask(ctx, snap.masks, levels, allowed_status, tags, prefix)
         if mask:
             want = offset + limit
-            ctx = engine.Context(searcher, snap.cache)
             total, top = engine.run(ctx, kq.build(parsed), mask, want)
             if total == 0 and kq.token_count(parsed) > 1:
                 total, top = engine.run(ctx, kq.build(parsed, any_of=True), mask, want)
@@ -383,22 +382,28 @@ def _fields(doc: IndexedDoc) -> dict:
     }
 
 
-def _mask(snap: Snapshot, levels: set[str], statuses: set[str], tags: list[str],
+def _mask(ctx: engine.Context, cache: dict, levels: set[str], statuses: set[str], tags: list[str],
           prefix: str | None) -> frozenset[int]:
-    """Docnums the caller may see and asked for; cached per snapshot (i.e. per index state)."""
+    """Docnums the caller may see and asked for; cached per snapshot (i.e. per index state).
+
+    Every match set of a search is intersected with this mask before anything is counted,
+    ranked or shown, and it leaves out deleted documents too.
+    """
     key = (frozenset(levels), frozenset(statuses), tuple(sorted(tags)), prefix)
-    searcher = snap.searcher
-    cache: dict = snap.masks
     found = cache.get(key)
     if found is None:
-        parts: list[wq.Query] = [
-            wq.Or([wq.Term("access", a) for a in sorted(levels)]),
-            wq.Or([wq.Term("status", s) for s in sorted(statuses)]),
-        ]
-        parts.extend(wq.Term("tags", normalize_tag(t)) for t in tags)
+        allowed: set[int] = set()
+        for level in levels:
+            allowed |= ctx.postings("access", level).idset
+        in_status: set[int] = set()
+        for status in statuses:
+            in_status |= ctx.postings("status", status).idset
+        allowed &= in_status
+        for tag in tags:
+            allowed &= ctx.postings("tags", normalize_tag(tag)).idset
         if prefix:
-            parts.append(wq.Prefix("path", prefix.strip()))
-        found = frozenset(searcher.docs_for_query(wq.And(parts)))
+            allowed &= engine.Prefix("path", prefix.strip()).ids(ctx, frozenset(allowed))
+        found = frozenset(allowed - ctx.deleted())
         if len(cache) > 64:
             cache.clear()
         cache[key] = found

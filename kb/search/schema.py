@@ -55,10 +55,19 @@ def analyzed(text: str) -> analysis.Analysis:
     return result
 
 
+_SINGLE: dict[int, bytes] = {}
+
+
 def encode_positions(positions: list[int]) -> bytes:
     """``formats.Positions.encode`` (same bytes), without its per-position Python loop."""
     if len(positions) == 1:
-        return _ONE + dumps(positions, 2)
+        p = positions[0]
+        found = _SINGLE.get(p)
+        if found is None:
+            found = _ONE + dumps(positions, 2)
+            if p < 100_000:
+                _SINGLE[p] = found
+        return found
     deltas = [positions[0], *map(sub, positions[1:], positions[:-1])]
     return pack_uint(len(deltas)) + dumps(deltas, 2)
 
