@@ -8,7 +8,6 @@ newer version gets the conflict page with both versions.
 from __future__ import annotations
 
 import difflib
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -150,45 +149,11 @@ def url_with(**changes: Any) -> str:
     return quote(request.script_root + request.path) + (f"?{query}" if query else "")
 
 
-@bp.app_template_filter("toc")
-def toc(html: str) -> list[tuple[int, str, str]]:
-    """(level, anchor, text) of the h2–h4 headings of rendered HTML, for the table of contents.
-
-    Read from the HTML Python-Markdown's toc extension already gave ids to, so the services
-    need not carry a second rendering product.
-    """
-    parser = _Headings()
-    parser.feed(html)
-    return parser.found
-
-
 @bp.app_template_filter("folders")
 def folders(path: str) -> list[tuple[str, str]]:
     """(name, prefix) for each folder of a document path: ``a/b/c`` -> ``a``, ``a/b``."""
     parts = path.split("/")[:-1]
     return [(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts)]
-
-
-class _Headings(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[int, str, str]] = []
-        self._open: tuple[int, str, list[str]] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        anchor = dict(attrs).get("id")
-        if tag in ("h2", "h3", "h4") and anchor:
-            self._open = (int(tag[1]), anchor, [])
-
-    def handle_data(self, data: str) -> None:
-        if self._open:
-            self._open[2].append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._open and tag == f"h{self._open[0]}":
-            level, anchor, text = self._open
-            self.found.append((level, anchor, "".join(text).strip()))
-            self._open = None
 
 
 # ---------------------------------------------------------------- the edit form
