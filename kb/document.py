@@ -17,6 +17,9 @@ from kb.errors import InvalidDocument
 ACCESS_LEVELS = ("public", "internal", "confidential", "secret")
 STATUSES = ("published", "archived")
 
+# libyaml's parser when PyYAML was built with it: ten times faster, and parsing runs on every view
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
 
@@ -54,7 +57,7 @@ def parse(text: str, *, default_title: str = "", default_access: str = "internal
     match = _FRONT_MATTER.match(text)
     if match:
         try:
-            loaded = yaml.safe_load(match.group(1)) or {}
+            loaded = yaml.load(match.group(1), Loader=_YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise InvalidDocument(f"文档头 (front matter) 不是有效的 YAML：{exc}") from exc
         if not isinstance(loaded, dict):

@@ -114,13 +114,13 @@ def get_document(stores: Stores, session: Session, user: Principal, path: str,
     BadRequest for an unreadable date or one before the document's first version.
     """
     path = docpath.validate(path)
-    known = _known(session, path)
     if revision is None and at is None:
-        if known.row is None:
+        row = session.get(Document, path)
+        if row is None:
             raise NotFound("文档不存在 (document not found)")
-        access.require(user, "view", known)
-        return _view(stores, known.row.path, known.row.blob, known.row.revision, known.row.updated_at,
-                     known.row.updated_by)
+        access.require(user, "view", row)
+        return _view(stores, row.path, row.blob, row.revision, row.updated_at, row.updated_by)
+    known = _known(session, path)
     if revision is not None:
         access.require(user, "view_revision", known)
         version, blob = _version_at_revision(stores.store, known, path, revision)
