@@ -112,13 +112,21 @@ def test_rebuild_replaces_the_whole_index_and_reports_progress(tmp_path: Path) -
     ix.close()
 
 
-def test_rebuild_keeps_only_the_live_and_previous_generation(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
-    for n in range(4):
-        ix.rebuild([doc("x", f"第{n}次")], commit=f"c{n}")
-    gens = [p.name for p in (tmp_path / "index").iterdir() if p.name.startswith(generations.PREFIX)]
-    assert len(gens) == 2
-    assert generations.read_pointer(tmp_path / "index") in gens
+def _generations(root: Path) -> list[str]:
+    return [p.name for p in root.iterdir() if p.name.startswith(generations.PREFIX)]
+
+
+def test_retired_generations_are_removed_after_a_grace_period(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "index"
+    ix = SearchIndex(root)
+    ix.rebuild([doc("x", "第一次")], commit="c1")
+    ix.rebuild([doc("x", "第二次")], commit="c2")
+    assert len(_generations(root)) == 3  # live, and two retired ones a reader may still be opening
+    monkeypatch.setattr(generations, "RETIRE_GRACE", 0.0)
+    ix.rebuild([doc("x", "第三次")], commit="c3")
+    assert _generations(root) == [generations.read_pointer(root)]
+    assert paths(ix, "第三次") == ["x"]
     ix.close()
 
 
@@ -148,8 +156,7 @@ def test_a_failed_rebuild_leaves_the_live_index_alone(tmp_path: Path) -> None:
         ix.rebuild(broken(), commit="c2")
     assert ix.indexed_commit() == "c1"
     assert paths(ix, "保留") == ["keep"]
-    gens = [p for p in (tmp_path / "index").iterdir() if p.name.startswith(generations.PREFIX)]
-    assert len(gens) == 1
+    assert len(_generations(tmp_path / "index")) == 1
     ix.close()
 
 

@@ -17,7 +17,14 @@ from __future__ import annotations
 from pickle import dumps
 
 from whoosh.codec.base import OutOfOrderError
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    W3Codec,
+    W3FieldWriter,
+    W3PostingsWriter,
+    W3TermInfo,
+    W3TermsReader,
+)
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -30,6 +37,19 @@ class KBCodec(W3Codec):
     def __init__(self, blocklimit: int = 128, compression: int = COMPRESSION,
                  inlinelimit: int = INLINE_LIMIT) -> None:
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
+
+    def terms_reader(self, storage, segment):
+        # W3Codec.terms_reader leaks the open term file when the postings file is gone (a
+        # reader racing a merge in another process); the reader retries, the file is closed.
+        tiname = segment.make_filename(self.TERMS_EXT)
+        tilen = storage.file_length(tiname)
+        tifile = storage.open_file(tiname)
+        try:
+            postfile = segment.open_file(storage, self.POSTS_EXT)
+        except BaseException:
+            tifile.close()
+            raise
+        return W3TermsReader(self, tifile, tilen, postfile)
 
     def field_writer(self, storage, segment):
         return _FieldWriter(self, storage, segment)

@@ -27,7 +27,7 @@ import struct
 from collections.abc import Iterable
 from itertools import accumulate
 
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, W3LeafMatcher
 from whoosh.columns import NumericColumn
 from whoosh.matching import ListMatcher
 from whoosh.reading import SegmentReader
@@ -39,8 +39,8 @@ K1 = 1.2
 B_DEFAULT = 0.75
 B_FIELD = {"title": 0.9, "meta": 0.9, "title_bg": 0.9}
 POSITIONAL = frozenset({"title", "body", "meta", "title_bg", "body_bg"})
-_SEGMENT_CACHE_POSTINGS = 400_000
-_QUERY_CACHE_POSTINGS = 400_000
+_SEGMENT_CACHE_POSTINGS = 150_000
+_QUERY_CACHE_POSTINGS = 150_000
 _MAX_PREFIX_TERMS = 200
 
 
@@ -92,6 +92,24 @@ class SegmentData:
         if data is None:
             data = reader.__dict__["_kb_data"] = SegmentData(reader)
         return data
+
+    def preload(self) -> None:
+        """Read the field lengths and timestamps, and open the stored-field and id columns.
+
+        Raises FileNotFoundError when the segment's files are already gone (deleted by a
+        writer's merge), so the caller reads the newer table of contents instead.
+        """
+        perdoc = self.reader._perdoc
+        for field in POSITIONAL:
+            self.lengths(field)
+        self.timestamps()
+        for name in ("path", "revision"):
+            self.reader.column_reader(name)
+        # Checked last: every segment stores fields, so if this column is still there the
+        # optional ones above were absent because the segment has none, not because a merge
+        # deleted them meanwhile.
+        if self.reader.doc_count_all() and perdoc._cached_reader("_stored", STORED_COLUMN) is None:
+            raise FileNotFoundError(f"segment {self.reader.segment().segment_id()} is gone")
 
     def postings(self, field: str, btext: bytes) -> Postings:
         key = (field, btext)
@@ -216,6 +234,9 @@ class Context:
             self._cache["size"] = size
             self._cache[key] = found
         return found
+
+    def segment_readers(self) -> list[SegmentReader]:
+        return [r for r, _ in self._readers]
 
     def deleted(self) -> frozenset[int]:
         """Deleted docnums (postings are read raw; the visibility mask removes these)."""

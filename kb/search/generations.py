@@ -3,8 +3,8 @@
 ``kb reindex`` must not take search away while it runs, so a rebuild writes a fresh
 generation directory and then swaps a pointer file (``CURRENT``, replaced atomically with
 ``os.replace``) to name it. Readers check the pointer with one ``stat`` per search and move to
-the new generation when it changes. The previous generation is kept until the next swap, so a
-reader that saw the old pointer a moment ago can still finish its search.
+the new generation when it changes. A retired generation is kept for a grace period, so a
+reader that saw the old pointer a moment ago can still open it and finish its search.
 
 Writers (``apply`` and the swap at the end of ``rebuild``) serialise on ``write.lock`` with
 ``flock``; the services already hold their own lock, this one only makes the package safe on
@@ -26,6 +26,9 @@ from pathlib import Path
 POINTER = "CURRENT"
 LOCK_FILE = "write.lock"
 PREFIX = "gen-"
+RETIRED = "RETIRED"
+# Seconds a retired generation is kept for readers that were opening it when it was swapped.
+RETIRE_GRACE = 60.0
 
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
@@ -69,11 +72,30 @@ def write_pointer(root: Path, name: str) -> None:
             os.close(dir_fd)
 
 
-def remove_stale(root: Path, keep: set[str]) -> None:
-    """Delete generations (and leftovers of failed rebuilds) not named in ``keep``."""
+def retire(root: Path, name: str) -> None:
+    """Mark a generation as no longer live (it is deleted once the grace period has passed)."""
+    with contextlib.suppress(OSError):
+        (root / name / RETIRED).touch()
+
+
+def remove_stale(root: Path, keep: set[str], grace: float | None = None) -> None:
+    """Delete generations not in ``keep``: retired ones after ``grace`` seconds, others now.
+
+    A reader may have read the pointer just before it was swapped and be opening the old
+    generation's files; the grace period lets it finish (files it has open stay readable after
+    deletion anyway). A generation without the retired mark and not live is what a failed or
+    interrupted rebuild left behind; callers hold the write lock, so none is being built.
+    """
+    grace = RETIRE_GRACE if grace is None else grace
+    now = time.time()
     for child in root.iterdir():
         if child.name.startswith(PREFIX) and child.name not in keep and child.is_dir():
-            shutil.rmtree(child, ignore_errors=True)
+            try:
+                retired_at = (child / RETIRED).stat().st_mtime
+            except OSError:
+                retired_at = None
+            if retired_at is None or now - retired_at >= grace:
+                shutil.rmtree(child, ignore_errors=True)
         elif child.name.startswith(f"{POINTER}.") and child.name.endswith(".tmp"):
             with contextlib.suppress(OSError):
                 child.unlink()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
+from whoosh.index import EmptyIndexError
 from whoosh.reading import SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
@@ -43,11 +44,16 @@ from kb.search.schema import META_PATH, build_schema, normalize_tag
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
+# Whoosh's compound segments are read through BytesIO, which copies every segment file into
+# each reader's memory (the whole index, per process and per thread). Plain segment files are
+# read through the OS page cache, shared by every worker process.
+COMPOUND = False
 TIER = 8
 MAX_MERGE_DOCS = 2000
 # Below this many documents a rebuild is faster in one process than with worker processes.
 PARALLEL_THRESHOLD = 400
 WRITER_TIMEOUT = 120.0
+_OPEN_RETRIES = 6
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -77,8 +83,7 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._snapshots: list[Snapshot] = []  # the current snapshot of every thread
-        self._stamp: tuple[int, int] | None = None
-        self._gen: _Generation | None = None
+        self._current: tuple[tuple[int, int] | None, _Generation] | None = None
         self._closed = False
         if generations.read_pointer(self.root) is None:
             with generations.write_lock(self.root):
@@ -90,33 +95,44 @@ class SearchIndex:
 
     # Generations and searchers
 
-    def _generation(self) -> _Generation:
+    def _generation(self, force: bool = False) -> _Generation:
         """The live generation, reopened if the pointer changed since we last looked."""
         stamp = generations.pointer_stamp(self.root)
-        gen = self._gen
-        if gen is not None and stamp == self._stamp:
-            return gen
+        current = self._current  # (stamp, generation), replaced as one value
+        if current is not None and stamp == current[0] and not force:
+            return current[1]
         with self._lock:
-            if self._gen is not None and stamp == self._stamp:
-                return self._gen
+            current = self._current
+            if current is not None and stamp == current[0] and not force:
+                return current[1]
             name = generations.read_pointer(self.root)
             if name is None:
                 raise FileNotFoundError(f"no search index generation in {self.root}")
-            if self._gen is None or self._gen.name != name:
-                self._gen = _Generation(self.root, name)
-            self._stamp = stamp
-            return self._gen
+            gen = current[1] if current is not None and current[1].name == name else _Generation(self.root, name)
+            self._current = (stamp, gen)
+            return gen
 
     def _snapshot(self) -> Snapshot:
-        """This thread's snapshot of the index, refreshed if anyone committed since."""
+        """This thread's snapshot of the index, refreshed if anyone committed since.
+
+        A rebuild in another process may retire the generation we are opening at that very
+        moment; opening then fails and is retried on the generation the pointer names now.
+        """
         if self._closed:
             raise RuntimeError("search index is closed")
-        gen = self._generation()
         local = self._local
         snap: Snapshot | None = getattr(local, "snapshot", None)
-        if snap is not None and snap.ix is gen.ix and snap.up_to_date():
-            return snap
-        fresh = Snapshot(gen.ix, weighting(), previous=snap)
+        for attempt in range(_OPEN_RETRIES):
+            try:
+                gen = self._generation(force=attempt > 0)
+                if snap is not None and snap.ix is gen.ix and snap.up_to_date():
+                    return snap
+                fresh = Snapshot(gen.ix, weighting(), previous=snap)
+                break
+            except (OSError, EmptyIndexError):
+                if attempt == _OPEN_RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
         with self._lock:
             if snap is not None and snap in self._snapshots:
                 self._snapshots.remove(snap)
@@ -150,18 +166,21 @@ class SearchIndex:
         return None if docnum is None else s.stored_fields(docnum)
 
     def indexed_revisions(self) -> dict[str, str]:
-        """path -> revision of every indexed document (for ``kb check``)."""
-        s = self._searcher()
-        reader = s.reader()
-        if reader.doc_count_all() == 0:
-            return {}
-        paths = reader.column_reader("path")
-        revisions = reader.column_reader("revision")
+        """path -> revision of every indexed document (for ``kb check``).
+
+        Read segment by segment: Whoosh's multi-segment column reader misaligns documents
+        when a segment lacks the column (one holding only the metadata document does).
+        """
         out: dict[str, str] = {}
-        for docnum in reader.all_doc_ids():
-            path = _text(paths[docnum])
-            if path and path != META_PATH:
-                out[path] = _text(revisions[docnum])
+        for reader in engine.Context(self._searcher(), {}).segment_readers():
+            if not reader.doc_count():
+                continue
+            paths = reader.column_reader("path")
+            revisions = reader.column_reader("revision")
+            for docnum in reader.all_doc_ids():
+                path = _column_text(paths, docnum)
+                if path and path != META_PATH:
+                    out[path] = _column_text(revisions, docnum)
         return out
 
     def doc_count(self) -> int:
@@ -181,7 +200,7 @@ class SearchIndex:
         latest: dict[str, IndexedDoc] = {d.path: d for d in upserts}
         with generations.write_lock(self.root):
             gen = self._generation()
-            writer = KBSegmentWriter(gen.ix, timeout=WRITER_TIMEOUT, codec=KBCodec())
+            writer = KBSegmentWriter(gen.ix, timeout=WRITER_TIMEOUT, codec=KBCodec(), compound=COMPOUND)
             try:
                 # Our own searcher can find the documents to delete when it shows exactly the
                 # state the writer started from (it usually does); it is already open.
@@ -216,7 +235,9 @@ class SearchIndex:
                 raise
             previous = generations.read_pointer(root)
             generations.write_pointer(root, name)
-            generations.remove_stale(root, keep={name} | ({previous} if previous else set()))
+            if previous:
+                generations.retire(root, previous)
+            generations.remove_stale(root, keep={name})
 
     # Searching
 
@@ -256,7 +277,7 @@ class SearchIndex:
             pattern = snippets.pattern_for(parsed.highlight_terms())
             for score, docnum in top[offset:want]:
                 result.hits.append(_hit(searcher.stored_fields(docnum), score, pattern))
-            result.suggestion = spelling.suggest(searcher, parsed, q, mask)
+            result.suggestion = spelling.suggest(ctx, parsed, q, mask)
         return result
 
 
@@ -307,9 +328,9 @@ def _build(target: Path, docs: Iterable[IndexedDoc], commit: str, total: int | N
         parallel = procs > 1 and max(len(head), total or 0) >= PARALLEL_THRESHOLD
         if parallel:
             writer: SegmentWriter = SafeMpWriter(ix, procs=procs, multisegment=True, batchsize=50, limitmb=256,
-                                                 codec=KBCodec())
+                                                 codec=KBCodec(), compound=COMPOUND)
         else:
-            writer = KBSegmentWriter(ix, limitmb=256, codec=KBCodec())
+            writer = KBSegmentWriter(ix, limitmb=256, codec=KBCodec(), compound=COMPOUND)
         count = pending = 0
         last = time.monotonic()
         try:
@@ -346,7 +367,12 @@ def _chain(head: list[IndexedDoc], rest: Iterator[IndexedDoc]) -> Iterator[Index
     yield from rest
 
 
-def _text(value: object) -> str:
+def _column_text(column, docnum: int) -> str:
+    """A text column's value; Whoosh's reader raises IndexError past the last value written."""
+    try:
+        value = column[docnum]
+    except IndexError:
+        return ""
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return str(value or "")

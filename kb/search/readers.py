@@ -21,6 +21,8 @@ from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import WeightingModel
 from whoosh.searching import Searcher
 
+from kb.search.engine import SegmentData
+
 _RETRIES = 10
 
 
@@ -72,6 +74,7 @@ class Snapshot:
         if previous is not None and previous.ix is self.ix:
             reusable = {segid: (deleted, r) for (segid, deleted), r in previous._readers}
         opened: list[tuple[tuple, SegmentReader]] = []
+        fresh: list[SegmentReader] = []
         handed_over: set[int] = set()
         try:
             for segment in toc.segments:
@@ -79,13 +82,18 @@ class Snapshot:
                 old = reusable.pop(segid, None)
                 if old is None:
                     reader = SegmentReader(self.ix.storage, toc.schema, segment, generation=toc.generation)
+                    fresh.append(reader)
+                    # Everything a search reads later is opened now: a writer in another process
+                    # deletes a merged segment's files right after its commit, and a file opened
+                    # lazily later would be gone (an open one stays readable).
+                    SegmentData.of(reader).preload()
                 else:
                     handed_over.add(id(old[1]))
                     reader = old[1] if old[0] == deleted else _with_segment(old[1], segment)
                 opened.append(((segid, deleted), reader))
         except BaseException:
-            for _, reader in opened:
-                if not any(reader is r for _, r in reusable.values()) and id(reader) not in handed_over:
+            for reader in fresh:  # never the reused ones, nor copies sharing their files
+                with contextlib.suppress(Exception):
                     reader.close()
             raise
         if previous is not None:

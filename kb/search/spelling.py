@@ -11,32 +11,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Container
 
-from whoosh.searching import Searcher
-
+from kb.search.engine import Context
 from kb.search.query import ParsedQuery
 
 _MIN_LEN = 4
-_COUNT_CAP = 5000
 _MAX_WORDS = 4
 
 
-def visible_df(searcher: Searcher, term: str, mask: Container[int], cap: int = _COUNT_CAP) -> int:
-    """Documents in ``mask`` that contain ``term`` (stops counting at ``cap``)."""
-    reader = searcher.reader()
-    if ("raw", term) not in reader:
-        return 0
-    count = 0
-    for docnum in reader.postings("raw", term).all_ids():
-        if docnum in mask:
-            count += 1
-            if count >= cap:
-                break
-    return count
+def visible_df(ctx: Context, term: str, mask: frozenset[int]) -> int:
+    """How many documents in ``mask`` contain ``term`` as written."""
+    return len(ctx.postings("raw", term).idset & mask)
 
 
-def suggest(searcher: Searcher, parsed: ParsedQuery, query: str, mask: Container[int]) -> str | None:
+def suggest(ctx: Context, parsed: ParsedQuery, query: str, mask: frozenset[int]) -> str | None:
     """The query with unknown English words replaced by their likeliest spelling, or None."""
     words = [
         tok.text
@@ -47,21 +35,18 @@ def suggest(searcher: Searcher, parsed: ParsedQuery, query: str, mask: Container
     ][:_MAX_WORDS]
     if not words:
         return None
-    reader = searcher.reader()
     replacements: dict[str, str] = {}
     for word in words:
-        known = visible_df(searcher, word, mask)
+        known = visible_df(ctx, word, mask)
         if known >= 3:
             continue
         maxdist = 1 if len(word) <= 5 else 2
         best: tuple[int, int, str] | None = None
-        for cand in reader.terms_within("raw", word, maxdist, prefix=1):
-            if cand == word or not cand.isalpha():
-                continue
-            df = visible_df(searcher, cand, mask)
+        for cand, dist in _candidates(ctx, word, maxdist):
+            df = visible_df(ctx, cand, mask)
             if df == 0:
                 continue
-            key = (df, -_distance(word, cand), cand)
+            key = (df, -dist, cand)
             if best is None or key > best:
                 best = key
         # An existing but rare word is only corrected to a far more common one.
@@ -75,12 +60,37 @@ def suggest(searcher: Searcher, parsed: ParsedQuery, query: str, mask: Container
     return text
 
 
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance (short words only, so the quadratic table is fine)."""
+def _candidates(ctx: Context, word: str, maxdist: int) -> list[tuple[str, int]]:
+    """Indexed words within ``maxdist`` edits of ``word`` that share its first letter.
+
+    Whoosh's ``terms_within`` on a multi-segment reader merges the lexicons term by term and
+    computes a full distance for each; here each segment's words under the prefix are read
+    directly, filtered by length first, and the distance stops as soon as it exceeds
+    ``maxdist``.
+    """
+    prefix = word[:1]
+    seen: set[str] = {word}
+    found: list[tuple[str, int]] = []
+    for reader in ctx.segment_readers():
+        for btext in reader.expand_prefix("raw", prefix):
+            cand = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+            if cand in seen or abs(len(cand) - len(word)) > maxdist or not cand.isalpha():
+                continue
+            seen.add(cand)
+            dist = _distance(word, cand, maxdist)
+            if dist <= maxdist:
+                found.append((cand, dist))
+    return found
+
+
+def _distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, or ``limit + 1`` as soon as it must exceed ``limit``."""
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i]
         for j, cb in enumerate(b, 1):
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        if min(cur) > limit:
+            return limit + 1
         prev = cur
     return prev[-1]
