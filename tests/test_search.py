@@ -139,6 +139,7 @@ def test_tag_filter(index: SearchIndex) -> None:
 def test_path_prefix_filter(index: SearchIndex) -> None:
     assert find(index, "审批 path:ops/") == ["ops/change-approval"]
     assert find(index, "审批", path_prefix="hr/") == ["hr/leave"]
+    assert find(index, "审批 path:ops/", path_prefix="hr/") == []  # both prefixes apply
 
 
 def test_status_filter_and_archived_documents(index: SearchIndex) -> None:

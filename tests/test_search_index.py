@@ -247,3 +247,25 @@ def test_two_processes_writing_take_turns(tmp_path: Path) -> None:
     ix = SearchIndex(index_dir)
     assert total(ix, "并发") == 20  # both wrote the same 20 paths; each exists once
     ix.close()
+
+
+def _search_inherited(ix: SearchIndex, rounds: int) -> None:
+    for _ in range(rounds):
+        if total(ix, "继承") != 30 or paths(ix, "编号7") != ["inh/7"]:
+            raise SystemExit(1)
+
+
+def test_a_forked_worker_opens_its_own_readers(tmp_path: Path) -> None:
+    # gunicorn --preload: the app (and its index, already searched) is created before the fork.
+    ix = SearchIndex(tmp_path / "index")
+    ix.rebuild([doc(f"inh/{i}", f"继承 文档 编号{i}") for i in range(30)], commit="c1")
+    assert total(ix, "继承") == 30
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_search_inherited, args=(ix, 200)) for _ in range(2)]
+    for child in children:
+        child.start()
+    _search_inherited(ix, 200)
+    for child in children:
+        child.join(timeout=60)
+    assert [c.exitcode for c in children] == [0, 0]
+    ix.close()

@@ -85,6 +85,7 @@ class SearchIndex:
         self._snapshots: list[Snapshot] = []  # the current snapshot of every thread
         self._current: tuple[tuple[int, int] | None, _Generation] | None = None
         self._closed = False
+        self._pid = os.getpid()
         if generations.read_pointer(self.root) is None:
             with generations.write_lock(self.root):
                 if generations.read_pointer(self.root) is None:
@@ -120,6 +121,8 @@ class SearchIndex:
         """
         if self._closed:
             raise RuntimeError("search index is closed")
+        if self._pid != os.getpid():
+            self._after_fork()
         local = self._local
         snap: Snapshot | None = getattr(local, "snapshot", None)
         for attempt in range(_OPEN_RETRIES):
@@ -141,6 +144,18 @@ class SearchIndex:
             snap.close()
         local.snapshot = fresh
         return fresh
+
+    def _after_fork(self) -> None:
+        """Forget readers inherited from the parent process (e.g. gunicorn --preload).
+
+        Their file handles share file offsets with the parent's; reading through them from two
+        processes would interleave seeks. The child opens its own.
+        """
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._snapshots = []
+        self._current = None
 
     def _searcher(self) -> Searcher:
         return self._snapshot().searcher
@@ -260,14 +275,14 @@ class SearchIndex:
         wanted = (parsed.status or status or "published").strip().lower()
         allowed_status = set(statuses) if wanted == "all" else set(statuses) & {wanted}
         tags = [t for t in [*parsed.tags, *([tag] if tag else [])] if t.strip()]
-        prefix = parsed.path if parsed.path is not None else path_prefix
+        prefixes = tuple(p for p in (path_prefix, parsed.path) if p and p.strip())
         levels = set(access_levels)
         if not levels or not allowed_status:
             return result
         snap = self._snapshot()
         searcher = snap.searcher
         ctx = engine.Context(searcher, snap.cache)
-        mask = _mask(ctx, snap.masks, levels, allowed_status, tags, prefix)
+        mask = _mask(ctx, snap.masks, levels, allowed_status, tags, prefixes)
         if mask:
             want = offset + limit
             total, top = engine.run(ctx, kq.build(parsed), mask, want)
@@ -409,13 +424,13 @@ def _fields(doc: IndexedDoc) -> dict:
 
 
 def _mask(ctx: engine.Context, cache: dict, levels: set[str], statuses: set[str], tags: list[str],
-          prefix: str | None) -> frozenset[int]:
+          prefixes: tuple[str, ...]) -> frozenset[int]:
     """Docnums the caller may see and asked for; cached per snapshot (i.e. per index state).
 
     Every match set of a search is intersected with this mask before anything is counted,
     ranked or shown, and it leaves out deleted documents too.
     """
-    key = (frozenset(levels), frozenset(statuses), tuple(sorted(tags)), prefix)
+    key = (frozenset(levels), frozenset(statuses), tuple(sorted(tags)), prefixes)
     found = cache.get(key)
     if found is None:
         allowed: set[int] = set()
@@ -427,7 +442,7 @@ def _mask(ctx: engine.Context, cache: dict, levels: set[str], statuses: set[str]
         allowed &= in_status
         for tag in tags:
             allowed &= ctx.postings("tags", normalize_tag(tag)).idset
-        if prefix:
+        for prefix in prefixes:
             allowed &= engine.Prefix("path", prefix.strip()).ids(ctx, frozenset(allowed))
         found = frozenset(allowed - ctx.deleted())
         if len(cache) > 64:
