@@ -1,0 +1,95 @@
+"""Search quality and speed over HTTP, through ``kb serve`` with the corpus imported.
+
+    .venv/bin/python bench/search_http.py [--docs 1198,10000] [--corpus auto|DIR] [--queries FILE]
+
+For each corpus size: ``kb import`` then ``kb reindex`` (documents/s and MB/s), the index size on
+disk, the time from spawning ``kb serve`` to its first answered search, then every known-item
+query of ``<corpus>.queries.jsonl`` through ``GET /api/v1/search?q=…&limit=10``: hit@10 and MRR@10
+by language and kind, and latency p50/p95. Above the corpus size documents are replicated under
+``dupN/`` paths; a replica of the expected document counts as finding it (as in ../shared/peers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from harness import Instance, corpus_dir, percentile, print_table, write_corpus
+
+K = 10
+_REPLICA = re.compile(r"^dup\d+/")
+
+
+def load_queries(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def folder_size(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def run_size(size: int, corpus: Path, queries: list[dict], work: Path) -> tuple[list, dict]:
+    folder = work / f"search-{size}"
+    write_corpus(folder / "import", size, corpus)
+    megabytes = folder_size(folder / "import")
+    instance = Instance(folder / "instance")
+    instance.kb("init")
+    import_s = instance.kb("import", str(folder / "import"))
+    reindex_s = instance.kb("reindex")
+    index_mb = folder_size(folder / "instance" / "index")
+    spawned = time.perf_counter()
+    with instance.serve() as http:
+        http.get(f"{http.base}/api/v1/search", params={"q": "配置", "limit": K}).raise_for_status()
+        first_search_s = time.perf_counter() - spawned
+        groups: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        latencies = []
+        for item in queries:
+            started = time.perf_counter()
+            response = http.get(f"{http.base}/api/v1/search", params={"q": item["query"], "limit": K})
+            latencies.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            paths = [_REPLICA.sub("", hit["path"]) for hit in response.json()["hits"]]
+            expect = item["expect"].removesuffix(".md")
+            rank = paths.index(expect) + 1 if expect in paths else None
+            for key in ((item["lang"], "*"), ("*", item["kind"]), (item["lang"], item["kind"]), ("*", "*")):
+                group = groups[key]
+                group[0] += 1
+                group[1] += 1 if rank else 0
+                group[2] += 1 / rank if rank else 0.0
+    speed = [size, f"{megabytes:.1f}", f"{size / import_s:.0f}", f"{size / reindex_s:.0f} docs/s, "
+             f"{megabytes / reindex_s:.2f} MB/s ({reindex_s:.1f} s)", f"{index_mb:.1f}", f"{first_search_s:.2f}",
+             f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}"]
+    return speed, groups
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", default="1198,10000")
+    parser.add_argument("--corpus", default="auto")
+    parser.add_argument("--queries", default=None)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+    corpus = corpus_dir(args.corpus)
+    if corpus is None:
+        raise SystemExit("no corpus: pass --corpus DIR (a folder of .md files with DIR.queries.jsonl beside it)")
+    queries = load_queries(Path(args.queries) if args.queries else corpus.with_suffix(".queries.jsonl"))
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="kb-search-bench-"))
+    speed_rows, quality_rows = [], []
+    for size in (int(n) for n in args.docs.split(",")):
+        speed, groups = run_size(size, corpus, queries, work)
+        speed_rows.append(speed)
+        for (lang, kind), (count, hits, rr) in sorted(groups.items()):
+            quality_rows.append([size, lang, kind, int(count), f"{hits / count:.3f}", f"{rr / count:.3f}"])
+    print_table(f"search speed over HTTP (corpus {corpus.name}, {len(queries)} queries)",
+                ["docs", "MB", "import docs/s", "reindex", "index MB", "first search after spawn s",
+                 "search p50 / p95 ms"], speed_rows)
+    print_table("search quality over HTTP", ["docs", "lang", "kind", "queries", "hit@10", "MRR@10"], quality_rows)
+
+
+if __name__ == "__main__":
+    main()
