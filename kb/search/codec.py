@@ -14,6 +14,7 @@ The on-disk format is unchanged W3; any Whoosh reader can read these segments.
 
 from __future__ import annotations
 
+from hashlib import md5
 from pickle import dumps
 
 from whoosh.codec.base import OutOfOrderError
@@ -25,6 +26,7 @@ from whoosh.codec.whoosh3 import (
     W3TermInfo,
     W3TermsReader,
 )
+from whoosh.filedb.filetables import _lengths as _LENGTHS
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -130,6 +132,41 @@ class _PostingsWriter(W3PostingsWriter):
         return super().finish_postings()
 
 
+class _TermTable:
+    """Buffered ``OrderedHashWriter.add``: the same records, hashes and index, one write.
+
+    Whoosh writes each term record with three file writes and hashes the key through a hex
+    string; for the ~2,000 terms of one document that was most of an ``apply``.
+    """
+
+    def __init__(self, tindex) -> None:
+        self.tindex = tindex
+        self.md5 = tindex.hashtype == 0
+        self.buf = bytearray()
+        self.base = 0
+
+    def add(self, key: bytes, value: bytes) -> None:
+        t = self.tindex
+        if key <= t.lastkey:
+            raise ValueError(f"Keys must increase: {t.lastkey!r}..{key!r}")
+        if not self.buf:
+            self.base = t.dbfile.tell()
+        pos = self.base + len(self.buf)
+        t.index.append(pos)
+        self.buf += _LENGTHS.pack(len(key), len(value))
+        self.buf += key
+        self.buf += value
+        # filetables.md5_hash: the low 32 bits of the key's MD5.
+        h = int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big") if self.md5 else t.hashfn(key)
+        t.buckets[h & 255].append((h, pos))
+        t.lastkey = key
+
+    def flush(self) -> None:
+        if self.buf:
+            self.tindex.dbfile.write(bytes(self.buf))
+            self.buf = bytearray()
+
+
 class _FieldWriter(W3FieldWriter):
     def add_groups(self, schema, lengths, groups) -> None:
         """Write ``((fieldname, term), postings)`` groups in (field, term) order.
@@ -139,7 +176,8 @@ class _FieldWriter(W3FieldWriter):
         postings writer: their term info (the same bytes ``W3TermInfo.to_bytes`` produces for
         inlined postings) is packed directly. Field lengths are read once per field.
         """
-        tadd = self._tindex.add
+        table = _TermTable(self._tindex)
+        tadd = table.add
         limit = self._codec._inlinelimit
         doccount = lengths.doc_count_all() if lengths else 0
         lastfn = None
@@ -175,9 +213,11 @@ class _FieldWriter(W3FieldWriter):
                 head = _TERMINFO.pack(1, sum(weights), n, lo_byte, hi_byte, max(weights), ids[0], ids[-1])
                 tadd(prefix + btext, head + dumps((ids, weights, values if values[0] else ()), 2))
                 continue
+            table.flush()  # the generic path writes to the term file itself
             self.start_term(btext)
             self._postwriter.add_many(postings, cache, lambda d: 0)
             self.finish_term()
+        table.flush()
         if lastfn is not None:
             self.finish_field()
 

@@ -24,6 +24,8 @@ import heapq
 import math
 import pickle
 import struct
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable
 from itertools import accumulate
 
@@ -39,22 +41,56 @@ K1 = 1.2
 B_DEFAULT = 0.75
 B_FIELD = {"title": 0.9, "meta": 0.9, "title_bg": 0.9}
 POSITIONAL = frozenset({"title", "body", "meta", "title_bg", "body_bg"})
-_SEGMENT_CACHE_POSTINGS = 150_000
-_QUERY_CACHE_POSTINGS = 150_000
+# Decoded postings kept per segment (they survive refreshes) and per snapshot (global docnums).
+_SEGMENT_CACHE_BYTES = 32 << 20
+_QUERY_CACHE_BYTES = 64 << 20
 _MAX_PREFIX_TERMS = 200
 
 
+class PackedValues:
+    """Encoded position lists stored end to end in one bytes object (no object per posting)."""
+
+    __slots__ = ("blob", "ends")
+
+    def __init__(self, blob: bytes, ends: array) -> None:
+        self.blob = blob
+        self.ends = ends
+
+    @classmethod
+    def of(cls, values: Iterable[bytes]) -> PackedValues:
+        values = list(values)
+        return cls(b"".join(values), array("I", accumulate(map(len, values))))
+
+    @classmethod
+    def concat(cls, parts: list[PackedValues]) -> PackedValues:
+        ends = array("I")
+        base = 0
+        for part in parts:
+            ends.extend(map(base.__add__, part.ends) if base else part.ends)
+            base += len(part.blob)
+        return cls(b"".join(p.blob for p in parts), ends)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.blob[self.ends[i - 1] if i else 0 : self.ends[i]]
+
+
 class Postings:
-    """One term's postings: sorted global docnums, weights and (positional fields) values."""
+    """One term's postings: sorted docnums, weights and (positional fields) encoded positions.
 
-    __slots__ = ("_index", "_set", "ids", "values", "weights")
+    Docnums and weights are compact arrays (a cache of a million postings stays small); the
+    set of docnums for matching is built on first use.
+    """
 
-    def __init__(self, ids: list[int], weights: list[float], values: list | None) -> None:
+    __slots__ = ("_set", "ids", "values", "weights")
+
+    def __init__(self, ids: array, weights: array, values: PackedValues | None) -> None:
         self.ids = ids
         self.weights = weights
         self.values = values
         self._set: frozenset[int] | None = None
-        self._index: dict[int, int] | None = None
 
     @property
     def idset(self) -> frozenset[int]:
@@ -62,18 +98,22 @@ class Postings:
             self._set = frozenset(self.ids)
         return self._set
 
-    @property
-    def index(self) -> dict[int, int]:
-        if self._index is None:
-            self._index = dict(zip(self.ids, range(len(self.ids)), strict=True))
-        return self._index
+    def find(self, docnum: int) -> int:
+        """The index of ``docnum`` in ``ids``, or -1."""
+        ids = self.ids
+        i = bisect_left(ids, docnum)
+        return i if i < len(ids) and ids[i] == docnum else -1
 
     def positions(self, docnum: int) -> list[int]:
-        raw = self.values[self.index[docnum]]  # type: ignore[index]
+        raw = self.values[self.find(docnum)]  # type: ignore[index]
         return list(accumulate(pickle.loads(raw[4:])))
 
+    def memory(self) -> int:
+        """Rough bytes held once the docnum set is built, for the caches' budgets."""
+        return len(self.ids) * 72 + (len(self.values.blob) + 4 * len(self.ids) if self.values is not None else 0)
 
-EMPTY = Postings([], [], [])
+
+EMPTY = Postings(array("I"), array("f"), PackedValues(b"", array("I")))
 
 
 class SegmentData:
@@ -121,9 +161,9 @@ class SegmentData:
             return EMPTY
         fmt = self.reader.schema[field].format
         found = _read(terms.matcher(field, btext, fmt), field in POSITIONAL)
-        self._cached += len(found.ids)
-        while self._cached > _SEGMENT_CACHE_POSTINGS and self._postings:
-            self._cached -= len(self._postings.pop(next(iter(self._postings))).ids)
+        self._cached += found.memory()
+        while self._cached > _SEGMENT_CACHE_BYTES and self._postings:
+            self._cached -= self._postings.pop(next(iter(self._postings))).memory()
         self._postings[key] = found
         return found
 
@@ -161,14 +201,14 @@ def _numbers(col, n: int) -> list[int]:
 def _read(m, positional: bool) -> Postings:
     """All postings of a leaf matcher, block by block."""
     if isinstance(m, ListMatcher):
-        ids = list(m._ids)
-        weights = list(m._weights) if m._weights is not None else [1.0] * len(ids)
-        values = list(m._values) if positional and m._values else None
+        ids = array("I", m._ids)
+        weights = array("f", m._weights) if m._weights is not None else array("f", [1.0]) * len(ids)
+        values = PackedValues.of(m._values) if positional and m._values else None
         return Postings(ids, weights, values)
     assert isinstance(m, W3LeafMatcher)
-    ids: list[int] = []
-    weights: list[float] = []
-    values: list | None = [] if positional else None
+    ids = array("I")
+    weights = array("f")
+    values: list[bytes] | None = [] if positional else None
     while True:
         m._read_data()
         data = m._data
@@ -176,9 +216,9 @@ def _read(m, positional: bool) -> Postings:
         ids.extend(accumulate(data[0]))
         w = data[1]
         if w is None:
-            weights.extend([1.0] * count)
+            weights.extend(array("f", [1.0]) * count)
         elif isinstance(w, float):
-            weights.extend([w] * count)
+            weights.extend(array("f", [w]) * count)
         else:
             weights.extend(w)
         if values is not None:
@@ -186,7 +226,7 @@ def _read(m, positional: bool) -> Postings:
         if m._lastblock:
             break
         m._goto(m._nextoffset)
-    return Postings(ids, weights, values)
+    return Postings(ids, weights, PackedValues.of(values) if values is not None else None)
 
 
 class Context:
@@ -216,24 +256,28 @@ class Context:
             elif len(parts) == 1 and parts[0][1] == 0:
                 found = parts[0][0]
             else:
-                ids: list[int] = []
-                weights: list[float] = []
-                values: list | None = [] if field in POSITIONAL else None
+                ids = array("I")
+                weights = array("f")
                 for p, off in parts:
                     ids.extend(map(off.__add__, p.ids) if off else p.ids)
                     weights.extend(p.weights)
-                    if values is not None and p.values is not None:
-                        values.extend(p.values)
+                packed = [p.values for p, _ in parts if p.values is not None]
+                values = PackedValues.concat(packed) if len(packed) == len(parts) else None
                 found = Postings(ids, weights, values)
-            size = self._cache.get("size", 0) + len(found.ids)
-            if size > _QUERY_CACHE_POSTINGS:  # evict the oldest postings (not lengths etc.)
-                for old_key in [k for k in self._cache if isinstance(k, tuple)]:
-                    size -= len(self._cache.pop(old_key).ids)
-                    if size <= _QUERY_CACHE_POSTINGS // 2:
-                        break
-            self._cache["size"] = size
-            self._cache[key] = found
+            self._remember(key, found)
         return found
+
+    def _remember(self, key: tuple[str, str], found: Postings) -> None:
+        """Keep ``found`` in the snapshot's cache, evicting the oldest postings past the budget."""
+        cache = self._cache
+        size = cache.get("size", 0) + found.memory() + 64
+        if size > _QUERY_CACHE_BYTES:
+            for old_key in [k for k in cache if isinstance(k, tuple)]:
+                size -= cache.pop(old_key).memory() + 64
+                if size <= _QUERY_CACHE_BYTES // 2:
+                    break
+        cache["size"] = size
+        cache[key] = found
 
     def segment_readers(self) -> list[SegmentReader]:
         return [r for r, _ in self._readers]
@@ -282,11 +326,14 @@ class Context:
         return found
 
     def add_bm25(self, field: str, text: str, boost: float, docs: Iterable[int], acc: dict[int, float]) -> None:
-        """Add BM25F(term) x boost to ``acc`` for those ``docs`` that contain the term."""
+        """Add BM25F(term) x boost to ``acc`` for those ``docs`` that contain the term.
+
+        Few documents: look each up in the sorted postings. Many: walk the postings once.
+        """
         p = self.postings(field, text)
-        if not p.ids:
+        ids = p.ids
+        if not ids:
             return
-        index = p.index
         weights = p.weights
         lengths = self.lengths(field)
         b = B_FIELD.get(field, B_DEFAULT)
@@ -294,10 +341,19 @@ class Context:
         scale = self.idf(field, text) * boost * (k1 + 1)
         norm_a = k1 * (1 - b)
         norm_b = k1 * b / self.avg_length(field)
-        for d in docs:
-            i = index.get(d)
-            if i is not None:
-                tf = weights[i]
+        if not isinstance(docs, (set, frozenset, dict)):
+            docs = list(docs)
+        if len(docs) * 16 < len(ids):
+            n = len(ids)
+            for d in docs:
+                i = bisect_left(ids, d)
+                if i < n and ids[i] == d:
+                    tf = weights[i]
+                    acc[d] += scale * tf / (tf + norm_a + norm_b * lengths[d])
+            return
+        wanted = docs if isinstance(docs, (set, frozenset, dict)) else set(docs)
+        for d, tf in zip(ids, weights, strict=True):
+            if d in wanted:
                 acc[d] += scale * tf / (tf + norm_a + norm_b * lengths[d])
 
 
