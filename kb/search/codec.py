@@ -31,12 +31,13 @@ from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 INLINE_LIMIT = 32
+BLOCK_LIMIT = 1024
 COMPRESSION = 1
 _TERMINFO = W3TermInfo._struct
 
 
 class KBCodec(W3Codec):
-    def __init__(self, blocklimit: int = 128, compression: int = COMPRESSION,
+    def __init__(self, blocklimit: int = BLOCK_LIMIT, compression: int = COMPRESSION,
                  inlinelimit: int = INLINE_LIMIT) -> None:
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
 
