@@ -26,7 +26,9 @@ from whoosh.codec.whoosh3 import (
     W3TermInfo,
     W3TermsReader,
 )
+from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.filedb.filetables import _lengths as _LENGTHS
+from whoosh.filedb.filetables import _pointer as _POINTER
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -168,7 +170,32 @@ class _TermTable:
             self.buf = bytearray()
 
 
+class _HashWriter(OrderedHashWriter):
+    """``OrderedHashWriter`` writing each hash table with one write instead of one per slot."""
+
+    def _write_hashes(self) -> None:
+        dbfile = self.dbfile
+        null = (0, 0)
+        pack = _POINTER.pack
+        for entries in self.buckets:
+            pos = dbfile.tell()
+            numslots = 2 * len(entries)
+            self.directory.append((pos, numslots))
+            hashtable = [null] * numslots
+            for hashval, position in entries:
+                slot = (hashval >> 8) % numslots
+                while hashtable[slot] != null:
+                    slot = (slot + 1) % numslots
+                hashtable[slot] = (hashval, position)
+            dbfile.write(b"".join([pack(h, p) for h, p in hashtable]))
+
+
 class _FieldWriter(W3FieldWriter):
+    def __init__(self, codec, storage, segment) -> None:
+        super().__init__(codec, storage, segment)
+        # Same on-disk format and state; only how the hash tables are written differs.
+        self._tindex.__class__ = _HashWriter
+
     def add_groups(self, schema, lengths, groups) -> None:
         """Write ``((fieldname, term), postings)`` groups in (field, term) order.
 
