@@ -229,6 +229,18 @@ def _read(m, positional: bool) -> Postings:
     return Postings(ids, weights, PackedValues.of(values) if values is not None else None)
 
 
+def _concat(parts: list[tuple[Postings, int]]) -> Postings:
+    """Postings of several segments (with their docnum offsets) as one list."""
+    ids = array("I")
+    weights = array("f")
+    for p, off in parts:
+        ids.extend(map(off.__add__, p.ids) if off else p.ids)
+        weights.extend(p.weights)
+    packed = [p.values for p, _ in parts if p.values is not None]
+    values = PackedValues.concat(packed) if len(packed) == len(parts) else None
+    return Postings(ids, weights, values)
+
+
 class Context:
     """What one search needs: the snapshot's segments, global statistics and the mask."""
 
@@ -245,39 +257,47 @@ class Context:
         self.memo: dict[int, frozenset[int] | set[int]] = {}
 
     def postings(self, field: str, text: str) -> Postings:
+        """A term's postings over all segments, in global docnums (cached per snapshot).
+
+        A cache entry remembers how many leading segments it covers. A snapshot taken after an
+        ``apply`` that only appended segments inherits the previous snapshot's entries (see
+        ``readers.Snapshot``); an entry is then completed with the new segments' postings,
+        usually none, instead of being rebuilt from every segment.
+        """
         key = (field, text)
-        found = self._cache.get(key)
-        if found is None:
-            btext = text.encode("utf-8")
-            parts = [(seg.postings(field, btext), off) for seg, off in self.leaves]
-            parts = [(p, off) for p, off in parts if p.ids]
-            if not parts:
-                found = EMPTY
-            elif len(parts) == 1 and parts[0][1] == 0:
-                found = parts[0][0]
-            else:
-                ids = array("I")
-                weights = array("f")
-                for p, off in parts:
-                    ids.extend(map(off.__add__, p.ids) if off else p.ids)
-                    weights.extend(p.weights)
-                packed = [p.values for p, _ in parts if p.values is not None]
-                values = PackedValues.concat(packed) if len(packed) == len(parts) else None
-                found = Postings(ids, weights, values)
-            self._remember(key, found)
+        count = len(self.leaves)
+        entry = self._cache.get(key)
+        if entry is not None and entry[1] == count:
+            return entry[0]
+        btext = text.encode("utf-8")
+        if entry is not None:
+            found, covered = entry
+            parts = [(found, 0)] if found.ids else []
+        else:
+            found, covered, parts = EMPTY, 0, []
+        parts += [(p, off) for p, off in ((seg.postings(field, btext), off) for seg, off in self.leaves[covered:])
+                  if p.ids]
+        if not parts:
+            found = EMPTY
+        elif len(parts) == 1 and parts[0][1] == 0:
+            found = parts[0][0]
+        else:
+            found = _concat(parts)
+        self._remember(key, found, count)
         return found
 
-    def _remember(self, key: tuple[str, str], found: Postings) -> None:
+    def _remember(self, key: tuple[str, str], found: Postings, count: int) -> None:
         """Keep ``found`` in the snapshot's cache, evicting the oldest postings past the budget."""
         cache = self._cache
-        size = cache.get("size", 0) + found.memory() + 64
+        old = cache.pop(key, None)
+        size = cache.get("size", 0) + found.memory() + 64 - (old[0].memory() + 64 if old else 0)
         if size > _QUERY_CACHE_BYTES:
             for old_key in [k for k in cache if isinstance(k, tuple)]:
-                size -= cache.pop(old_key).memory() + 64
+                size -= cache.pop(old_key)[0].memory() + 64
                 if size <= _QUERY_CACHE_BYTES // 2:
                     break
         cache["size"] = size
-        cache[key] = found
+        cache[key] = (found, count)
 
     def segment_readers(self) -> list[SegmentReader]:
         return [r for r, _ in self._readers]

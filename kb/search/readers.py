@@ -67,7 +67,23 @@ class Snapshot:
             reader = MultiReader(readers, generation=self.generation)
         self.searcher = Searcher(reader, weighting=weighting, fromindex=ix)
         self.masks: dict = {}
-        self.cache: dict = {}  # engine.Context's postings cache for this snapshot
+        self.cache: dict = self._inherited(previous)  # engine.Context's postings cache
+
+    def _inherited(self, previous: Snapshot | None) -> dict:
+        """The previous snapshot's cached postings, when this one only appended segments.
+
+        Docnums are global (segment offset + local number). If the previous snapshot's
+        segments are this one's first segments, in order, every docnum keeps its meaning and
+        the cached postings stay right for those segments (deleted documents are removed by the
+        visibility mask, which is recomputed). Otherwise (a merge) start afresh.
+        """
+        if previous is None or previous.ix is not self.ix:
+            return {}
+        before = [segid for (segid, _), _ in previous._readers]
+        now = [segid for (segid, _), _ in self._readers]
+        if not before or now[: len(before)] != before:
+            return {}
+        return {k: v for k, v in previous.cache.items() if isinstance(k, tuple) or k == "size"}
 
     def _open(self, toc, previous: Snapshot | None) -> list[tuple[tuple, SegmentReader]]:
         reusable: dict[str, tuple[frozenset[int], SegmentReader]] = {}
