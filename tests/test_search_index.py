@@ -144,12 +144,14 @@ def test_parallel_rebuild_of_many_documents(tmp_path: Path) -> None:
     ix.close()
 
 
-def test_a_failed_rebuild_leaves_the_live_index_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("before_failure", [1, PARALLEL_THRESHOLD + 20])
+def test_a_failed_rebuild_leaves_the_live_index_alone(tmp_path: Path, before_failure: int) -> None:
     ix = SearchIndex(tmp_path / "index")
     ix.apply([doc("keep", "保留 内容")], [], commit="c1")
 
     def broken():
-        yield doc("x", "半途")
+        for i in range(before_failure):
+            yield doc(f"x{i}", "半途")
         raise RuntimeError("git went away")
 
     with pytest.raises(RuntimeError):
