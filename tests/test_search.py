@@ -284,6 +284,11 @@ def test_traditional_and_simplified_find_each_other(index: SearchIndex) -> None:
 # Bad input
 
 
+def test_a_pasted_paragraph_counts_by_its_beginning(index: SearchIndex) -> None:
+    pasted = "所有生产变更必须经过变更审批。" + "与此无关的内容。" * 300
+    assert find(index, pasted)[0] == "ops/change-approval"
+
+
 def test_empty_query_finds_nothing(index: SearchIndex) -> None:
     for q in ("", "   ", "\t\n", "-", '""', "tag:nginx"):
         result = index.search(q, access_levels=EVERYONE, statuses=PUBLISHED)

@@ -4,7 +4,7 @@ Whoosh's usual path (an analyzer chain yielding one Token object per word, per f
 several microseconds a token in pure Python; indexing 10,000 documents must fit in 40 s on two
 cores. The fields below therefore override ``index()`` and turn one cached ``Analysis`` of the
 text into postings directly. ``analyzer`` is still set so Whoosh utilities that tokenize a
-field keep working.
+field keep working. Queries do not go through Whoosh's query objects at all (see ``engine``).
 
 Fields (a document's ``title`` and ``body`` each feed a words field and a bigram field):
 
@@ -18,7 +18,7 @@ meta        words of the tags and the path (a file name is a title too)
 raw         unstemmed English words and code terms: prefix queries and "did you mean"
 tags        exact tags, normalised, for ``tag:`` filters; ``tag_list`` stores them as given
 access      access level; ``status`` published/archived; both form the visibility mask
-content     the body, zlib-compressed and stored, for snippets
+content     the body, stored (Whoosh compresses stored fields), for snippets
 updated_ts  column of epoch seconds, for the recency tie-break
 =========== ======================================================================
 """
@@ -73,7 +73,7 @@ def encode_positions(positions: list[int]) -> bytes:
 
 
 class KBTokenizer(Tokenizer):
-    """Adapts ``analysis.analyze`` to Whoosh's analyzer protocol (``mode`` picks the view)."""
+    """Adapts ``analysis.analyze`` to Whoosh's analyzer protocol (``view``: words or bigrams)."""
 
     def __init__(self, view: str = "words") -> None:
         self.view = view
