@@ -25,6 +25,16 @@ def default_corpus_root() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
+def resolve_corpus(path: Path) -> Path:
+    """A corpus folder; given a folder of corpora (``shared/corpus``), the first one that has a
+    ``<name>.queries.jsonl`` beside it."""
+    for queries in sorted(path.glob("*.queries.jsonl")):
+        candidate = path / queries.name.removesuffix(".queries.jsonl")
+        if candidate.is_dir():
+            return candidate
+    return path
+
+
 def corpus_files(corpus: Path) -> list[Path]:
     """Markdown files of a corpus; the top-level README describes the corpus and is skipped."""
     return sorted(p for p in corpus.rglob("*.md") if p.relative_to(corpus) != Path("README.md"))

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/search_speed.py [CORPUS_DIR] [--docs 10000] [--rounds 3]
 
-The corpus (default ``../shared/corpus/tidb-docs-cn`` beside the repository) is repeated
+The corpus (default: the first in ``../shared/corpus`` beside the repository) is repeated
 under ``dup1/``, ``dup2/``... paths until it has ``--docs`` documents; the queries are the
 corpus's query file. Latencies are in-process (``SearchIndex.search``, snippets included);
 over HTTP add the app's own overhead.
@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._corpus import default_corpus_root, load_docs, load_queries
-from bench.search_quality import machine
+from bench._corpus import default_corpus_root, load_docs, load_queries, resolve_corpus
+from bench.search_quality import evaluate, local_search, machine
 from kb.search import SearchIndex
 
 ACCESS = {"public", "internal"}
@@ -70,15 +70,16 @@ def first_search(index_dir: Path, query: str) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("corpus", nargs="?", type=Path, default=default_corpus_root() / "tidb-docs-cn")
+    ap.add_argument("corpus", nargs="?", type=Path, default=default_corpus_root())
     ap.add_argument("--queries", type=Path)
     ap.add_argument("--docs", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=3, help="passes over the query set")
     ap.add_argument("--applies", type=int, default=50)
     args = ap.parse_args(argv)
-    corpus: Path = args.corpus
+    corpus: Path = resolve_corpus(args.corpus)
     qfile = args.queries or corpus.with_name(corpus.name + ".queries.jsonl")
-    queries = [q.query for q in load_queries(qfile)]
+    items = list(load_queries(qfile))
+    queries = [q.query for q in items]
     base = load_docs(corpus)
     docs = load_docs(corpus, copies=math.ceil(args.docs / len(base)))[: args.docs]
     mb = sum(len(d.body.encode()) + len(d.title.encode()) for d in docs) / 1e6
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 latencies.append((time.perf_counter() - t) * 1000)
                 cpu_ms.append((time.process_time() - c) * 1000)
 
+        groups, _ = evaluate(local_search(index), items)  # replicas of the answer count
         apply_ms: list[float] = []
         for i in range(args.applies):
             doc = docs[i * 37 % len(docs)]
@@ -133,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nreindex CPU time (all processes): {reindex_cpu:.1f} s; search CPU time per query: "
           f"p50 {statistics.median(cpu_ms):.1f} ms, p95 {percentile(cpu_ms, 95):.1f} ms")
     print(f"first search after the last apply: {after_apply_ms:.1f} ms")
+    n, hits, rr = groups[("*", "*")]
+    print(f"quality at this size (a dupN/ replica of the answer counts): hit@10 {hits / n:.3f}, "
+          f"MRR@10 {rr / n:.3f}")
     print(f"load average (1 min) before the reindex: {load_before:.2f}, at the end: {os.getloadavg()[0]:.2f} "
           f"(other processes competing for the {os.cpu_count()} CPUs inflate wall-clock figures)")
     return 0

@@ -130,7 +130,9 @@ def parse(q: str) -> ParsedQuery:
         unit = _unit(value, quoted=phrase is not None)
         if unit is None:
             continue
-        (parsed.exclude if neg else parsed.include).append(unit)
+        target = parsed.exclude if neg else parsed.include
+        if not any((u.text, u.quoted, u.prefix) == (unit.text, unit.quoted, unit.prefix) for u in target):
+            target.append(unit)  # a repeated word adds nothing but work
     return parsed
 
 
