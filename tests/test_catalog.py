@@ -87,3 +87,20 @@ def test_check_reports_a_stale_index_entry(app, editor):
         session.commit()
     problems = consistency.check(stores)
     assert any("stale revision in index: 文档" in line for line in problems)
+
+
+def test_a_save_is_accepted_even_when_the_index_update_fails(app, editor, monkeypatch):
+    stores = app.extensions["kb.stores"]
+    save(editor, "甲", "第一篇")
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(stores.index, "apply", broken)
+    revision = save(editor, "乙", "索引失败时保存的文档")["revision"]
+    assert editor.get("docs/乙").get_json()["revision"] == revision
+    monkeypatch.undo()
+    save(editor, "丙", "之后的保存")
+    assert consistency.check(stores) == []
+    hits = stores.index.search("索引失败时", access_levels=["internal"], statuses=["published"]).hits
+    assert [hit.path for hit in hits] == ["乙"]

@@ -271,3 +271,14 @@ def test_a_forked_worker_opens_its_own_readers(tmp_path: Path) -> None:
         child.join(timeout=60)
     assert [c.exitcode for c in children] == [0, 0]
     ix.close()
+
+
+def test_merging_segments_whose_deleted_documents_alone_held_a_term(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    for n in range(20):  # enough two-document segments, each with a deletion, to be merged
+        ix.apply([doc(f"a{n}", f"独有词{n} 共同"), doc(f"b{n}", "共同")], [], commit=f"c{n}")
+        ix.apply([], [f"a{n}"], commit=f"d{n}")
+    assert ix.indexed_commit() == "d19"
+    assert total(ix, "共同") == 20
+    assert total(ix, "独有词3") == 0
+    ix.close()

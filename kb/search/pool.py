@@ -212,17 +212,14 @@ class KBSegmentWriter(SegmentWriter):
             if fieldname not in schema:
                 continue
             ids, weights, values = _all_postings(postfile, W3TermInfo.from_bytes(value), schema[fieldname].format)
-            table = pool.terms_of(fieldname)
-            btext = key[2:]
-            postings = table.get(btext)
-            if postings is None:
-                postings = table[btext] = []
             if docmap is None:
-                postings.extend(zip(map(startdoc.__add__, ids), weights, values, strict=True))
+                kept = list(zip(map(startdoc.__add__, ids), weights, values, strict=True))
             else:
-                postings.extend((docmap[d], w, v) for d, w, v in zip(ids, weights, values, strict=True)
-                                if d in docmap)
-            count += len(ids)
+                kept = [(docmap[d], w, v) for d, w, v in zip(ids, weights, values, strict=True) if d in docmap]
+            if not kept:
+                continue  # every document holding the term was deleted: the term goes with them
+            pool.terms_of(fieldname).setdefault(key[2:], []).extend(kept)
+            count += len(kept)
         pool.added(count)
 
     def _flush_segment(self) -> None:

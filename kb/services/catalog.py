@@ -9,6 +9,7 @@ derived stores advance one commit at a time, in order, whichever process made th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from kb.errors import KBError
 from kb.models import Document, DocumentTag, SyncState, Version
 from kb.search import IndexedDoc, SearchIndex
 from kb.versioning import Change, GitStore, Revision
+
+log = logging.getLogger(__name__)
 
 CATALOG = "catalog"
 # a catch-up touching more documents than this rebuilds the index with all cores instead
@@ -94,8 +97,13 @@ def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision
         apply_commit(session, store, revision, changes)
         _set_synced_commit(session, revision.id)
         session.commit()
-        # one commit: applied in place, or rebuilt with all cores when it is a bulk import
-        _catch_up_index(session, store, index, index.indexed_commit(), revision.id)
+        # one commit: applied in place, or rebuilt with all cores when it is a bulk import.
+        # The commit is already safe in git and the catalog: an index failure must not turn the
+        # accepted save into an error. The index stays at its commit and catches up next time.
+        try:
+            _catch_up_index(session, store, index, index.indexed_commit(), revision.id)
+        except Exception:
+            log.exception("search index not updated to %s; it catches up on the next write", revision.id)
 
 
 def rebuild(store: GitStore, index: SearchIndex, sessions: sessionmaker,

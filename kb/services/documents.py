@@ -90,9 +90,12 @@ def list_documents(session: Session, user: Principal, prefix: str | None = None,
     """A page of the documents the user may see, newest first, with the total."""
     access.require(user, "view")
     statuses = access.visible_statuses(user)
-    wanted = statuses if status in (None, "", "all") else [status] if status in statuses else []
-    if status in (None, ""):
+    if not status:
         wanted = ["published"]
+    elif status == "all":
+        wanted = statuses
+    else:
+        wanted = [status] if status in statuses else []
     query = select(Document).where(Document.access.in_(access.visible_levels(user)),
                                    Document.status.in_(wanted))
     if prefix:
