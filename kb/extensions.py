@@ -6,9 +6,10 @@ own ``tmp_path`` has its own repository, index and caches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, Response, after_this_request, current_app, has_request_context
 
 from kb.db import make_sessionmaker
 from kb.render import RenderCache
@@ -33,7 +34,22 @@ def build_stores(config: dict) -> Stores:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["kb.stores"] = build_stores(app.config)
+    stores = build_stores(app.config)
+    stores.defer = after_reply
+    app.extensions["kb.stores"] = stores
+
+
+def after_reply(work: Callable[[], None]) -> None:
+    """Run ``work`` once the response has been sent, so the client does not wait for it
+    (e.g. rendering the page of a saved document); outside a request, run it now."""
+    if not has_request_context():
+        work()
+        return
+
+    @after_this_request
+    def attach(response: Response) -> Response:
+        response.call_on_close(work)
+        return response
 
 
 def stores() -> Stores:

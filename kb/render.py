@@ -16,7 +16,10 @@ import posixpath
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote, urlsplit
@@ -151,7 +154,7 @@ class RenderCache:
         self._lock = threading.Lock()
 
     def page(self, blob: str, path: str, body: str) -> Rendered:
-        key = hashlib.sha1(f"{blob}\0{posixpath.dirname(path)}".encode()).hexdigest()
+        key = _key(blob, path)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -169,6 +172,25 @@ class RenderCache:
     def html(self, blob: str, path: str, body: str) -> str:
         return self.page(blob, path, body).html
 
+    def warm(self, documents: Iterable[tuple[str, str, str]], processes: int | None = None) -> int:
+        """Render (blob, path, body) documents that have no cached page yet, on every core.
+
+        Used after a bulk import, so the first view of each document is a cache hit instead
+        of a render; returns how many were rendered.
+        """
+        if self.directory is None:
+            return 0
+        todo = [(key, path, body) for blob, path, body in documents
+                if not (self.directory / (key := _key(blob, path))[:2] / f"{key}.json").exists()]
+        if len(todo) < 2 * _WARM_CHUNK:
+            for key, path, body in todo:
+                self._store(key, render_page(body, path))
+            return len(todo)
+        chunks = [todo[i:i + _WARM_CHUNK] for i in range(0, len(todo), _WARM_CHUNK)]
+        with ProcessPoolExecutor(processes or os.cpu_count(), mp_context=get_context("fork")) as pool:
+            list(pool.map(_warm_chunk, [self.directory] * len(chunks), chunks))
+        return len(todo)
+
     def _file(self, key: str) -> Path | None:
         return None if self.directory is None else self.directory / key[:2] / f"{key}.json"
 
@@ -184,10 +206,28 @@ class RenderCache:
         file = self._file(key)
         if file is None:
             return
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=file.parent, delete=False) as handle:
-                json.dump({"html": rendered.html, "toc": rendered.toc}, handle, ensure_ascii=False)
-            os.replace(handle.name, file)
-        except OSError:
-            pass  # a cache that cannot be written only costs a render next time
+        _write(file, rendered)
+
+
+_WARM_CHUNK = 50
+
+
+def _key(blob: str, path: str) -> str:
+    return hashlib.sha1(f"{blob}\0{posixpath.dirname(path)}".encode()).hexdigest()
+
+
+def _warm_chunk(directory: Path, chunk: list[tuple[str, str, str]]) -> None:
+    for key, path, body in chunk:
+        _write(directory / key[:2] / f"{key}.json", render_page(body, path))
+
+
+def _write(file: Path, rendered: Rendered) -> None:
+    """Write atomically (a reader never sees half a page); a cache that cannot be written only
+    costs a render next time."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=file.parent, delete=False) as handle:
+            json.dump({"html": rendered.html, "toc": rendered.toc}, handle, ensure_ascii=False)
+        os.replace(handle.name, file)
+    except OSError:
+        pass

@@ -13,7 +13,7 @@ from kb import docpath
 from kb.document import decode, parse, serialize
 from kb.errors import KBError
 from kb.services import catalog
-from kb.services.documents import Stores
+from kb.services.documents import Stores, prerender
 from kb.versioning import Author, Write
 
 IMPORT_AUTHOR = Author("kb import", "import@kb.local")
@@ -67,6 +67,7 @@ def import_files(stores: Stores, directory: Path, files: list[Path], *, message:
     if writes:
         report.revision = _commit(stores, list(writes.values()), author,
                                   message or f"导入 {len(writes)} 篇文档 (import)", date)
+        prerender(stores, report.revision)
     report.imported = len(writes)
     report.seconds = time.perf_counter() - started
     return report

@@ -10,6 +10,7 @@ trail in the request's session.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -29,6 +30,10 @@ from kb.versioning.textdiff import merge3, unified_diff
 MAX_PER_PAGE = 200
 
 
+def _run_now(work: Callable[[], None]) -> None:
+    work()
+
+
 @dataclass
 class Stores:
     """What the document use-cases work on; built once per app (see ``kb.extensions``)."""
@@ -39,6 +44,9 @@ class Stores:
     renders: RenderCache
     max_body_bytes: int = 2 * 1024 * 1024
     default_access: str = "internal"
+    # how work the caller need not wait for is run: now (command line), or once the web app
+    # has sent its response (see ``kb.extensions``)
+    defer: Callable[[Callable[[], None]], None] = _run_now
 
     def close(self) -> None:
         """Release the index and the database connections (tests, short-lived commands)."""
@@ -219,6 +227,7 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
         revision = _commit(stores, user, [Write(path, text.encode("utf-8"))],
                            _message(message, f"{'更新' if current else '新建'} {path}"))
     _audit(session, user, "update" if current else "create", path, revision)
+    stores.defer(lambda: prerender(stores, revision))
     return SaveResult(path, revision, created=current is None, merged=merged)
 
 
@@ -240,6 +249,7 @@ def revert(stores: Stores, session: Session, user: Principal, path: str, revisio
         new = _commit(stores, user, [Write(path, data)],
                       _message(message, f"恢复 {path} 到 {version.revision[:10]}"))
     _audit(session, user, "revert", path, new, f"to {version.revision}")
+    stores.defer(lambda: prerender(stores, new))
     return new
 
 
@@ -277,6 +287,13 @@ def delete(stores: Stores, session: Session, user: Principal, path: str, message
         revision = _commit(stores, user, [Delete(path)], _message(message, f"删除 {path}"))
     _audit(session, user, "delete", path, revision)
     return revision
+
+
+def prerender(stores: Stores, revision: str) -> None:
+    """Render the pages a commit changed now, after the write lock is released, so the first
+    view of a saved or imported document is a cache hit."""
+    stores.renders.warm((change.blob, change.path, catalog.read_document(stores.store, change.blob, change.path).body)
+                        for change in stores.store.changes(revision) if change.blob)
 
 
 # ---------------------------------------------------------------- helpers
