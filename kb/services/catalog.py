@@ -97,11 +97,14 @@ def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision
         apply_commit(session, store, revision, changes)
         _set_synced_commit(session, revision.id)
         session.commit()
-        # one commit: applied in place, or rebuilt with all cores when it is a bulk import.
+        # the changes of this one commit, as the store reported them: no second diff of the commit.
         # The commit is already safe in git and the catalog: an index failure must not turn the
         # accepted save into an error. The index stays at its commit and catches up next time.
         try:
-            _catch_up_index(session, store, index, index.indexed_commit(), revision.id)
+            if index.indexed_commit() == parent:
+                _index_changes(session, store, index, changes, revision.id)
+            else:
+                _catch_up_index(session, store, index, index.indexed_commit(), revision.id)
         except Exception:
             log.exception("search index not updated to %s; it catches up on the next write", revision.id)
 
@@ -129,31 +132,28 @@ def rebuild(store: GitStore, index: SearchIndex, sessions: sessionmaker,
 
 def _catch_up_index(session: Session, store: GitStore, index: SearchIndex, since: str | None,
                     head: str) -> int:
-    touched: set[str] = set()
-    removed: set[str] = set()
+    """Bring the index from ``since`` to ``head`` over every commit in between."""
+    changes: list[Change] = []
     try:
-        for _revision, changes in store.walk(since, head):
-            for change in changes:
-                touched.add(change.path)
-                if change.old_path:
-                    removed.add(change.old_path)
+        for _revision, commit_changes in store.walk(since, head):
+            changes.extend(commit_changes)
     except KBError:
-        touched = set()  # the indexed commit is unknown (history rewritten): rebuild
-        since = None
-    if since is None or len(touched) > BULK_INDEX_THRESHOLD:
+        since = None  # the indexed commit is unknown (history rewritten): rebuild
+    return _index_changes(session, store, index, changes, head, rebuild=since is None)
+
+
+def _index_changes(session: Session, store: GitStore, index: SearchIndex, changes: list[Change], head: str,
+                   *, rebuild: bool = False) -> int:
+    """Apply the documents ``changes`` touched as they are at ``head`` (the catalog already is),
+    or rebuild the index with all cores when there are too many of them for one writer."""
+    touched = {change.path for change in changes} | {change.old_path for change in changes if change.old_path}
+    if rebuild or len(touched) > BULK_INDEX_THRESHOLD:
         total = session.scalar(select(func.count()).select_from(Document)) or 0
         index.rebuild(_indexed_docs(session, store, None), head, total=total)
         return total
-    upserts, deletes = _index_changes(session, store, touched, removed)
-    index.apply(upserts, deletes, head)
+    upserts = list(_indexed_docs(session, store, touched))
+    index.apply(upserts, sorted(touched - {doc.path for doc in upserts}), head)
     return len(touched)
-
-
-def _index_changes(session: Session, store: GitStore, touched: set[str],
-                   removed: set[str]) -> tuple[list[IndexedDoc], list[str]]:
-    upserts = list(_indexed_docs(session, store, touched | removed))
-    present = {doc.path for doc in upserts}
-    return upserts, sorted((touched | removed) - present)
 
 
 def _indexed_docs(session: Session, store: GitStore, paths: set[str] | None) -> Iterator[IndexedDoc]:
