@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,26 @@ def store(tmp_path: Path) -> GitStore:
 def save(store: GitStore, path: str, data: bytes, message: str = "保存", author: Author = ZHANG) -> Revision:
     revision, _ = store.commit([Write(path, data)], author, message)
     return revision
+
+
+@contextlib.contextmanager
+def lock_held_by_another_thread(store: GitStore) -> Iterator[None]:
+    """The store's write lock, taken and held by another thread for the duration."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.lock():
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join()
 
 
 def git(store: GitStore, *args: str) -> str:
@@ -579,43 +601,16 @@ def test_the_lock_is_shared_by_stores_of_the_same_repository(tmp_path: Path) -> 
 
 def test_a_writer_gives_up_with_store_busy_when_the_lock_stays_taken(tmp_path: Path) -> None:
     store = GitStore.init(tmp_path / "content.git", lock_timeout=0.2)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with store.lock():
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        held.wait(10)
-        with pytest.raises(StoreBusy):
-            save(store, "首页", SLA)
-    finally:
-        release.set()
-        holder.join()
+    with lock_held_by_another_thread(store), pytest.raises(StoreBusy):
+        save(store, "首页", SLA)
     assert store.head() is None
 
 
 def test_readers_do_not_wait_for_a_writer_holding_the_lock(store: GitStore) -> None:
     save(store, "首页", SLA)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with store.lock():
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        held.wait(10)
+    with lock_held_by_another_thread(store):
         assert store.read("首页") == SLA
         assert store.count_documents() == 1
-    finally:
-        release.set()
-        holder.join()
 
 
 def _commit_ten(root: str, worker: int) -> None:

@@ -114,8 +114,8 @@ class AnalyzedText(fields.TEXT):
             yield term.encode("utf-8"), len(plist), float(len(plist)), encode_positions(plist)
 
 
-class RawWords(fields.FieldType):
-    """Unstemmed English words and code terms of a (title, body) pair (presence only)."""
+class _PresenceField(fields.FieldType):
+    """A field that only records which documents hold a term (no frequency, no positions)."""
 
     def __init__(self) -> None:
         self.format = formats.Existence()
@@ -124,6 +124,10 @@ class RawWords(fields.FieldType):
         self.stored = False
         self.unique = False
         self.vector = None
+
+
+class RawWords(_PresenceField):
+    """Unstemmed English words and code terms of a (title, body) pair (presence only)."""
 
     def index(self, value: tuple[str, str], **kwargs: object) -> Iterator[tuple[bytes, int, float, bytes]]:
         terms: set[str] = set()
@@ -133,16 +137,8 @@ class RawWords(fields.FieldType):
             yield term.encode("utf-8"), 1, 1.0, b""
 
 
-class ExactTerms(fields.FieldType):
+class ExactTerms(_PresenceField):
     """A list of values indexed as whole, normalised terms (tags)."""
-
-    def __init__(self) -> None:
-        self.format = formats.Existence()
-        self.analyzer = KBTokenizer("words")
-        self.scorable = False
-        self.stored = False
-        self.unique = False
-        self.vector = None
 
     def index(self, value: list[str], **kwargs: object) -> Iterator[tuple[bytes, int, float, bytes]]:
         seen = {normalize_tag(v) for v in value}
