@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Flask
 
+from kb import auth, db, extensions, i18n, security
 from kb import config as settings
-from kb import db, extensions, i18n
 from kb.routes import register_blueprints
 from kb.routes.errors import register_errorhandlers
 from kb.services import catalog
@@ -30,6 +30,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     extensions.init_app(app)
     db.init_app(app)
+    auth.init_app(app)
+    security.init_app(app)
     i18n.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)

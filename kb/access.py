@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kb.document import ACCESS_LEVELS
-from kb.errors import Forbidden, NotFound, Unauthorized
+from kb.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 ROLES = ("anonymous", "reader", "editor", "archivist", "admin")
 CLEARANCES = ACCESS_LEVELS
@@ -34,8 +34,11 @@ ACTION_ROLE = {
     "audit": "archivist",
     "delete": "admin",
     "manage_users": "admin",
-    "create_token": "reader",
+    "account": "reader",
 }
+
+# actions that change a document's content or place: an archived document is read-only
+WRITE_ACTIONS = frozenset({"edit", "revert", "move"})
 
 
 class DocumentLike(Protocol):
@@ -45,7 +48,10 @@ class DocumentLike(Protocol):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking. ``anonymous_read`` mirrors KB_ANONYMOUS_READ for the anonymous user."""
+    """Who is asking, and from where (``address``, for the audit trail).
+
+    ``anonymous_read`` mirrors KB_ANONYMOUS_READ for the anonymous user.
+    """
 
     username: str
     role: str
@@ -53,6 +59,7 @@ class Principal:
     display_name: str = ""
     email: str = ""
     anonymous_read: bool = False
+    address: str = ""
 
     @property
     def is_authenticated(self) -> bool:
@@ -67,11 +74,11 @@ class Principal:
         return self.display_name or self.username
 
 
-def anonymous(anonymous_read: bool = False) -> Principal:
-    return Principal("anonymous", "anonymous", "public", anonymous_read=anonymous_read)
+def anonymous(anonymous_read: bool = False, address: str = "") -> Principal:
+    return Principal("anonymous", "anonymous", "public", anonymous_read=anonymous_read, address=address)
 
 
-def _role_at_least(user: Principal, role: str) -> bool:
+def role_at_least(user: Principal, role: str) -> bool:
     return ROLES.index(user.role) >= ROLES.index(role)
 
 
@@ -87,7 +94,7 @@ def visible_levels(user: Principal) -> list[str]:
 
 
 def visible_statuses(user: Principal) -> list[str]:
-    if user.is_authenticated and _role_at_least(user, "archivist"):
+    if user.is_authenticated and role_at_least(user, "archivist"):
         return ["published", "archived"]
     return ["published"]
 
@@ -104,20 +111,25 @@ def can(user: Principal, action: str, doc: DocumentLike | None = None, *extra_le
     """May ``user`` do ``action`` (on ``doc``, when the action concerns one)?"""
     if action not in ACTION_ROLE:
         raise ValueError(f"unknown action {action!r}")
-    role_ok = _role_at_least(user, ACTION_ROLE[action]) or _anonymous_may(user, action)
+    role_ok = role_at_least(user, ACTION_ROLE[action]) or _anonymous_may(user, action)
     if not role_ok:
         return False
-    return doc is None or may_see(user, doc, *extra_levels)
+    if doc is None:
+        return True
+    return may_see(user, doc, *extra_levels) and not (action in WRITE_ACTIONS and doc.status == "archived")
 
 
 def require(user: Principal, action: str, doc: DocumentLike | None = None, *extra_levels: str | None) -> None:
-    """Raise unless ``can()``: NotFound for an invisible document, else Unauthorized/Forbidden."""
+    """Raise unless ``can()``: NotFound for an invisible document, Conflict for a write to an
+    archived one, else Unauthorized/Forbidden."""
     if doc is not None and not may_see(user, doc, *extra_levels):
         if user.is_authenticated or user.anonymous_read:
             raise NotFound("文档不存在 (document not found)")
         raise Unauthorized("请先登录 (login required)")
     if can(user, action, doc, *extra_levels):
         return
+    if doc is not None and role_at_least(user, ACTION_ROLE[action]):
+        raise Conflict("文档已归档，只读；请先恢复 (archived documents are read-only; restore it first)")
     if not user.is_authenticated:
         raise Unauthorized("请先登录 (login required)")
     raise Forbidden("您的角色无权执行此操作 (your role may not do this)")

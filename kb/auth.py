@@ -1,17 +1,51 @@
-"""Who is calling: a Bearer token (API) or the session cookie (web pages), else anonymous.
+"""Who is calling: a Bearer token (API) or a login session (web pages, Flask-Login), else anonymous.
 
-Resolved once per request and kept in ``g``; every route passes it to ``kb.access``.
+Resolved once per request and kept in ``g``; every route passes it to ``kb.access``. The session
+cookie holds only the key of a server-side login session (``kb.services.logins``): logging in
+starts a new one (so a session planted before login is worthless), and logging out, a password
+reset or disabling the account ends it on the server.
 """
 
 from __future__ import annotations
 
-from flask import current_app, g, request, session
+import datetime as dt
 
-from kb import db
+import flask_login
+from flask import Flask, current_app, g, request, session
+from flask_login import LoginManager, UserMixin
+
+from kb import db, extensions
 from kb.access import Principal, anonymous
 from kb.errors import Unauthorized
 from kb.models import User
-from kb.services import users
+from kb.services import logins, tokens, users
+
+
+class _LoggedIn(UserMixin):
+    """What Flask-Login keeps for a request: the user and the key of their login session."""
+
+    def __init__(self, user: User, key: str) -> None:
+        self.user = user
+        self.key = key
+
+    def get_id(self) -> str:
+        return self.key
+
+
+def _load(key: str) -> _LoggedIn | None:
+    user = logins.session_user(db.session(), key)
+    return _LoggedIn(user, key) if user is not None else None
+
+
+def init_app(app: Flask) -> None:
+    manager = LoginManager()
+    manager.user_loader(_load)
+    manager.init_app(app)
+
+
+def address() -> str:
+    """The caller's address (behind a proxy, set KB_PROXY_COUNT so it is the client's)."""
+    return (request.remote_addr or "")[:64]
 
 
 def current_user() -> Principal:
@@ -27,24 +61,37 @@ def _resolve() -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization 头应为 “Bearer <token>” (malformed Authorization header)")
-        user = users.user_for_token(db.session(), token.strip())
+        user = tokens.user_for_token(db.session(), token.strip())
         if user is None:
-            raise Unauthorized("令牌无效或已撤销 (invalid or revoked token)")
-        return users.principal(user, anonymous_read)
-    user_id = session.get("user_id")
-    if user_id is not None:
-        user = db.session().get(User, user_id)
-        if user is not None and user.active:
-            return users.principal(user, anonymous_read)
-        session.clear()
-    return anonymous(anonymous_read)
+            extensions.stores().audit.record(anonymous(address=address()), "token_use", outcome="failed",
+                                             detail=f"{request.method} {request.path}"[:200])
+            raise Unauthorized("令牌无效、已过期或已撤销 (invalid, expired or revoked token)")
+        return users.principal(user, anonymous_read, address())
+    account = flask_login.current_user
+    if account.is_authenticated:
+        return users.principal(account.user, anonymous_read, address())
+    return anonymous(anonymous_read, address())
+
+
+def session_authenticated() -> bool:
+    """Whether the caller is signed in by the session cookie (not a token)."""
+    return not request.headers.get("Authorization") and flask_login.current_user.is_authenticated
 
 
 def log_in(user: User) -> None:
+    """Start a new login session: the old cookie's contents are dropped first."""
     session.clear()
-    session["user_id"] = user.id
+    lifetime = dt.timedelta(hours=current_app.config["SESSION_HOURS"])
+    key = logins.start_session(db.session(), user, address(), lifetime)
+    flask_login.login_user(_LoggedIn(user, key), fresh=True)
     session.permanent = True
+    g.pop("kb_user", None)
 
 
 def log_out() -> None:
+    account = flask_login.current_user
+    if account.is_authenticated:
+        logins.end_session(db.session(), account.key)
+        extensions.stores().audit.record(current_user(), "logout")
+    flask_login.logout_user()
     session.clear()

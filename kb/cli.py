@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 from flask import Flask
 from sqlalchemy import select
 
 from kb import create_app
+from kb.access import CLEARANCES, Principal
 from kb.errors import KBError
 from kb.models import User
-from kb.services import bulk, catalog, consistency, users
+from kb.services import bulk, catalog, consistency, tokens, users
+from kb.services.audit import AuditTrail, Filters
 
 
 def _app() -> Flask:
@@ -97,6 +101,7 @@ def export(directory: Path) -> None:
     """Write every current document as <path>.md into DIRECTORY."""
     app = _app()
     count = bulk.export_directory(app.extensions["kb.stores"], directory)
+    _trail(app).record(_operator(), "export", detail=f"{count} documents to {directory}"[:500])
     click.echo(f"exported {count} documents to {directory}")
 
 
@@ -124,27 +129,86 @@ def check() -> None:
     click.echo("store, tables and index agree")
 
 
+def _operator() -> Principal:
+    """Who the command line acts as: whoever can run it holds the instance folder, so an
+    administrator with the highest clearance, named after the OS account for the audit trail."""
+    return Principal(f"cli:{getpass.getuser()}"[:64], "admin", "secret", address="local")
+
+
+def _trail(app: Flask) -> AuditTrail:
+    return app.extensions["kb.stores"].audit
+
+
 @main.group()
 def user() -> None:
-    """Manage users."""
+    """Manage users (every change is audited)."""
 
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", default="reader", show_default=True,
-              type=click.Choice(["reader", "editor", "archivist", "admin"]))
-@click.option("--clearance", default="internal", show_default=True,
-              type=click.Choice(["public", "internal", "confidential", "secret"]))
+@click.option("--role", default="reader", show_default=True, type=click.Choice(users.ASSIGNABLE_ROLES))
+@click.option("--clearance", default="internal", show_default=True, type=click.Choice(CLEARANCES))
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--name", "display_name", default="", help="Display name (used as the git author).")
 @click.option("--email", default="")
 def user_add(username: str, role: str, clearance: str, password: str, display_name: str, email: str) -> None:
     """Add a user."""
+    users.add_user(_trail(_app()), _operator(), {"username": username, "password": password, "role": role,
+                                                 "clearance": clearance, "display_name": display_name,
+                                                 "email": email})
+    click.echo(f"created {role} {username} with clearance {clearance}")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List users with role, clearance and state."""
     app = _app()
     with app.extensions["kb.stores"].sessions() as session:
-        users.create_user(session, username, password, role, clearance, display_name, email)
-        session.commit()
-    click.echo(f"created {role} {username} with clearance {clearance}")
+        for account in users.list_users(session, _operator()):
+            state = "active" if account.active else "disabled"
+            click.echo(f"{account.username:24} {account.role:10} {account.clearance:13} {state}")
+
+
+@user.command("set")
+@click.argument("username")
+@click.option("--role", type=click.Choice(users.ASSIGNABLE_ROLES))
+@click.option("--clearance", type=click.Choice(CLEARANCES))
+@click.option("--name", "display_name", default=None)
+@click.option("--email", default=None)
+def user_set(username: str, role: str | None, clearance: str | None, display_name: str | None,
+             email: str | None) -> None:
+    """Change a user's role, clearance, display name or e-mail."""
+    changes = {key: value for key, value in (("role", role), ("clearance", clearance),
+                                             ("display_name", display_name), ("email", email)) if value is not None}
+    _update(username, changes)
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable an account: its sessions end and its API tokens are revoked."""
+    _update(username, {"active": False})
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Enable a disabled account (its old tokens stay revoked)."""
+    _update(username, {"active": True})
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True)
+def user_passwd(username: str, password: str) -> None:
+    """Reset a password: the user's sessions end and their API tokens are revoked."""
+    _update(username, {"password": password})
+
+
+def _update(username: str, changes: dict) -> None:
+    account = users.update_user(_trail(_app()), _operator(), username, changes)
+    click.echo(f"{account.username}: {account.role}, clearance {account.clearance}, "
+               f"{'active' if account.active else 'disabled'}")
 
 
 @main.group()
@@ -155,13 +219,68 @@ def token() -> None:
 @token.command("create")
 @click.argument("username")
 @click.option("--name", default="cli")
-def token_create(username: str, name: str) -> None:
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None, help="Expire after this many days.")
+def token_create(username: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USERNAME and print it (shown once)."""
     app = _app()
     with app.extensions["kb.stores"].sessions() as session:
-        value = users.create_token(session, users.get_user(session, username), name)
-        session.commit()
+        account = users.get_user(session, username)
+    value, _row = tokens.issue(_trail(app), _operator(), account, name, expires_days)
     click.echo(value)
+
+
+@token.command("list")
+@click.argument("username")
+def token_list(username: str) -> None:
+    """List a user's tokens (never the tokens themselves, which are not stored)."""
+    app = _app()
+    with app.extensions["kb.stores"].sessions() as session:
+        for row in tokens.list_tokens(session, _operator(), username):
+            state = ("revoked" if row.revoked_at else
+                     f"expires {row.expires_at:%Y-%m-%d}" if row.expires_at else "active")
+            click.echo(f"{row.id:6} {row.name:20} created {row.created_at:%Y-%m-%d} {state}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its id."""
+    tokens.revoke(_trail(_app()), _operator(), token_id)
+    click.echo(f"revoked token {token_id}")
+
+
+@main.group()
+def audit() -> None:
+    """Check and export the audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 and name each entry where it breaks."""
+    app = _app_without_catch_up()
+    with app.extensions["kb.stores"].sessions() as session:
+        result = _trail(app).verify(session)
+    for problem in result.problems:
+        click.echo(f"entry {problem['id']}: {problem['message']}", err=True)
+    if not result.ok:
+        click.echo(f"audit trail BROKEN: {len(result.problems)} problem(s) in {result.entries} entries", err=True)
+        sys.exit(1)
+    click.echo(f"audit trail intact: {result.entries} entries")
+
+
+@audit.command("export")
+@click.argument("output", type=click.File("w", encoding="utf-8"))
+@click.option("--user", default=None)
+@click.option("--path", default=None)
+@click.option("--action", default=None)
+@click.option("--since", default=None, help="ISO 8601 date or date-time.")
+@click.option("--until", default=None, help="ISO 8601 date or date-time.")
+def audit_export(output: TextIO, **filters: str | None) -> None:
+    """Write the (filtered) audit trail as CSV to OUTPUT ('-' for standard output)."""
+    app = _app_without_catch_up()
+    with app.extensions["kb.stores"].sessions() as session:
+        for chunk in _trail(app).export_csv(session, _operator(), Filters.parse(filters)):
+            output.write(chunk)
 
 
 def _app_without_catch_up() -> Flask:

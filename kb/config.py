@@ -7,6 +7,7 @@ search index, the SQLite database, the write lock and the generated secret key.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -32,6 +33,9 @@ _ENV: dict[str, tuple[str, Any]] = {
     "LOCK_TIMEOUT": ("KB_LOCK_TIMEOUT", float),
     "WORKERS": ("KB_WORKERS", int),
     "DEFAULT_LANGUAGE": ("KB_LANGUAGE", str),
+    "SESSION_HOURS": ("KB_SESSION_HOURS", float),
+    "PROXY_COUNT": ("KB_PROXY_COUNT", int),
+    "SESSION_COOKIE_SECURE": ("KB_COOKIE_SECURE", _flag),
 }
 
 
@@ -50,6 +54,9 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "LOCK_TIMEOUT": 60.0,
         "WORKERS": min(4, (os.cpu_count() or 1) * 2),
         "DEFAULT_LANGUAGE": "zh",
+        "SESSION_HOURS": 12.0,
+        "PROXY_COUNT": 0,
+        "SESSION_COOKIE_SECURE": False,
     }
     for name, (variable, convert) in _ENV.items():
         if variable in os.environ:
@@ -63,6 +70,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"] + 64 * 1024
     settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    settings["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=settings["SESSION_HOURS"])
     return settings
 
 

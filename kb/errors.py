@@ -66,3 +66,10 @@ class Conflict(KBError):
 class TooLarge(KBError):
     status = 413
     code = "too_large"
+
+
+class TooManyRequests(KBError):
+    """Too many failed sign-ins; ``details["retry_after"]`` says how many seconds to wait."""
+
+    status = 429
+    code = "too_many_requests"

@@ -14,6 +14,7 @@ from flask import Flask, Response, after_this_request, current_app, has_request_
 from kb.db import make_sessionmaker
 from kb.render import RenderCache
 from kb.search import SearchIndex
+from kb.services.audit import AuditTrail
 from kb.services.documents import Stores
 from kb.versioning import GitStore
 
@@ -21,13 +22,15 @@ from kb.versioning import GitStore
 def build_stores(config: dict) -> Stores:
     """Open (creating where missing) the repository, index and database named by ``config``."""
     instance = Path(config["INSTANCE_DIR"])
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sessions = make_sessionmaker(config["DATABASE_URL"])
     return Stores(
         store=GitStore.init(Path(config["CONTENT_DIR"]), lock_path=instance / "write.lock",
                             lock_timeout=config["LOCK_TIMEOUT"]),
         index=SearchIndex(Path(config["INDEX_DIR"])),
-        sessions=make_sessionmaker(config["DATABASE_URL"]),
+        sessions=sessions,
         renders=RenderCache(instance / "cache" / "html"),
+        audit=AuditTrail(sessions, instance / "audit.lock"),
         max_body_bytes=config["MAX_BODY_BYTES"],
         default_access=config["DEFAULT_ACCESS"],
     )

@@ -1,6 +1,6 @@
 """SQLAlchemy 2.0 models.
 
-Users, tokens and the audit log are the truth. ``Document``, ``DocumentTag`` and ``Version`` are
+Users, login sessions, tokens and the audit trail are the truth. ``Document``, ``DocumentTag`` and ``Version`` are
 caches of the git repository (the catalog): ``SyncState`` records the commit they reflect, and
 ``kb reindex`` rebuilds them from nothing.
 """
@@ -54,6 +54,24 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    login_sessions: Mapped[list[LoginSession]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class LoginSession(Base):
+    """One browser login. The session cookie carries a random key whose SHA-256 is stored here,
+    so logging out, resetting a password or disabling an account ends the session on the server:
+    a copied cookie stops working, which a signed cookie alone could not promise."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="login_sessions")
 
 
 class ApiToken(Base):
@@ -66,20 +84,34 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
 class AuditEntry(Base):
-    __tablename__ = "audit_log"
+    """One audited event. Entries are only ever appended (database triggers refuse UPDATE and
+    DELETE); each carries the hash of the one before, so an edited or removed entry breaks the
+    chain at a place ``kb audit verify`` names (see ``kb.services.audit``)."""
+
+    __tablename__ = "audit_trail"
+    __table_args__ = (Index("ix_audit_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="", index=True)
     action: Mapped[str] = mapped_column(String(32))
-    target: Mapped[str] = mapped_column(String(256), default="")
+    target: Mapped[str] = mapped_column(String(256), default="", index=True)
     revision: Mapped[str | None] = mapped_column(String(40))
+    # the access level of the document concerned: who may read the entry follows it
+    level: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
     detail: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class Document(Base):

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
 from kb import create_app
 from kb.services import users
+from kb.services.tokens import issue
 
 PASSWORD = "Pass-word-123"
 # username -> (role, clearance)
@@ -27,10 +29,11 @@ PEOPLE = {
 
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing() -> Iterator[None]:
-    original = users.HASH_METHOD
-    users.HASH_METHOD = "pbkdf2:sha256:1000"
+    """Argon2id with the smallest cost: hundreds of app fixtures each create five users."""
+    original = users.HASHER
+    users.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     yield
-    users.HASH_METHOD = original
+    users.HASHER = original
 
 
 @pytest.fixture
@@ -44,6 +47,14 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         session.commit()
     yield app
     app.extensions["kb.stores"].close()
+
+
+def token_for(app: Flask, username: str) -> str:
+    """A fresh API token for ``username``, issued as the service would (audited)."""
+    stores = app.extensions["kb.stores"]
+    with stores.sessions() as session:
+        user = users.get_user(session, username)
+    return issue(stores.audit, users.principal(user), user)[0]
 
 
 class ApiClient:
@@ -75,9 +86,7 @@ def api_as(app: Flask, client: FlaskClient) -> Any:
         if username is None:
             return ApiClient(client, None)
         if username not in tokens:
-            with app.extensions["kb.stores"].sessions() as session:
-                tokens[username] = users.create_token(session, users.get_user(session, username))
-                session.commit()
+            tokens[username] = token_for(app, username)
         return ApiClient(client, tokens[username])
 
     return make

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, ApiClient, save
+from conftest import PASSWORD, ApiClient, save, token_for
 from postgres_server import postgres_server
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from kb import create_app
 from kb.models import Base
@@ -31,9 +32,8 @@ def pg_app(database_url: str, tmp_path: Path):
     app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url})
     with app.extensions["kb.stores"].sessions() as session:
         users.create_user(session, "pg.editor", PASSWORD, "editor", "confidential")
-        token = users.create_token(session, users.get_user(session, "pg.editor"))
         session.commit()
-    yield app, ApiClient(app.test_client(), token)
+    yield app, ApiClient(app.test_client(), token_for(app, "pg.editor"))
     app.extensions["kb.stores"].close()
 
 
@@ -68,8 +68,18 @@ def test_catalog_catches_up_from_git_on_postgresql(pg_app, database_url, tmp_pat
     engine.dispose()
     app.extensions["kb.stores"].close()
     again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url})
-    with again.extensions["kb.stores"].sessions() as session:
-        token = users.create_token(session, users.get_user(session, "pg.editor"))
-        session.commit()
-    assert ApiClient(again.test_client(), token).get("docs").get_json()["total"] == 2
+    assert ApiClient(again.test_client(), token_for(again, "pg.editor")).get("docs").get_json()["total"] == 2
     again.extensions["kb.stores"].close()
+
+
+def test_the_audit_trail_chains_and_is_append_only_on_postgresql(pg_app, database_url):
+    app, editor = pg_app
+    save(editor, "机密/事件", "处置记录", access="confidential")
+    editor.get("docs/机密/事件")
+    with app.extensions["kb.stores"].sessions() as session:
+        result = app.extensions["kb.stores"].audit.verify(session)
+    assert result.ok and result.entries >= 3
+    engine = create_engine(database_url)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(text("update audit_trail set actor = 'someone.else'"))
+    engine.dispose()

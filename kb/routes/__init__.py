@@ -1,22 +1,34 @@
-"""Blueprints: ``api`` (JSON under /api/v1), ``web`` (HTML pages), ``auth`` (login/logout)."""
+"""Blueprints: ``api`` and ``accounts_api`` (JSON under /api/v1), ``web`` (document pages),
+``auth`` (login/logout), ``admin`` (account and user pages), ``audit`` (the trail, both)."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
-from kb import access
-from kb.auth import current_user
-from kb.routes import api, auth, web
+from kb import access, security
+from kb.auth import current_user, session_authenticated
+from kb.routes import accounts_api, admin, api, audit, auth, web
 
 csrf = CSRFProtect()
 
 
+def _csrf_for_cookie_calls() -> None:
+    if request.path.startswith("/api/"):
+        security.protect_cookie_calls(csrf, session_authenticated())
+
+
 def register_blueprints(app: Flask) -> None:
     csrf.init_app(app)
-    csrf.exempt(api.bp)  # the API authenticates every call with a token, not a cookie
+    # API calls with a token need no CSRF token; calls riding on the session cookie do (above)
+    csrf.exempt(api.bp)
+    csrf.exempt(accounts_api.bp)
+    app.before_request(_csrf_for_cookie_calls)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(accounts_api.bp, url_prefix="/api/v1")
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(audit.bp)
     app.jinja_env.globals.update(kb_user=current_user, kb_can=lambda action, doc=None: access.can(
         current_user(), action, doc))

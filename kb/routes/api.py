@@ -8,8 +8,8 @@ from kb import db, extensions
 from kb.auth import current_user
 from kb.routes.guard import PUBLIC, checked
 from kb.routes.openapi import spec
-from kb.routes.params import int_arg, json_body
-from kb.services import documents, search, users
+from kb.routes.params import int_arg, json_body, known_fields
+from kb.services import documents, search
 from kb.services.documents import DocumentView
 
 bp = Blueprint("api", __name__)
@@ -26,28 +26,6 @@ def _document_json(view: DocumentView) -> dict:
         "updated_at": _iso(view.updated_at), "updated_by": view.updated_by, "review_by": view.review_by,
         "current": view.current,
     }
-
-
-@bp.post("/tokens")
-@checked(PUBLIC)
-def create_token() -> tuple[Response, int]:
-    data = json_body()
-    session = db.session()
-    user = users.authenticate(session, data.get("username"), data.get("password"))
-    token = users.create_token(session, user, str(data.get("name", "api")))
-    return jsonify(token=token, username=user.username, role=user.role), 201
-
-
-@bp.post("/users")
-@checked("manage_users")
-def create_user() -> tuple[Response, int]:
-    data = json_body()
-    user = users.create_user(
-        db.session(), data.get("username"), data.get("password"), role=data.get("role", "reader"),
-        clearance=data.get("clearance", "internal"), display_name=str(data.get("display_name", "")),
-        email=str(data.get("email", "")),
-    )
-    return jsonify(username=user.username, role=user.role, clearance=user.clearance), 201
 
 
 @bp.get("/docs")
@@ -71,10 +49,23 @@ def get_doc(path: str) -> Response:
     return jsonify(_document_json(view))
 
 
+@bp.get("/docs/<path:path>/raw")
+@checked("view")
+def get_raw(path: str) -> Response:
+    """The stored file (front matter and Markdown), now, at a revision or at a date."""
+    data = documents.get_raw(_stores(), db.session(), current_user(), path,
+                             revision=request.args.get("revision"), at=request.args.get("at"))
+    return Response(data, mimetype="text/markdown; charset=utf-8")
+
+
+# what a PUT may carry: status and owner change through the lifecycle, never through a save
+PUT_FIELDS = ("title", "body", "tags", "access", "message", "base_revision")
+
+
 @bp.put("/docs/<path:path>")
 @checked("edit")
 def put_doc(path: str) -> tuple[Response, int]:
-    data = json_body()
+    data = known_fields(json_body(), PUT_FIELDS)
     result = documents.save_document(
         _stores(), db.session(), current_user(), path, title=data.get("title"), body=data.get("body"),
         tags=data.get("tags"), access_level=data.get("access"), message=data.get("message"),
@@ -93,7 +84,7 @@ def delete_doc(path: str) -> tuple[str, int]:
 @bp.get("/docs/<path:path>/history")
 @checked("history")
 def doc_history(path: str) -> Response:
-    versions = documents.history(db.session(), current_user(), path)
+    versions = documents.history(extensions.stores(), db.session(), current_user(), path)
     return jsonify(path=path, versions=[
         {"revision": v.revision, "author": v.author_name, "email": v.author_email, "date": _iso(v.date),
          "message": v.message, "kind": v.kind, "path": v.file_path} for v in versions])
@@ -128,7 +119,8 @@ def move_doc(path: str) -> Response:
 @checked("search")
 def search_docs() -> Response:
     result = search.search(
-        extensions.index(), current_user(), request.args.get("q", ""), tag=request.args.get("tag"),
+        extensions.index(), extensions.stores().audit, current_user(), request.args.get("q", ""),
+        tag=request.args.get("tag"),
         status=request.args.get("status"), path_prefix=request.args.get("path"),
         limit=int_arg("limit", 10, 1, 100), offset=int_arg("offset", 0, 0, 100_000),
     )

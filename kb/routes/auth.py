@@ -2,35 +2,52 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from kb import auth, db
-from kb.errors import KBError
+from kb import auth, db, extensions
+from kb.errors import BadRequest, TooManyRequests, Unauthorized
 from kb.routes.guard import PUBLIC, checked
-from kb.services import users
+from kb.services import logins
 
 bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str) -> str | None:
+    """``target`` when it is a path on this site, else None.
+
+    Browsers read ``//evil.example`` and ``/\\evil.example`` as other hosts, and drop tabs and
+    newlines inside URLs, so anything with a backslash or a control character is refused too.
+    """
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @checked(PUBLIC)
 def login() -> str | Response | tuple[str, int]:
     """The login form; after logging in, back to the page that asked (same site only)."""
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
-            user = users.authenticate(db.session(), request.form.get("username", ""),
-                                      request.form.get("password", ""))
-        except KBError:
-            error = _("Wrong username or password.")
+            user = logins.sign_in(extensions.stores().audit, db.session(), request.form.get("username", ""),
+                                  request.form.get("password", ""), auth.address())
+        except TooManyRequests as throttled:
+            error, status = _("Too many failed attempts. Try again in %(n)s seconds.",
+                              n=throttled.details["retry_after"]), 429
+        except (Unauthorized, BadRequest):
+            error, status = _("Wrong username or password."), 401
         else:
             auth.log_in(user)
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//")
-                            else url_for("web.home"))
-    return render_template("login.html", error=error), 401 if error else 200
+            return redirect(safe_next(request.args.get("next", "")) or url_for("web.home"))
+    return render_template("login.html", error=error), status
 
 
 @bp.post("/logout")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from kb.errors import KBError
+from kb import extensions
+from kb.auth import current_user
+from kb.errors import Forbidden, KBError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,7 @@ _HTTP_MESSAGES = {
     405: "不支持该请求方法 (method not allowed)",
     413: "请求内容过大 (request too large)",
     415: "请求内容类型不受支持 (unsupported media type)",
+    429: "请求过于频繁，请稍后再试 (too many requests)",
 }
 
 
@@ -37,10 +40,22 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     return render_template("error.html", status=status, code=code, message=message), status
 
 
+def _audit_refusal(action: str, reason: str) -> None:
+    """Refused attempts (a role that may not, a forged form) are what an auditor looks for."""
+    extensions.stores().audit.record(current_user(), action, request.path[:256], outcome="denied",
+                                     detail=f"{request.method}: {reason}"[:500])
+
+
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(KBError)
     def kb_error(error: KBError) -> tuple[Response, int]:
-        return error_response(error.status, error.code, error.message, error.details)
+        if isinstance(error, Forbidden):
+            _audit_refusal(getattr(current_app.view_functions.get(request.endpoint or ""), "kb_access", "request"),
+                           error.message)
+        response, status = error_response(error.status, error.code, error.message, error.details)
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.details["retry_after"])
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:
@@ -49,6 +64,7 @@ def register_errorhandlers(app: Flask) -> None:
         message = _HTTP_MESSAGES.get(status, error.description or error.name)
         if status == 400 and error.description and "CSRF" in error.description:
             message = "表单已过期，请刷新页面后重试 (CSRF token missing or invalid)"
+            _audit_refusal("csrf", error.description)
         return error_response(status, code, message)
 
     @app.errorhandler(Exception)

@@ -17,6 +17,16 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def known_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """``data`` when it names only ``allowed`` fields; anything else is a 400 naming it, so a
+    field the caller may not set (``status``, ``owner``) is refused, not silently dropped."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise BadRequest(f"不能设置的字段：{', '.join(unknown)[:100]}；可设置 {', '.join(allowed)} "
+                         "(unknown or read-only fields)")
+    return data
+
+
 def int_arg(name: str, default: int, minimum: int = 0, maximum: int = 10_000) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":

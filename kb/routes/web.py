@@ -97,7 +97,7 @@ def preview() -> str:
 @bp.get("/docs/<path:path>/history")
 @checked("history")
 def doc_history(path: str) -> str:
-    versions = documents.history(db.session(), current_user(), path)
+    versions = documents.history(extensions.stores(), db.session(), current_user(), path)
     return render_template("history.html", path=path, versions=versions)
 
 
@@ -124,8 +124,9 @@ def doc_diff(path: str) -> str:
 def search_page() -> str:
     q = request.args.get("q", "")
     page = int_arg("page", 1, 1, 1000)
-    result = search.search(extensions.index(), current_user(), q, tag=request.args.get("tag"),
-                           status=request.args.get("status"), limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    result = search.search(extensions.index(), extensions.stores().audit, current_user(), q,
+                           tag=request.args.get("tag"), status=request.args.get("status"), limit=PER_PAGE,
+                           offset=(page - 1) * PER_PAGE)
     return render_template("search.html", q=q, result=result, page=page, per_page=PER_PAGE)
 
 

@@ -18,16 +18,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb import access, docpath
 from kb.access import Principal
-from kb.document import DocumentFile, check, decode, normalize_tags, parse, serialize
+from kb.document import ACCESS_LEVELS, DocumentFile, check, decode, normalize_tags, parse, serialize
 from kb.errors import BadRequest, Conflict, InvalidDocument, NotFound, TooLarge
-from kb.models import AuditEntry, Document, DocumentTag, Version
+from kb.models import Document, DocumentTag, Version
 from kb.render import RenderCache
 from kb.search import SearchIndex
 from kb.services import catalog
+from kb.services.audit import AuditTrail
 from kb.versioning import Author, Delete, GitStore, Move, Write
 from kb.versioning.textdiff import merge3, unified_diff
 
 MAX_PER_PAGE = 200
+AUDITED_READ_LEVELS = ("confidential", "secret")
 
 
 def _run_now(work: Callable[[], None]) -> None:
@@ -42,6 +44,7 @@ class Stores:
     index: SearchIndex
     sessions: sessionmaker
     renders: RenderCache
+    audit: AuditTrail
     max_body_bytes: int = 2 * 1024 * 1024
     default_access: str = "internal"
     # how work the caller need not wait for is run: now (command line), or once the web app
@@ -124,33 +127,67 @@ def get_document(stores: Stores, session: Session, user: Principal, path: str,
     Raises NotFound (also for documents above the caller's clearance), InvalidRevision,
     BadRequest for an unreadable date or one before the document's first version.
     """
+    found = _locate(stores, session, user, path, revision, at)
+    view = _view(stores, found.path, found.blob, found.revision, found.date, found.author)
+    view.current = found.current
+    _audit_read(stores, user, "read", found.path, found.revision, view.access)
+    return view
+
+
+def get_raw(stores: Stores, session: Session, user: Principal, path: str, revision: str | None = None,
+            at: str | None = None) -> bytes:
+    """The document's file (front matter and Markdown) as stored, now or in the past; checked
+    and audited exactly as ``get_document``."""
+    found = _locate(stores, session, user, path, revision, at)
+    data = stores.store.read_blob(found.blob)
+    _audit_read(stores, user, "read_raw", found.path, found.revision, found.level)
+    return data
+
+
+@dataclass
+class _Found:
+    path: str
+    blob: str
+    revision: str
+    date: dt.datetime
+    author: str
+    level: str
+    current: bool
+
+
+def _locate(stores: Stores, session: Session, user: Principal, path: str, revision: str | None,
+            at: str | None) -> _Found:
+    """Find the version asked for and check the caller may see it (past versions: the stricter
+    of their own level and the current one)."""
     path = docpath.validate(path)
     if revision is None and at is None:
         row = session.get(Document, path)
         if row is None:
             raise NotFound("文档不存在 (document not found)")
         access.require(user, "view", row)
-        return _view(stores, row.path, row.blob, row.revision, row.updated_at, row.updated_by)
+        return _Found(row.path, row.blob, row.revision, row.updated_at, row.updated_by, row.access, True)
     known = _known(session, path)
+    action = "view_revision" if revision is not None else "view_at_date"
+    access.require(user, action, known)
     if revision is not None:
-        access.require(user, "view_revision", known)
         version, blob = _version_at_revision(stores.store, known, path, revision)
     else:
-        access.require(user, "view_at_date", known)
         version = _version_at_date(known, _parse_date(at))
         blob = version.blob
     if blob is None:
         raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
-    view = _view(stores, path, blob, version.revision, version.date, version.author_name)
-    access.require(user, "view_revision" if revision else "view_at_date", known, view.access)
-    view.current = known.row is not None and blob == known.row.blob
-    return view
+    level = catalog.read_document(stores.store, blob, path).access
+    access.require(user, action, known, level)
+    return _Found(path, blob, version.revision, version.date, version.author_name, level,
+                  known.row is not None and blob == known.row.blob)
 
 
-def history(session: Session, user: Principal, path: str) -> list[Version]:
+def history(stores: Stores, session: Session, user: Principal, path: str) -> list[Version]:
     """The document's versions, newest first; follows moves; deleted documents keep theirs."""
-    known = _known(session, docpath.validate(path))
+    path = docpath.validate(path)
+    known = _known(session, path)
     access.require(user, "history", known)
+    _audit_read(stores, user, "read_history", path, None, known.access)
     return list(reversed(known.versions))
 
 
@@ -170,11 +207,14 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
         earlier = [v for v in live if v.id < new[0].id]
         old = (earlier[-1], earlier[-1].blob) if earlier else (None, None)
     texts = []
+    levels = [known.access]
     for version, blob in (old, new):
         text = decode(stores.store.read_blob(blob)) if blob else ""
         level = parse(text).access if text else None
         access.require(user, "diff", known, level)
+        levels.append(level or "public")
         texts.append((text, f"{path}@{version.revision[:10]}" if version else "/dev/null"))
+    _audit_read(stores, user, "read_diff", path, new[0].revision, max(levels, key=ACCESS_LEVELS.index))
     return unified_diff(texts[0][0], texts[1][0], texts[0][1], texts[1][1])
 
 
@@ -226,7 +266,8 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
             merged = True
         revision = _commit(stores, user, [Write(path, text.encode("utf-8"))],
                            _message(message, f"{'更新' if current else '新建'} {path}"))
-    _audit(session, user, "update" if current else "create", path, revision)
+    stores.audit.record(user, "update" if current else "create", path, revision=revision, level=doc.access,
+                        detail="merged" if merged else "")
     stores.defer(lambda: prerender(stores, revision))
     return SaveResult(path, revision, created=current is None, merged=merged)
 
@@ -245,10 +286,12 @@ def revert(stores: Stores, session: Session, user: Principal, path: str, revisio
         if blob is None:
             raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
         data = stores.store.read_blob(blob)
-        access.require(user, "revert", known, parse(decode(data)).access)
+        level = parse(decode(data)).access
+        access.require(user, "revert", known, level)
         new = _commit(stores, user, [Write(path, data)],
                       _message(message, f"恢复 {path} 到 {version.revision[:10]}"))
-    _audit(session, user, "revert", path, new, f"to {version.revision}")
+    stores.audit.record(user, "revert", path, revision=new, level=max(level, known.access, key=ACCESS_LEVELS.index),
+                        detail=f"to {version.revision}")
     stores.defer(lambda: prerender(stores, new))
     return new
 
@@ -271,7 +314,7 @@ def move(stores: Stores, session: Session, user: Principal, path: str, to: objec
         if occupied is not None:
             raise Conflict(f"目标路径“{target}”已有文档 (target exists)")
         revision = _commit(stores, user, [Move(path, target)], f"移动 {path} → {target}")
-    _audit(session, user, "move", path, revision, f"to {target}")
+    stores.audit.record(user, "move", path, revision=revision, level=known.access, detail=f"to {target}")
     return revision
 
 
@@ -285,7 +328,7 @@ def delete(stores: Stores, session: Session, user: Principal, path: str, message
             raise NotFound("文档不存在 (document not found)")
         access.require(user, "delete", known)
         revision = _commit(stores, user, [Delete(path)], _message(message, f"删除 {path}"))
-    _audit(session, user, "delete", path, revision)
+    stores.audit.record(user, "delete", path, revision=revision, level=known.access)
     return revision
 
 
@@ -384,7 +427,7 @@ def _message(message: object, default: str) -> str:
     return message.strip()[:2000] or default
 
 
-def _audit(session: Session, user: Principal, action: str, target: str, revision: str | None,
-           detail: str = "") -> None:
-    session.add(AuditEntry(actor=user.username, action=action, target=target, revision=revision,
-                           detail=detail))
+def _audit_read(stores: Stores, user: Principal, action: str, path: str, revision: str | None, level: str) -> None:
+    """Reads of confidential and secret documents are audited; the rest would only be noise."""
+    if level in AUDITED_READ_LEVELS:
+        stores.audit.record(user, action, path, revision=revision, level=level)

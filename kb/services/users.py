@@ -1,85 +1,249 @@
-"""Users, passwords and API tokens."""
+"""Accounts: creating users, changing their role, clearance, password and state, and passwords.
+
+Passwords are hashed with Argon2id (argon2-cffi, memory-hard); a hash made with older
+parameters, or by werkzeug before kb used Argon2, is replaced at the next successful login.
+
+Administrators manage users through ``add_user`` / ``update_user``, which check the rules an
+administrator is held to and write the change and its audit entry in one transaction:
+nobody grants a clearance above their own, manages an account cleared above their own, or
+changes their own role or state (another administrator must).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import re
-import secrets
 
-from sqlalchemy import select
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
+from kb import access
 from kb.access import CLEARANCES, ROLES, Principal
-from kb.errors import BadRequest, Conflict, NotFound, Unauthorized
-from kb.models import ApiToken, User
+from kb.errors import BadRequest, Conflict, Forbidden, NotFound
+from kb.models import ApiToken, LoginSession, User, utcnow
+from kb.services.audit import AuditTrail
 
 _USERNAME = re.compile(r"^[\w.\-@]{2,64}$")
 MIN_PASSWORD = 8
-# werkzeug's default (scrypt); the test suite lowers it to keep hundreds of app fixtures fast
-HASH_METHOD = "scrypt"
-# a fixed hash to compare against when the user does not exist, so timing does not tell
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+MAX_PASSWORD = 1024
+# argon2-cffi's defaults (RFC 9106's second recommendation); the test suite swaps in a cheap one
+HASHER = PasswordHasher()
+ASSIGNABLE_ROLES = ROLES[1:]
 
 
-def principal(user: User, anonymous_read: bool = False) -> Principal:
+def principal(user: User, anonymous_read: bool = False, address: str = "") -> Principal:
     return Principal(user.username, user.role, user.clearance, user.display_name, user.email,
-                     anonymous_read)
+                     anonymous_read, address)
 
 
-def create_user(session: Session, username: str, password: str, role: str = "reader",
-                clearance: str = "internal", display_name: str = "", email: str = "") -> User:
-    """Add a user. Raises BadRequest for an invalid name, role, clearance or short password;
-    Conflict when the name is taken."""
+# ---------------------------------------------------------------- passwords
+
+
+def hash_password(password: str) -> str:
+    return HASHER.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's; upgrades an outdated hash in place when it is."""
+    stored = user.password_hash
+    if stored.startswith("$argon2"):
+        try:
+            HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if HASHER.check_needs_rehash(stored):
+            user.password_hash = hash_password(password)
+        return True
+    if check_password_hash(stored, password):  # a werkzeug hash from before Argon2
+        user.password_hash = hash_password(password)
+        return True
+    return False
+
+
+def spend_a_hash(password: str) -> None:
+    """Take as long as a real check, so a response does not tell whether the user exists."""
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        HASHER.verify(_dummy_hash(), password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")
+
+
+def _check_password_rules(password: object) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise BadRequest(f"密码至少 {MIN_PASSWORD} 个字符 (password shorter than {MIN_PASSWORD})")
+    if len(password) > MAX_PASSWORD:
+        raise BadRequest(f"密码不能超过 {MAX_PASSWORD} 个字符 (password too long)")
+    return password
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a random secret (an API token, a session key): stored instead of the secret.
+    A fast hash suffices for 256 random bits, which cannot be guessed the way passwords are."""
+    return hashlib.sha256(secret.encode("utf-8", errors="replace")).hexdigest()
+
+
+# ---------------------------------------------------------------- users
+
+
+def _check_role(role: object) -> str:
+    if role not in ASSIGNABLE_ROLES:
+        raise BadRequest(f"未知角色“{str(role)[:40]}”，应为 {', '.join(ASSIGNABLE_ROLES)} (unknown role)")
+    return role  # type: ignore[return-value]
+
+
+def _check_clearance(clearance: object) -> str:
+    if clearance not in CLEARANCES:
+        raise BadRequest(f"未知密级“{str(clearance)[:40]}”，应为 {', '.join(CLEARANCES)} (unknown clearance)")
+    return clearance  # type: ignore[return-value]
+
+
+def _check_text(value: object, name: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} 必须是字符串 ({name} must be a string)")
+    if len(value) > limit:
+        raise BadRequest(f"{name} 不能超过 {limit} 个字符 ({name} longer than {limit})")
+    return value.strip()
+
+
+def create_user(session: Session, username: object, password: object, role: object = "reader",
+                clearance: object = "internal", display_name: object = "", email: object = "") -> User:
+    """Add a user (no permission check: ``kb init``, the CLI and ``add_user`` call this).
+
+    Raises BadRequest for an invalid name, role, clearance, password or field; Conflict when the
+    name is taken.
+    """
     if not isinstance(username, str) or not _USERNAME.match(username):
         raise BadRequest("用户名须为 2–64 个字母、数字或 . _ - @ (invalid username)")
-    if role not in ROLES[1:]:
-        raise BadRequest(f"未知角色“{role}”，应为 {', '.join(ROLES[1:])} (unknown role)")
-    if clearance not in CLEARANCES:
-        raise BadRequest(f"未知密级“{clearance}”，应为 {', '.join(CLEARANCES)} (unknown clearance)")
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise BadRequest(f"密码至少 {MIN_PASSWORD} 个字符 (password too short)")
+    role, clearance = _check_role(role), _check_clearance(clearance)
+    password = _check_password_rules(password)
+    display_name = _check_text(display_name, "display_name", 128)
+    email = _check_text(email, "email", 256)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"用户“{username}”已存在 (user exists)")
-    user = User(username=username, password_hash=generate_password_hash(password, method=HASH_METHOD), role=role,
-                clearance=clearance, display_name=display_name or username, email=email)
+    user = User(username=username, password_hash=hash_password(password), role=role, clearance=clearance,
+                display_name=display_name or username, email=email)
     session.add(user)
     session.flush()
     return user
 
 
-def authenticate(session: Session, username: object, password: object) -> User:
-    """The active user with this name and password, else Unauthorized (same message either way)."""
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise BadRequest("需要用户名和密码 (username and password required)")
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password)
-        raise Unauthorized("用户名或密码错误 (wrong username or password)")
-    if not check_password_hash(user.password_hash, password):
-        raise Unauthorized("用户名或密码错误 (wrong username or password)")
-    return user
-
-
-def get_user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+def get_user(session: Session, username: object) -> User:
+    user = session.scalar(select(User).where(User.username == username)) if isinstance(username, str) else None
     if user is None:
-        raise NotFound(f"用户“{username}”不存在 (no such user)")
+        raise NotFound(f"用户“{str(username)[:64]}”不存在 (no such user)")
     return user
 
 
-def create_token(session: Session, user: User, name: str = "") -> str:
-    """A new API token for ``user``; only its hash is stored, the token is shown once."""
-    token = "kb_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), name=name[:128]))
-    session.flush()
-    return token
+def list_users(session: Session, actor: Principal) -> list[User]:
+    access.require(actor, "manage_users")
+    return list(session.scalars(select(User).order_by(User.username)))
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    user = session.scalar(select(User).join(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    return user if user is not None and user.active else None
+def add_user(trail: AuditTrail, actor: Principal, data: dict) -> User:
+    """An administrator adds a user; audited. Raises Forbidden for a clearance above the
+    administrator's own, else as ``create_user``."""
+    access.require(actor, "manage_users")
+    clearance = _check_clearance(data.get("clearance", "internal"))
+    _may_grant(actor, clearance)
+    with trail.transaction() as session:
+        user = create_user(session, data.get("username"), data.get("password"), data.get("role", "reader"),
+                           clearance, data.get("display_name", ""), data.get("email", ""))
+        trail.append(session, actor, "user_create", detail=f"user={user.username}; role={user.role}; "
+                                                           f"clearance={user.clearance}")
+    return user
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()
+UPDATABLE = ("role", "clearance", "active", "password", "display_name", "email")
+
+
+def update_user(trail: AuditTrail, actor: Principal, username: str, changes: dict) -> User:
+    """Change a user's role, clearance, state, password, name or e-mail; audited, with each change.
+
+    Disabling an account or resetting its password ends its login sessions and revokes its API
+    tokens, so neither an old cookie nor an old token gets back in.
+    Raises Forbidden (rules above), NotFound, BadRequest for unknown fields or invalid values.
+    """
+    access.require(actor, "manage_users")
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise BadRequest(f"不能修改的字段：{', '.join(unknown)[:100]}；可修改 {', '.join(UPDATABLE)} "
+                         "(unknown fields)")
+    with trail.transaction() as session:
+        user = get_user(session, username)
+        _may_grant(actor, user.clearance)
+        described = _apply(actor, user, changes)
+        if not described:
+            return user
+        if "disabled" in described or "password reset" in described:
+            end_all_sessions(session, user)
+            revoke_all_tokens(session, user)
+        trail.append(session, actor, "user_update", detail=f"user={user.username}; " + "; ".join(described))
+    return user
+
+
+def _apply(actor: Principal, user: User, changes: dict) -> list[str]:
+    """Apply checked changes to ``user``; returns what changed, in words for the audit trail."""
+    described = []
+    own = user.username == actor.username
+    if "role" in changes and changes["role"] != user.role:
+        if own:
+            raise Forbidden("不能修改自己的角色，请由另一位管理员操作 (you may not change your own role)")
+        described.append(f"role: {user.role} → {_check_role(changes['role'])}")
+        user.role = changes["role"]
+    if "clearance" in changes and changes["clearance"] != user.clearance:
+        _may_grant(actor, _check_clearance(changes["clearance"]))
+        if own:
+            raise Forbidden("不能修改自己的密级，请由另一位管理员操作 (you may not change your own clearance)")
+        described.append(f"clearance: {user.clearance} → {changes['clearance']}")
+        user.clearance = changes["clearance"]
+    if "active" in changes and changes["active"] != user.active:
+        if not isinstance(changes["active"], bool):
+            raise BadRequest("active 必须是 true 或 false (active must be a boolean)")
+        if own:
+            raise Forbidden("不能停用自己的账户 (you may not disable your own account)")
+        described.append("enabled" if changes["active"] else "disabled")
+        user.active = changes["active"]
+    if changes.get("password"):
+        user.password_hash = hash_password(_check_password_rules(changes["password"]))
+        described.append("password reset")
+    for name, limit in (("display_name", 128), ("email", 256)):
+        if name in changes and _check_text(changes[name], name, limit) != getattr(user, name):
+            setattr(user, name, _check_text(changes[name], name, limit))
+            described.append(f"{name} changed")
+    return described
+
+
+def _may_grant(actor: Principal, clearance: str) -> None:
+    if CLEARANCES.index(clearance) > CLEARANCES.index(actor.clearance):
+        raise Forbidden("不能授予或管理高于自己密级的账户 (clearance above your own)")
+
+
+def change_own_password(trail: AuditTrail, actor: Principal, current: object, new: object) -> None:
+    """A user changes their own password (the current one is asked for); other sessions end."""
+    access.require(actor, "account")
+    with trail.transaction() as session:
+        user = get_user(session, actor.username)
+        if not isinstance(current, str) or not check_password(user, current):
+            raise BadRequest("当前密码不正确 (current password is wrong)")
+        user.password_hash = hash_password(_check_password_rules(new))
+        end_all_sessions(session, user)
+        trail.append(session, actor, "password_change")
+
+
+def end_all_sessions(session: Session, user: User) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+
+
+def revoke_all_tokens(session: Session, user: User) -> None:
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))

@@ -1,0 +1,87 @@
+"""The account API under /api/v1: tokens, the caller's own account, users (administrators)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from kb import access, db, extensions
+from kb.auth import address, current_user
+from kb.models import ApiToken, User
+from kb.routes.guard import PUBLIC, checked
+from kb.routes.params import json_body
+from kb.services import logins, tokens, users
+
+bp = Blueprint("accounts_api", __name__)
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+
+
+def user_json(user: User) -> dict:
+    return {"username": user.username, "role": user.role, "clearance": user.clearance,
+            "display_name": user.display_name, "email": user.email, "active": user.active,
+            "created_at": _iso(user.created_at)}
+
+
+def token_json(row: ApiToken) -> dict:
+    return {"id": row.id, "name": row.name, "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at),
+            "last_used_at": _iso(row.last_used_at), "revoked_at": _iso(row.revoked_at)}
+
+
+@bp.post("/tokens")
+@checked(PUBLIC)
+def create_token() -> tuple[Response, int]:
+    """Username and password for a token, shown once; sign-in is throttled and audited."""
+    data = json_body()
+    trail = extensions.stores().audit
+    user = logins.sign_in(trail, db.session(), data.get("username"), data.get("password"), address(), "token_login")
+    token, row = tokens.issue(trail, users.principal(user, address=address()), user, data.get("name", "api"),
+                              data.get("expires_in_days"))
+    return jsonify(token=token, username=user.username, role=user.role, **token_json(row)), 201
+
+
+@bp.get("/tokens")
+@checked("account")
+def list_tokens() -> Response:
+    rows = tokens.list_tokens(db.session(), current_user(), request.args.get("user"))
+    return jsonify(tokens=[token_json(row) for row in rows])
+
+
+@bp.delete("/tokens/<int:token_id>")
+@checked("account")
+def revoke_token(token_id: int) -> tuple[str, int]:
+    tokens.revoke(extensions.stores().audit, current_user(), token_id)
+    return "", 204
+
+
+@bp.get("/me")
+@checked("account")
+def me() -> Response:
+    """Who the caller is and what their role allows: the quickest way to see a role's reach."""
+    user = current_user()
+    return jsonify(username=user.username, role=user.role, clearance=user.clearance,
+                   display_name=user.display_name, visible_levels=access.visible_levels(user),
+                   visible_statuses=access.visible_statuses(user),
+                   actions=sorted(action for action in access.ACTION_ROLE if access.can(user, action)))
+
+
+@bp.post("/users")
+@checked("manage_users")
+def create_user() -> tuple[Response, int]:
+    user = users.add_user(extensions.stores().audit, current_user(), json_body())
+    return jsonify(user_json(user)), 201
+
+
+@bp.get("/users")
+@checked("manage_users")
+def list_users() -> Response:
+    return jsonify(users=[user_json(user) for user in users.list_users(db.session(), current_user())])
+
+
+@bp.patch("/users/<username>")
+@checked("manage_users")
+def update_user(username: str) -> Response:
+    """Change role, clearance, active, password, display_name or email."""
+    user = users.update_user(extensions.stores().audit, current_user(), username, json_body())
+    return jsonify(user_json(user))

@@ -1,0 +1,131 @@
+"""Account pages: each user's own (password, API tokens) and the administrators' user management.
+
+Every change goes through the same services as the API (``kb.services.users`` / ``tokens``),
+with the same checks and audit entries; input errors come back on the page with the message.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from kb import db, extensions
+from kb.access import CLEARANCES
+from kb.auth import current_user
+from kb.errors import KBError
+from kb.routes.guard import checked
+from kb.services import tokens, users
+
+bp = Blueprint("admin", __name__)
+
+USER_FIELDS = ("username", "password", "role", "clearance", "display_name", "email")
+
+
+def _grantable() -> list[str]:
+    """Clearances the administrator may give: up to their own."""
+    return list(CLEARANCES[: CLEARANCES.index(current_user().clearance) + 1])
+
+
+def _account_page(new_token: str | None = None, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    rows = tokens.list_tokens(db.session(), current_user())
+    return render_template("account.html", tokens=rows, new_token=new_token, error=error), status
+
+
+def _users_page(form: dict | None = None, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    rows = users.list_users(db.session(), current_user())
+    return render_template("admin_users.html", users=rows, form=form or {"role": "reader", "clearance": "internal"},
+                           error=error, clearances=_grantable()), status
+
+
+def _user_page(username: str, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    user = users.get_user(db.session(), username)
+    rows = tokens.list_tokens(db.session(), current_user(), username)
+    return render_template("admin_user.html", user=user, tokens=rows, error=error,
+                           clearances=_grantable()), status
+
+
+@bp.get("/account")
+@checked("account")
+def account() -> tuple[str, int]:
+    return _account_page()
+
+
+@bp.post("/account/password")
+@checked("account")
+def change_password() -> Response | tuple[str, int]:
+    form = request.form
+    if form.get("new_password", "") != form.get("confirm_password", ""):
+        return _account_page(error=_("The two new passwords differ."), status=400)
+    try:
+        users.change_own_password(extensions.stores().audit, current_user(), form.get("current_password", ""),
+                                  form.get("new_password", ""))
+    except KBError as error:
+        return _account_page(error=error.message, status=error.status)
+    flash(_("Password changed; please log in again."), "ok")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/account/tokens")
+@checked("account")
+def create_token() -> tuple[str, int]:
+    """A new token for the signed-in user, shown on this page once."""
+    days = request.form.get("expires_in_days", "")
+    try:
+        user = users.get_user(db.session(), current_user().username)
+        token, _row = tokens.issue(extensions.stores().audit, current_user(), user, request.form.get("name", ""),
+                                   int(days) if days.isdigit() else None)
+    except KBError as error:
+        return _account_page(error=error.message, status=error.status)
+    return _account_page(new_token=token, status=201)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@checked("account")
+def revoke_token(token_id: int) -> Response:
+    row = tokens.revoke(extensions.stores().audit, current_user(), token_id)
+    flash(_("Token revoked."), "ok")
+    owner = row.user.username
+    return redirect(url_for("admin.edit_user", username=owner) if owner != current_user().username
+                    else url_for("admin.account"))
+
+
+@bp.get("/admin/users")
+@checked("manage_users")
+def user_list() -> tuple[str, int]:
+    return _users_page()
+
+
+@bp.post("/admin/users")
+@checked("manage_users")
+def add_user() -> Response | tuple[str, int]:
+    form = {name: request.form.get(name, "") for name in USER_FIELDS}
+    try:
+        user = users.add_user(extensions.stores().audit, current_user(), form)
+    except KBError as error:
+        return _users_page(form=form | {"password": ""}, error=error.message, status=error.status)
+    flash(_("User %(name)s created.", name=user.username), "ok")
+    return redirect(url_for("admin.user_list"))
+
+
+@bp.get("/admin/users/<username>")
+@checked("manage_users")
+def edit_user(username: str) -> tuple[str, int]:
+    return _user_page(username)
+
+
+@bp.post("/admin/users/<username>")
+@checked("manage_users")
+def update_user(username: str) -> Response | tuple[str, int]:
+    form = request.form
+    changes: dict = {name: form[name] for name in ("role", "clearance", "display_name", "email") if name in form}
+    if "active" in form:
+        changes["active"] = form["active"] == "1"
+    if form.get("password"):
+        changes["password"] = form["password"]
+    try:
+        users.update_user(extensions.stores().audit, current_user(), username, changes)
+    except KBError as error:
+        return _user_page(username, error=error.message, status=error.status)
+    flash(_("Saved."), "ok")
+    return redirect(url_for("admin.edit_user", username=username))

@@ -1,0 +1,70 @@
+"""The audit trail for archivists and administrators: JSON under /api/v1/audit, the /audit page,
+CSV exports of both, and the chain check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+
+from kb import db, extensions
+from kb.auth import current_user
+from kb.models import AuditEntry
+from kb.routes.guard import checked
+from kb.routes.params import int_arg
+from kb.services.audit import CSV_FIELDS, Filters
+
+bp = Blueprint("audit", __name__)
+
+PER_PAGE = 50
+
+
+def entry_json(entry: AuditEntry) -> dict:
+    return {name: getattr(entry, name) for name in CSV_FIELDS} | {"at": entry.at.isoformat()}
+
+
+def _page() -> tuple[Filters, int, int, int, list[AuditEntry]]:
+    filters = Filters.parse(request.args)
+    page, per_page = int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, 500)
+    total, rows = extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
+    return filters, page, per_page, total, rows
+
+
+def _csv() -> Response:
+    chunks = extensions.stores().audit.export_csv(db.session(), current_user(), Filters.parse(request.args))
+    return Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=kb-audit.csv"})
+
+
+@bp.get("/api/v1/audit")
+@checked("audit")
+def api_entries() -> Response:
+    _filters, page, per_page, total, rows = _page()
+    return jsonify(total=total, page=page, per_page=per_page, entries=[entry_json(entry) for entry in rows])
+
+
+@bp.get("/api/v1/audit/export")
+@checked("audit")
+def api_export() -> Response:
+    return _csv()
+
+
+@bp.get("/api/v1/audit/verify")
+@checked("audit")
+def api_verify() -> Response:
+    result = extensions.stores().audit.verify(db.session())
+    return jsonify(ok=result.ok, entries=result.entries, problems=result.problems)
+
+
+@bp.get("/audit")
+@checked("audit")
+def page() -> str:
+    filters, page_number, per_page, total, rows = _page()
+    # the check walks the whole chain, so it runs when asked for, not on every page
+    verification = extensions.stores().audit.verify(db.session()) if request.args.get("verify") else None
+    return render_template("audit.html", filters=filters, page=page_number, per_page=per_page, total=total,
+                           rows=rows, verification=verification)
+
+
+@bp.get("/audit/export")
+@checked("audit")
+def export() -> Response:
+    return _csv()

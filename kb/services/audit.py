@@ -1,0 +1,287 @@
+"""The audit trail: who did what, from where, to which document, with what outcome.
+
+Entries are appended, never changed. Each entry's hash covers its own fields and the hash of
+the entry before it, so editing an entry breaks its own hash and removing one breaks the link
+of the next; ``verify`` walks the chain and names the entry where it breaks. Appends are
+serialized (a file lock in the instance, plus an advisory lock on PostgreSQL) so the chain stays
+a single line across worker processes. The database refuses UPDATE and DELETE on the table
+(triggers), and the newest entry is also recorded in a file outside the database, so cutting
+entries off the end is caught too.
+
+Entries about a document carry its access level: reading the trail follows clearance like
+everything else.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+from sqlalchemy import DDL, Select, event, func, or_, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb import access
+from kb.access import Principal
+from kb.errors import BadRequest
+from kb.models import AuditEntry, utcnow
+
+GENESIS = "0" * 64
+# what the chain hashes, in this order; changing it would invalidate every stored chain
+HASHED_FIELDS = ("id", "at", "actor", "address", "action", "target", "revision", "level", "outcome", "detail")
+CSV_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+MAX_DETAIL = 2000
+OUTCOMES = ("ok", "failed", "denied", "throttled")
+
+# the database itself refuses to change or remove an entry
+_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS audit_trail_no_update BEFORE UPDATE ON audit_trail "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_trail_no_delete BEFORE DELETE ON audit_trail "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION kb_audit_append_only() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER audit_trail_append_only BEFORE UPDATE OR DELETE ON audit_trail "
+        "FOR EACH ROW EXECUTE FUNCTION kb_audit_append_only()",
+    ],
+}
+for _dialect, _statements in _APPEND_ONLY.items():
+    for _statement in _statements:
+        event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
+
+
+def entry_hash(values: dict, prev_hash: str) -> str:
+    """SHA-256 of the entry's fields (canonical JSON) and the previous entry's hash."""
+    payload = json.dumps([prev_hash, *(values[name] for name in HASHED_FIELDS)], ensure_ascii=False,
+                         separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _fields(entry: AuditEntry) -> dict:
+    values = {name: getattr(entry, name) for name in HASHED_FIELDS}
+    values["at"] = entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return values
+
+
+@dataclass
+class Filters:
+    """What an auditor narrows the trail to; every field optional."""
+
+    user: str | None = None
+    path: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    @classmethod
+    def parse(cls, args: dict) -> Filters:
+        """From query arguments; a date that cannot be read is a 400, not an empty answer."""
+        def text_arg(name: str) -> str | None:
+            value = (args.get(name) or "").strip()
+            if len(value) > 256:
+                raise BadRequest(f"参数 {name} 过长 (parameter {name} too long)")
+            return value or None
+
+        return cls(user=text_arg("user"), path=text_arg("path"), action=text_arg("action"),
+                   outcome=text_arg("outcome"), since=_date_arg(args, "since"), until=_date_arg(args, "until", True))
+
+
+def _date_arg(args: dict, name: str, end_of_day: bool = False) -> dt.datetime | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f"无法识别的日期“{raw[:40]}”，请用 ISO 8601 格式 (invalid date in {name})") from exc
+    if end_of_day and len(raw) == 10:  # "2026-11-30" as an upper bound means the whole day
+        value += dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class Verification:
+    ok: bool
+    entries: int
+    problems: list[dict] = field(default_factory=list)
+
+
+class AuditTrail:
+    """Appending, reading and verifying the trail of one instance."""
+
+    def __init__(self, sessions: sessionmaker, lock_path: Path) -> None:
+        self.sessions = sessions
+        self._lock = FileLock(str(lock_path), timeout=60)
+        self._anchor = lock_path.with_name("audit.head")
+
+    # ------------------------------------------------------------ writing
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose transaction may append entries; commits on success.
+
+        The chain stays locked until the commit, so a change and its entry (a role change, say)
+        land together or not at all, and no other writer can slip an entry in between.
+        """
+        with self._lock, self.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext('kb_audit_trail'))"))
+            yield session
+            session.commit()
+            last = session.info.get("kb_audit_last")
+            if last is not None:
+                self._anchor.write_text(json.dumps({"id": last.id, "hash": last.hash}))
+
+    def append(self, session: Session, who: Principal, action: str, target: str = "", *,
+               revision: str | None = None, level: str | None = None, outcome: str = "ok",
+               detail: str = "") -> AuditEntry:
+        """Add an entry inside ``transaction()``; its hash chains it to the newest entry (the
+        query flushes entries added earlier in the same transaction, so they count)."""
+        previous = session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
+        entry = AuditEntry(id=(previous.id + 1) if previous else 1, at=utcnow(), actor=who.username[:64],
+                           address=who.address[:64], action=action[:32], target=target[:256], revision=revision,
+                           level=level, outcome=outcome, detail=detail[:MAX_DETAIL])
+        entry.prev_hash = previous.hash if previous else GENESIS
+        entry.hash = entry_hash(_fields(entry), entry.prev_hash)
+        session.add(entry)
+        session.info["kb_audit_last"] = entry
+        return entry
+
+    def record(self, who: Principal, action: str, target: str = "", **fields: object) -> None:
+        """Append one entry in a transaction of its own, committed at once: an entry must
+        survive the request failing afterwards (a failed login is answered 401)."""
+        with self.transaction() as session:
+            self.append(session, who, action, target, **fields)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ reading
+
+    def query(self, session: Session, user: Principal, filters: Filters, page: int = 1,
+              per_page: int = 50) -> tuple[int, list[AuditEntry]]:
+        """A page of entries, newest first, that the auditor's clearance reaches."""
+        access.require(user, "audit")
+        query = self._select(user, filters)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page))
+        return total, list(rows)
+
+    def export_csv(self, session: Session, user: Principal, filters: Filters) -> Iterator[str]:
+        """All matching entries as CSV, oldest first, in chunks to stream.
+
+        The access check and the export's own audit entry happen now, before the first chunk,
+        so a refusal is still a proper error response.
+        """
+        access.require(user, "audit")
+        self.record(user, "audit_export", detail=_describe(filters))
+        query = self._select(user, filters).order_by(AuditEntry.id).execution_options(yield_per=500)
+        return _csv_chunks(session.scalars(query))
+
+    def failures_since(self, session: Session, since: dt.datetime, *, actor: str | None = None,
+                       address: str | None = None) -> tuple[int, dt.datetime | None]:
+        """Failed logins since ``since`` for one account or one address: (count, latest)."""
+        column, value = (AuditEntry.actor, actor) if actor is not None else (AuditEntry.address, address)
+        count, latest = session.execute(
+            select(func.count(), func.max(AuditEntry.at)).where(
+                AuditEntry.action == "login", AuditEntry.outcome == "failed", AuditEntry.at >= since,
+                column == value)).one()
+        return count, latest
+
+    @staticmethod
+    def _select(user: Principal, filters: Filters) -> Select:
+        query = select(AuditEntry).where(or_(AuditEntry.level.is_(None),
+                                             AuditEntry.level.in_(access.visible_levels(user))))
+        if filters.user:
+            query = query.where(AuditEntry.actor == filters.user)
+        if filters.path:
+            path = filters.path.strip("/")
+            query = query.where(or_(AuditEntry.target == path,
+                                    AuditEntry.target.startswith(path + "/", autoescape=True)))
+        if filters.action:
+            query = query.where(AuditEntry.action == filters.action)
+        if filters.outcome:
+            query = query.where(AuditEntry.outcome == filters.outcome)
+        if filters.since:
+            query = query.where(AuditEntry.at >= filters.since)
+        if filters.until:
+            query = query.where(AuditEntry.at <= filters.until)
+        return query
+
+    # ------------------------------------------------------------ verifying
+
+    def verify(self, session: Session) -> Verification:
+        """Walk the whole chain and name every entry where it breaks."""
+        problems: list[dict] = []
+        previous: AuditEntry | None = None
+        count = 0
+        for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)):
+            count += 1
+            problems.extend(_check_link(previous, entry))
+            if entry_hash(_fields(entry), entry.prev_hash) != entry.hash:
+                problems.append({"id": entry.id, "problem": "edited",
+                                 "message": f"第 {entry.id} 条记录的内容与其哈希不符，已被修改 "
+                                            f"(entry {entry.id} was edited)"})
+            previous = entry
+        problems.extend(self._check_anchor(previous))
+        return Verification(ok=not problems, entries=count, problems=problems)
+
+    def _check_anchor(self, last: AuditEntry | None) -> Iterable[dict]:
+        """The newest entry recorded outside the database must still be there, unchanged."""
+        try:
+            anchor = json.loads(self._anchor.read_text())
+        except (OSError, ValueError):
+            return []
+        last_id = last.id if last else 0
+        if anchor.get("id", 0) > last_id:
+            return [{"id": last_id + 1, "problem": "removed",
+                     "message": f"第 {last_id} 条之后的记录已被删除（最新记录应为第 {anchor['id']} 条）"
+                                f" (entries after {last_id} removed; the newest was {anchor['id']})"}]
+        return []
+
+
+def _check_link(previous: AuditEntry | None, entry: AuditEntry) -> list[dict]:
+    expected_id = previous.id + 1 if previous else 1
+    expected_prev = previous.hash if previous else GENESIS
+    if entry.id != expected_id:
+        return [{"id": entry.id, "problem": "removed",
+                 "message": f"第 {expected_id} 至 {entry.id - 1} 条记录已被删除 "
+                            f"(entries {expected_id}–{entry.id - 1} removed)"}]
+    if entry.prev_hash != expected_prev:
+        return [{"id": entry.id, "problem": "broken_link",
+                 "message": f"第 {entry.id} 条记录与前一条的链接断开，前一条已被替换 "
+                            f"(entry {entry.id} does not follow the entry before it)"}]
+    return []
+
+
+def _csv_chunks(entries: Iterable[AuditEntry]) -> Iterator[str]:
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # a BOM, so spreadsheet programs read the Chinese as UTF-8
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_FIELDS)
+    for entry in entries:
+        values = _fields(entry) | {"prev_hash": entry.prev_hash, "hash": entry.hash}
+        writer.writerow([_csv_safe(values[name]) for name in CSV_FIELDS])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _csv_safe(value: object) -> str:
+    """A cell a spreadsheet will not run as a formula (CSV injection)."""
+    text_value = "" if value is None else str(value)
+    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@", "\t", "\r") else text_value
+
+
+def _describe(filters: Filters) -> str:
+    return "; ".join(f"{name}={value}" for name, value in vars(filters).items() if value is not None)

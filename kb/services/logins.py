@@ -1,0 +1,93 @@
+"""Signing in: passwords checked with throttling, and server-side login sessions.
+
+Failed sign-ins are read back from the audit trail, so every worker process and machine sees the
+same count. After ``FREE_FAILURES`` failures within ``WINDOW`` for one account (or
+``FREE_FAILURES_PER_ADDRESS`` from one address), each further attempt must wait twice as long as
+the one before (1 s, 2 s, 4 s … at most ``MAX_WAIT``); an attempt that comes too early is
+refused with 429 without checking the password, and logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import secrets
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from kb.access import Principal
+from kb.errors import BadRequest, TooManyRequests, Unauthorized
+from kb.models import LoginSession, User, utcnow
+from kb.services import users
+from kb.services.audit import AuditTrail
+
+FREE_FAILURES = 5
+FREE_FAILURES_PER_ADDRESS = 20
+WINDOW = dt.timedelta(minutes=15)
+MAX_WAIT = dt.timedelta(minutes=15)
+WRONG = "用户名或密码错误 (wrong username or password)"
+
+
+def sign_in(trail: AuditTrail, session: Session, username: object, password: object, address: str,
+            purpose: str = "login") -> User:
+    """The active user with this name and password; every attempt is audited.
+
+    Raises BadRequest for missing fields, TooManyRequests while throttled, Unauthorized for a
+    wrong name or password or a disabled account (the same message, and the same time, for each).
+    """
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        raise BadRequest("需要用户名和密码 (username and password required)")
+    username = username.strip()[:64]
+    who = Principal(username, "anonymous", "public", address=address)
+    wait = _wait(trail, session, username, address)
+    if wait > 0:
+        trail.record(who, purpose, outcome="throttled", detail=f"retry after {wait} s")
+        raise TooManyRequests(f"登录失败次数过多，请 {wait} 秒后再试 (too many failed attempts; retry in {wait} s)",
+                              retry_after=wait)
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        users.spend_a_hash(password)
+    ok = user is not None and users.check_password(user, password) and user.active
+    if not ok:
+        reason = "no such user" if user is None else ("disabled" if not user.active else "wrong password")
+        trail.record(who, purpose, outcome="failed", detail=reason)
+        raise Unauthorized(WRONG)
+    trail.record(users.principal(user, address=address), purpose)
+    return user
+
+
+def _wait(trail: AuditTrail, session: Session, username: str, address: str) -> int:
+    """Seconds the next attempt must still wait (0: go ahead)."""
+    now = utcnow()
+    longest = 0.0
+    for free, kwargs in ((FREE_FAILURES, {"actor": username}), (FREE_FAILURES_PER_ADDRESS, {"address": address})):
+        count, latest = trail.failures_since(session, now - WINDOW, **kwargs)
+        if count >= free and latest is not None:
+            delay = min(2.0 ** (count - free), MAX_WAIT.total_seconds())
+            longest = max(longest, delay - (now - latest).total_seconds())
+    return math.ceil(longest) if longest > 0 else 0
+
+
+# ---------------------------------------------------------------- login sessions
+
+
+def start_session(session: Session, user: User, address: str, lifetime: dt.timedelta) -> str:
+    """A new login session; the returned key goes into the (signed) session cookie."""
+    key = secrets.token_urlsafe(32)
+    session.add(LoginSession(user_id=user.id, key_hash=users.digest(key), address=address[:64],
+                             expires_at=utcnow() + lifetime))
+    session.flush()
+    return key
+
+
+def session_user(session: Session, key: str) -> User | None:
+    """The active user of a live login session, else None."""
+    row = session.scalar(select(LoginSession).where(LoginSession.key_hash == users.digest(key)))
+    if row is None or row.expires_at <= utcnow() or not row.user.active:
+        return None
+    return row.user
+
+
+def end_session(session: Session, key: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.key_hash == users.digest(key)))
