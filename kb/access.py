@@ -107,29 +107,43 @@ def may_see(user: Principal, doc: DocumentLike, *extra_levels: str | None) -> bo
     return doc.status in visible_statuses(user)
 
 
-def can(user: Principal, action: str, doc: DocumentLike | None = None, *extra_levels: str | None) -> bool:
-    """May ``user`` do ``action`` (on ``doc``, when the action concerns one)?"""
+def decide(user: Principal, action: str, doc: DocumentLike | None = None, *extra_levels: str | None) -> str | None:
+    """The one decision: None when ``user`` may do ``action`` (on ``doc``), else why not.
+
+    The role is judged first and without the document, so a refusal for the role says nothing
+    about whether the document exists; then visibility ("missing"), then the lifecycle
+    ("archived": read-only).
+    """
     if action not in ACTION_ROLE:
         raise ValueError(f"unknown action {action!r}")
-    role_ok = role_at_least(user, ACTION_ROLE[action]) or _anonymous_may(user, action)
-    if not role_ok:
-        return False
+    if not (role_at_least(user, ACTION_ROLE[action]) or _anonymous_may(user, action)):
+        return "role" if user.is_authenticated else "login"
     if doc is None:
-        return True
-    return may_see(user, doc, *extra_levels) and not (action in WRITE_ACTIONS and doc.status == "archived")
+        return None
+    if not may_see(user, doc, *extra_levels):
+        return "missing"
+    if action in WRITE_ACTIONS and doc.status == "archived":
+        return "archived"
+    return None
+
+
+def can(user: Principal, action: str, doc: DocumentLike | None = None, *extra_levels: str | None) -> bool:
+    """May ``user`` do ``action`` (on ``doc``, when the action concerns one)?"""
+    return decide(user, action, doc, *extra_levels) is None
+
+
+_REFUSALS = {
+    "login": lambda: Unauthorized("请先登录 (login required)"),
+    "role": lambda: Forbidden("您的角色无权执行此操作 (your role may not do this)"),
+    "missing": lambda: NotFound("文档不存在 (document not found)"),
+    "archived": lambda: Conflict("文档已归档，只读；请先恢复 (archived documents are read-only; restore it first)"),
+}
 
 
 def require(user: Principal, action: str, doc: DocumentLike | None = None, *extra_levels: str | None) -> None:
-    """Raise unless ``can()``: NotFound for an invisible document, Conflict for a write to an
-    archived one, else Unauthorized/Forbidden."""
-    if doc is not None and not may_see(user, doc, *extra_levels):
-        if user.is_authenticated or user.anonymous_read:
-            raise NotFound("文档不存在 (document not found)")
-        raise Unauthorized("请先登录 (login required)")
-    if can(user, action, doc, *extra_levels):
-        return
-    if doc is not None and role_at_least(user, ACTION_ROLE[action]):
-        raise Conflict("文档已归档，只读；请先恢复 (archived documents are read-only; restore it first)")
-    if not user.is_authenticated:
-        raise Unauthorized("请先登录 (login required)")
-    raise Forbidden("您的角色无权执行此操作 (your role may not do this)")
+    """Raise unless ``can()``: Unauthorized/Forbidden for the role, NotFound for a document the
+    user may not see (exactly as for one that does not exist), Conflict for a write to an
+    archived document."""
+    reason = decide(user, action, doc, *extra_levels)
+    if reason is not None:
+        raise _REFUSALS[reason]()

@@ -61,7 +61,7 @@ def _resolve() -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization 头应为 “Bearer <token>” (malformed Authorization header)")
-        user = tokens.user_for_token(db.session(), token.strip())
+        user = tokens.user_for_token(extensions.stores().sessions, token.strip())
         if user is None:
             extensions.stores().audit.record(anonymous(address=address()), "token_use", outcome="failed",
                                              detail=f"{request.method} {request.path}"[:200])
@@ -82,7 +82,7 @@ def log_in(user: User) -> None:
     """Start a new login session: the old cookie's contents are dropped first."""
     session.clear()
     lifetime = dt.timedelta(hours=current_app.config["SESSION_HOURS"])
-    key = logins.start_session(db.session(), user, address(), lifetime)
+    key = logins.start_session(extensions.stores().sessions, user, address(), lifetime)
     flask_login.login_user(_LoggedIn(user, key), fresh=True)
     session.permanent = True
     g.pop("kb_user", None)
@@ -91,7 +91,6 @@ def log_in(user: User) -> None:
 def log_out() -> None:
     account = flask_login.current_user
     if account.is_authenticated:
-        logins.end_session(db.session(), account.key)
-        extensions.stores().audit.record(current_user(), "logout")
+        logins.end_session(extensions.stores().audit, current_user(), account.key)
     flask_login.logout_user()
     session.clear()

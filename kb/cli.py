@@ -278,9 +278,8 @@ def audit_verify() -> None:
 def audit_export(output: TextIO, **filters: str | None) -> None:
     """Write the (filtered) audit trail as CSV to OUTPUT ('-' for standard output)."""
     app = _app_without_catch_up()
-    with app.extensions["kb.stores"].sessions() as session:
-        for chunk in _trail(app).export_csv(session, _operator(), Filters.parse(filters)):
-            output.write(chunk)
+    for chunk in _trail(app).export_csv(_operator(), Filters.parse(filters)):
+        output.write(chunk)
 
 
 def _app_without_catch_up() -> Flask:

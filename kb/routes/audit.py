@@ -29,7 +29,7 @@ def _page() -> tuple[Filters, int, int, int, list[AuditEntry]]:
 
 
 def _csv() -> Response:
-    chunks = extensions.stores().audit.export_csv(db.session(), current_user(), Filters.parse(request.args))
+    chunks = extensions.stores().audit.export_csv(current_user(), Filters.parse(request.args))
     return Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=kb-audit.csv"})
 

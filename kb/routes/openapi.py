@@ -9,29 +9,47 @@ _PATH_PARAM = {"name": "path", "in": "path", "required": True, "schema": {"type"
                "description": "document path, e.g. 02-process/服务请求受理流程"}
 
 
+def _in_path(name: str, kind: str = "string") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+
+
 def _query(name: str, kind: str = "string", description: str = "") -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"type": kind}, "description": description}
 
 
 def _body(properties: dict[str, str], required: list[str]) -> dict[str, Any]:
-    schema = {"type": "object", "required": required,
+    """A JSON body; each property is "string", "integer", "boolean" or "array" (of strings)."""
+    schema = {"type": "object", **({"required": required} if required else {}),
               "properties": {name: ({"type": "array", "items": {"type": "string"}} if kind == "array"
                                     else {"type": kind}) for name, kind in properties.items()}}
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 def _op(summary: str, ok: str, params: list | None = None, body: dict | None = None,
-        errors: tuple[str, ...] = ("400", "401", "404")) -> dict[str, Any]:
+        errors: tuple[str, ...] = ("400", "401", "404"), media: str | None = None) -> dict[str, Any]:
+    """One operation; ``media`` names the success response's type when it is not JSON."""
     code, _, description = ok.partition(" ")
+    success: dict[str, Any] = {"description": description or "OK"}
+    if media:
+        success["content"] = {media: {"schema": {"type": "string"}}}
     operation: dict[str, Any] = {
         "summary": summary,
         "parameters": params or [],
-        "responses": {code: {"description": description or "OK"}, **{e: _ERROR for e in errors}},
+        "responses": {code: success, **{e: _ERROR for e in errors}},
     }
     if body:
         operation["requestBody"] = body
     return operation
 
+
+_USER_FIELDS = {"role": "string", "clearance": "string", "display_name": "string", "email": "string"}
+_AUDIT_FILTERS = [_query("user", description="actor's username"),
+                  _query("path", description="a document path, or a folder: everything under it"),
+                  _query("action", description="e.g. login, create, read, user_update"),
+                  _query("outcome", description="ok|failed|denied|throttled"),
+                  _query("since", description="ISO 8601 date or date-time"),
+                  _query("until", description="ISO 8601 date (the whole day) or date-time")]
+_ADMIN_ERRORS = ("400", "401", "403", "404")
 
 _DOC_FIELDS = {"title": "string", "body": "string", "tags": "array", "access": "string", "message": "string",
                "base_revision": "string"}
@@ -52,13 +70,29 @@ def spec(version: str) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/api/v1/tokens": {"post": {**_op("Create an API token", "201 token",
-                                              body=_body({"username": "string", "password": "string"},
-                                                         ["username", "password"]), errors=("400", "401")),
-                                        "security": []}},
-            "/api/v1/users": {"post": _op("Create a user (admin)", "201 created", body=_body(
-                {"username": "string", "password": "string", "role": "string", "clearance": "string"},
-                ["username", "password"]), errors=("400", "401", "403", "409"))},
+            "/api/v1/tokens": {
+                "post": {**_op("Create an API token (shown once)", "201 {token, id, name, expires_at, ...}",
+                               body=_body({"username": "string", "password": "string", "name": "string",
+                                           "expires_in_days": "integer"}, ["username", "password"]),
+                               errors=("400", "401", "429")), "security": []},
+                "get": _op("The caller's tokens (never the tokens themselves)", "200 {tokens}", [
+                    _query("user", description="another user's tokens (admin)")], errors=_ADMIN_ERRORS),
+            },
+            "/api/v1/tokens/{id}": {"delete": _op("Revoke a token (own; admin: anyone's)", "204 revoked",
+                                                  [_in_path("id", "integer")], errors=("401", "404"))},
+            "/api/v1/me": {"get": _op("The caller: role, clearance, visible levels, allowed actions",
+                                      "200 {username, role, clearance, visible_levels, actions}",
+                                      errors=("401",))},
+            "/api/v1/users": {
+                "post": _op("Create a user (admin)", "201 created", body=_body(
+                    {"username": "string", "password": "string", **_USER_FIELDS}, ["username", "password"]),
+                    errors=("400", "401", "403", "409")),
+                "get": _op("List users (admin)", "200 {users}", errors=("401", "403")),
+            },
+            "/api/v1/users/{username}": {"patch": _op(
+                "Change a user (admin); disabling or a password reset ends sessions and revokes tokens",
+                "200 user", [_in_path("username")],
+                _body({**_USER_FIELDS, "active": "boolean", "password": "string"}, []), _ADMIN_ERRORS)},
             "/api/v1/docs": {"get": _op("List documents", "200 {total, items}", [
                 _query("prefix"), _query("tag"), _query("status", description="published|archived|all"),
                 _query("page", "integer"), _query("per_page", "integer")], errors=("400", "401"))},
@@ -71,6 +105,9 @@ def spec(version: str) -> dict[str, Any]:
                 "delete": _op("Delete a document (admin); past versions stay", "204 deleted", doc,
                               errors=("400", "401", "403", "404")),
             },
+            "/api/v1/docs/{path}/raw": {"get": _op("The stored file (front matter and Markdown)", "200 file", [
+                *doc, _query("revision", description="commit id (4-40 hex)"),
+                _query("at", description="ISO 8601 date-time")], media="text/markdown")},
             "/api/v1/docs/{path}/history": {"get": _op("Versions, newest first", "200 {versions}", doc)},
             "/api/v1/docs/{path}/diff": {"get": _op("Unified diff between two revisions", "200 {diff}", [
                 *doc, _query("from"), _query("to")])},
@@ -84,6 +121,14 @@ def spec(version: str) -> dict[str, Any]:
                 _query("q", description='words, "phrases", -exclude, prefix*, tag:, status:, path:'),
                 _query("limit", "integer"), _query("offset", "integer"), _query("tag"), _query("status"),
                 _query("path", description="path prefix")], errors=("400", "401"))},
+            "/api/v1/audit": {"get": _op("Audit entries, newest first (archivist, up to clearance)",
+                                         "200 {total, page, per_page, entries}",
+                                         [*_AUDIT_FILTERS, _query("page", "integer"), _query("per_page", "integer")],
+                                         errors=("400", "401", "403"))},
+            "/api/v1/audit/export": {"get": _op("Audit entries as CSV, oldest first (audited)", "200 CSV",
+                                                _AUDIT_FILTERS, errors=("400", "401", "403"), media="text/csv")},
+            "/api/v1/audit/verify": {"get": _op("Check the audit trail's hash chain", "200 {ok, entries, problems}",
+                                                errors=("401", "403"))},
             "/api/v1/openapi.json": {"get": {**_op("This description", "200 OpenAPI 3", errors=()),
                                              "security": []}},
         },

@@ -75,7 +75,9 @@ def save_doc(path: str) -> Response | tuple[str, int]:
 @bp.get("/new")
 @checked("edit")
 def new_doc() -> str:
-    form = dict.fromkeys(FORM_FIELDS, "") | {"path": request.args.get("path", ""), "access": _default_level()}
+    form = dict.fromkeys(FORM_FIELDS, "") | {
+        "path": request.args.get("path", ""),
+        "access": documents.default_level(current_user(), extensions.stores().default_access)}
     return _form_page(form, creating=True)
 
 
@@ -169,13 +171,6 @@ def _posted() -> dict[str, str]:
 def _normalized(body: str) -> str:
     """Browsers post textareas with CRLF; git should see the LF the file had, or every line diffs."""
     return body.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _default_level() -> str:
-    """The instance's default access level, lowered to the highest the user may write."""
-    levels = access.visible_levels(current_user())
-    default = extensions.stores().default_access
-    return default if default in levels else levels[-1]
 
 
 def _form_page(form: dict[str, str], *, creating: bool, error: str | None = None,

@@ -175,16 +175,17 @@ class AuditTrail:
         rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page))
         return total, list(rows)
 
-    def export_csv(self, session: Session, user: Principal, filters: Filters) -> Iterator[str]:
+    def export_csv(self, user: Principal, filters: Filters) -> Iterator[str]:
         """All matching entries as CSV, oldest first, in chunks to stream.
 
         The access check and the export's own audit entry happen now, before the first chunk,
-        so a refusal is still a proper error response.
+        so a refusal is still a proper error response; the rows are read in a session of the
+        stream's own, which outlives the request's.
         """
         access.require(user, "audit")
         self.record(user, "audit_export", detail=_describe(filters))
         query = self._select(user, filters).order_by(AuditEntry.id).execution_options(yield_per=500)
-        return _csv_chunks(session.scalars(query))
+        return _csv_chunks(self.sessions, query)
 
     def failures_since(self, session: Session, since: dt.datetime, *, actor: str | None = None,
                        address: str | None = None) -> tuple[int, dt.datetime | None]:
@@ -262,18 +263,19 @@ def _check_link(previous: AuditEntry | None, entry: AuditEntry) -> list[dict]:
     return []
 
 
-def _csv_chunks(entries: Iterable[AuditEntry]) -> Iterator[str]:
+def _csv_chunks(sessions: sessionmaker, query: Select) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write("\ufeff")  # a BOM, so spreadsheet programs read the Chinese as UTF-8
     writer = csv.writer(buffer)
     writer.writerow(CSV_FIELDS)
-    for entry in entries:
-        values = _fields(entry) | {"prev_hash": entry.prev_hash, "hash": entry.hash}
-        writer.writerow([_csv_safe(values[name]) for name in CSV_FIELDS])
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+    with sessions() as session:
+        for entry in session.scalars(query):
+            values = _fields(entry) | {"prev_hash": entry.prev_hash, "hash": entry.hash}
+            writer.writerow([_csv_safe(values[name]) for name in CSV_FIELDS])
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
     yield buffer.getvalue()
 
 

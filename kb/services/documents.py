@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb import access, docpath
 from kb.access import Principal
 from kb.document import ACCESS_LEVELS, DocumentFile, check, decode, normalize_tags, parse, serialize
-from kb.errors import BadRequest, Conflict, InvalidDocument, NotFound, TooLarge
+from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, NotFound, TooLarge
 from kb.models import Document, DocumentTag, Version
 from kb.render import RenderCache
 from kb.search import SearchIndex
@@ -256,9 +256,11 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
         else:
             access.require(user, "edit")
             doc = DocumentFile(title=title.strip(), body=body, tags=normalize_tags(tags),
-                               access=access_level or stores.default_access, owner=user.username)
+                               access=access_level or default_level(user, stores.default_access),
+                               owner=user.username)
         check(doc)
-        access.require(user, "edit", doc)  # nobody writes above their own clearance
+        if not access.can(user, "edit", doc):  # nobody writes above their own clearance
+            raise Forbidden("不能将文档设为高于您密级的访问级别 (access level above your clearance)")
         text = serialize(doc)
         merged = False
         if known and current and base_revision and not current.revision.startswith(base_revision):
@@ -330,6 +332,12 @@ def delete(stores: Stores, session: Session, user: Principal, path: str, message
         revision = _commit(stores, user, [Delete(path)], _message(message, f"删除 {path}"))
     stores.audit.record(user, "delete", path, revision=revision, level=known.access)
     return revision
+
+
+def default_level(user: Principal, default: str) -> str:
+    """The instance's default access level, lowered to the highest the user may write."""
+    levels = access.visible_levels(user)
+    return default if default in levels or not levels else levels[-1]
 
 
 def prerender(stores: Stores, revision: str) -> None:

@@ -5,6 +5,10 @@ same count. After ``FREE_FAILURES`` failures within ``WINDOW`` for one account (
 ``FREE_FAILURES_PER_ADDRESS`` from one address), each further attempt must wait twice as long as
 the one before (1 s, 2 s, 4 s … at most ``MAX_WAIT``); an attempt that comes too early is
 refused with 429 without checking the password, and logged.
+
+Writes (a login session, an upgraded password hash) are committed in transactions of their own,
+never left pending in the request's session: with SQLite, a request holding the write lock
+would block the audit trail's own connection.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ import datetime as dt
 import math
 import secrets
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from kb.access import Principal
 from kb.errors import BadRequest, TooManyRequests, Unauthorized
@@ -48,12 +52,17 @@ def sign_in(trail: AuditTrail, session: Session, username: object, password: obj
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         users.spend_a_hash(password)
-    ok = user is not None and users.check_password(user, password) and user.active
-    if not ok:
+        matches, upgraded = False, None
+    else:
+        matches, upgraded = users.check_password(user.password_hash, password)
+    if not matches or not user or not user.active:
         reason = "no such user" if user is None else ("disabled" if not user.active else "wrong password")
         trail.record(who, purpose, outcome="failed", detail=reason)
         raise Unauthorized(WRONG)
-    trail.record(users.principal(user, address=address), purpose)
+    with trail.transaction() as writing:
+        if upgraded:
+            writing.execute(update(User).where(User.id == user.id).values(password_hash=upgraded))
+        trail.append(writing, users.principal(user, address=address), purpose)
     return user
 
 
@@ -72,12 +81,12 @@ def _wait(trail: AuditTrail, session: Session, username: str, address: str) -> i
 # ---------------------------------------------------------------- login sessions
 
 
-def start_session(session: Session, user: User, address: str, lifetime: dt.timedelta) -> str:
-    """A new login session; the returned key goes into the (signed) session cookie."""
+def start_session(sessions: sessionmaker, user: User, address: str, lifetime: dt.timedelta) -> str:
+    """A new login session, committed at once; the returned key goes into the session cookie."""
     key = secrets.token_urlsafe(32)
-    session.add(LoginSession(user_id=user.id, key_hash=users.digest(key), address=address[:64],
-                             expires_at=utcnow() + lifetime))
-    session.flush()
+    with sessions.begin() as session:
+        session.add(LoginSession(user_id=user.id, key_hash=users.digest(key), address=address[:64],
+                                 expires_at=utcnow() + lifetime))
     return key
 
 
@@ -89,5 +98,8 @@ def session_user(session: Session, key: str) -> User | None:
     return row.user
 
 
-def end_session(session: Session, key: str) -> None:
-    session.execute(delete(LoginSession).where(LoginSession.key_hash == users.digest(key)))
+def end_session(trail: AuditTrail, who: Principal, key: str) -> None:
+    """Log out: the login session ends on the server, and the logout is audited."""
+    with trail.transaction() as session:
+        session.execute(delete(LoginSession).where(LoginSession.key_hash == users.digest(key)))
+        trail.append(session, who, "logout")

@@ -48,21 +48,18 @@ def hash_password(password: str) -> str:
     return HASHER.hash(password)
 
 
-def check_password(user: User, password: str) -> bool:
-    """Whether ``password`` is the user's; upgrades an outdated hash in place when it is."""
-    stored = user.password_hash
+def check_password(stored: str, password: str) -> tuple[bool, str | None]:
+    """Whether ``password`` matches the ``stored`` hash, and the hash to store instead when the
+    stored one is outdated (older Argon2 parameters, or werkzeug's from before Argon2)."""
     if stored.startswith("$argon2"):
         try:
             HASHER.verify(stored, password)
         except (VerificationError, InvalidHashError):
-            return False
-        if HASHER.check_needs_rehash(stored):
-            user.password_hash = hash_password(password)
-        return True
-    if check_password_hash(stored, password):  # a werkzeug hash from before Argon2
-        user.password_hash = hash_password(password)
-        return True
-    return False
+            return False, None
+        return True, hash_password(password) if HASHER.check_needs_rehash(stored) else None
+    if check_password_hash(stored, password):
+        return True, hash_password(password)
+    return False, None
 
 
 def spend_a_hash(password: str) -> None:
@@ -233,7 +230,7 @@ def change_own_password(trail: AuditTrail, actor: Principal, current: object, ne
     access.require(actor, "account")
     with trail.transaction() as session:
         user = get_user(session, actor.username)
-        if not isinstance(current, str) or not check_password(user, current):
+        if not isinstance(current, str) or not check_password(user.password_hash, current)[0]:
             raise BadRequest("当前密码不正确 (current password is wrong)")
         user.password_hash = hash_password(_check_password_rules(new))
         end_all_sessions(session, user)
