@@ -36,6 +36,19 @@ def _fast_password_hashing() -> Iterator[None]:
     users.HASHER = original
 
 
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for every browser test (Playwright's sync API allows one per thread)."""
+    from playwright.sync_api import sync_playwright
+    from web_fixtures import CHROMIUM_ARGS, chromium_executable
+
+    executable = chromium_executable()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),

@@ -23,6 +23,7 @@ import pytest
 from conftest import PASSWORD, PEOPLE, save
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from kb import create_app
@@ -207,36 +208,36 @@ def doc_with_history(app: Flask, admin: Any) -> str:
     return "运维/备份策略"
 
 
-@pytest.mark.parametrize("option", GIT_OPTIONS)
-@pytest.mark.parametrize("method, suffix, body", [
+# every API route that takes a document path: (method, suffix, JSON body)
+PATH_ROUTES = [
     ("get", "", None), ("get", "/raw", None), ("get", "/history", None), ("get", "/diff", None),
     ("put", "", {"title": "标题", "body": "正文"}), ("delete", "", None),
     ("post", "/revert", {"revision": "0000"}), ("post", "/move", {"to": "新位置"}),
-])
-def test_a_git_option_as_the_document_path_is_400_and_plants_nothing(app, admin, doc_with_history, option,
-                                                                     method, suffix, body):
+]
+
+
+@pytest.mark.parametrize("option", GIT_OPTIONS)
+def test_a_git_option_as_the_document_path_is_400_on_every_route_and_plants_nothing(app, admin, doc_with_history,
+                                                                                    option):
     before = head(app)
-    kwargs = {"json": body} if body is not None else {}
-    response = getattr(admin, method)(f"docs/{quote(option)}{suffix}", **kwargs)
-    assert_refused(response, 400)
+    for method, suffix, body in PATH_ROUTES:
+        kwargs = {"json": body} if body is not None else {}
+        response = getattr(admin, method)(f"docs/{quote(option)}{suffix}", **kwargs)
+        assert_refused(response, 400)
     assert head(app) == before
     no_planted_files(app)
 
 
 @pytest.mark.parametrize("revision", NOT_A_REVISION)
-@pytest.mark.parametrize("where", ["revision", "raw-revision", "from", "to"])
-def test_a_revision_that_is_not_a_commit_id_never_reaches_git(app, admin, doc_with_history, revision, where):
+def test_a_revision_that_is_not_a_commit_id_is_400_in_every_parameter(app, admin, doc_with_history, revision):
     path = doc_with_history
-    url = {"revision": f"docs/{path}?revision=", "raw-revision": f"docs/{path}/raw?revision=",
-           "from": f"docs/{path}/diff?from=", "to": f"docs/{path}/diff?to="}[where] + quote(revision)
-    response = admin.get(url)
-    if revision == "" and where in ("from", "to"):  # an empty from/to means the default versions
-        assert response.status_code == 200
-        return
-    if revision == "":  # an empty revision is asked for, and refused, like any other non-id
-        assert response.status_code in (200, 400)
-        return
-    assert_refused(response, 400)
+    for url in (f"docs/{path}?revision=", f"docs/{path}/raw?revision=", f"docs/{path}/diff?from=",
+                f"docs/{path}/diff?to="):
+        response = admin.get(url + quote(revision))
+        if revision == "" and "diff" in url:  # an empty from/to means the default versions
+            assert response.status_code == 200
+        else:
+            assert_refused(response, 400)
     no_planted_files(app)
 
 
@@ -298,18 +299,15 @@ TRAVERSALS = ["../x", "..%2fx", "%2e%2e/x", "%2e%2e%2fx", "a/../../etc/passwd", 
 
 
 @pytest.mark.parametrize("path", TRAVERSALS)
-@pytest.mark.parametrize("method, suffix, body", [
-    ("get", "", None), ("get", "/raw", None), ("get", "/history", None), ("get", "/diff", None),
-    ("put", "", {"title": "标题", "body": "正文"}), ("delete", "", None),
-    ("post", "/revert", {"revision": "0000"}), ("post", "/move", {"to": "新位置"}),
-])
-def test_a_traversal_in_the_document_path_is_refused_and_commits_nothing(app, admin, doc_with_history, path,
-                                                                         method, suffix, body):
+def test_a_traversal_in_the_document_path_is_refused_on_every_route_and_commits_nothing(app, admin,
+                                                                                        doc_with_history, path):
     before = head(app)
-    kwargs = {"json": body} if body is not None else {}
-    response = getattr(admin, method)(f"docs/{path}{suffix}", **kwargs)
-    assert_refused(response, 400, 404)
+    for method, suffix, body in PATH_ROUTES:
+        kwargs = {"json": body} if body is not None else {}
+        response = getattr(admin, method)(f"docs/{path}{suffix}", **kwargs)
+        assert_refused(response, 400, 404)
     assert head(app) == before
+    assert admin.get(f"docs/{doc_with_history}").status_code == 200
 
 
 @pytest.mark.parametrize("method, suffix", [("get", ""), ("get", "/history"), ("put", ""), ("delete", "")])
@@ -671,6 +669,49 @@ def test_xss_in_title_tags_body_and_message_is_escaped_on_every_page(app, admin,
         response = admin_browser.get(url)
         assert response.status_code == 200, (url, response.status_code)
         assert_no_live_script(response.get_data(as_text=True))
+    for url in ("/", f"/docs/{path}", f"/docs/{path}/history", f"/search?q={quote(payload)}"):
+        assert str(escape(payload)) in admin_browser.get(url).get_data(as_text=True), url  # shown, as text
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_xss_in_a_display_name_or_email_is_escaped_on_the_user_pages(app, admin, admin_browser, payload):
+    response = admin.post("users", json={"username": "zhou.author", "password": PASSWORD, "role": "editor",
+                                         "clearance": "internal", "display_name": payload,
+                                         "email": f"{payload}@example.com"})
+    assert response.status_code in (201, 400), response.get_json()
+    for url in ("/admin/users", "/admin/users/zhou.author" if response.status_code == 201 else "/admin/users",
+                "/audit"):
+        page = admin_browser.get(url)
+        assert page.status_code == 200, (url, page.status_code)
+        assert_no_live_script(page.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("payload", ['" onmouseover="alert(1)', "' autofocus onfocus='alert(1)", "x&quot; onclick=x"])
+def test_xss_in_an_authors_display_name_is_escaped_on_document_pages(app, admin, api_as, admin_browser, payload):
+    response = admin.post("users", json={"username": "zhou.author", "password": PASSWORD, "role": "editor",
+                                         "clearance": "internal", "display_name": f"周{payload}"})
+    assert response.status_code == 201, response.get_json()
+    save(api_as("zhou.author"), "值班/交接", "交接记录", title="交接")
+    save(api_as("zhou.author"), "值班/交接", "交接记录第二版", title="交接")
+    for url in ("/", "/docs/值班/交接", "/docs/值班/交接/history", "/docs/值班/交接/diff", "/admin/users"):
+        page = admin_browser.get(url)
+        assert page.status_code == 200, (url, page.status_code)
+        assert_no_live_script(page.get_data(as_text=True))
+
+
+@pytest.mark.xfail(reason="kb.services.users accepts a display_name/email git refuses as an author "
+                          "(angle brackets, inner control characters); every save by that user is then 400",
+                   strict=True)
+@pytest.mark.parametrize("fields", [{"display_name": "周<管理员>"}, {"email": "<zhou>@example.com"},
+                                    {"display_name": "周\n管理员"}])
+def test_a_display_name_or_email_git_cannot_take_is_refused_when_the_user_is_made(app, admin, api_as, fields):
+    response = admin.post("users", json={"username": "zhou.author", "password": PASSWORD, "role": "editor",
+                                         "clearance": "internal", **fields})
+    if response.status_code == 201:  # accepted: then the account must be able to do its job
+        saved = api_as("zhou.author").put("docs/值班/交接", json={"title": "交接", "body": "交接记录"})
+        assert saved.status_code == 201, saved.get_json()
+    else:
+        assert_refused(response, 400)
 
 
 @pytest.mark.parametrize("payload", XSS)
@@ -704,6 +745,7 @@ def test_xss_in_audited_fields_is_escaped_on_the_audit_page(app, admin, admin_br
     response = admin_browser.get("/audit")
     assert response.status_code == 200
     assert_no_live_script(response.get_data(as_text=True))
+    assert str(escape(payload)) in response.get_data(as_text=True)  # the entry is shown, as text
     filtered = admin_browser.get("/audit", query_string={"user": payload, "action": payload, "path": payload})
     assert filtered.status_code == 200
     assert_no_live_script(filtered.get_data(as_text=True))
@@ -739,52 +781,45 @@ def _tables_intact(app: Flask, admin: Any) -> None:
     assert len(admin.get("users").get_json()["users"]) == len(PEOPLE)
 
 
-@pytest.mark.parametrize("value", SQLISH)
-@pytest.mark.parametrize("name", ["prefix", "tag", "status"])
-def test_sql_in_a_document_list_filter_matches_nothing(app, admin, two_documents, name, value):
-    response = admin.get("docs", query_string={name: value})
-    assert response.status_code in (200, 400)
+def _matches_nothing(response: Any) -> None:
+    """200 with no rows, or a clear 400; never a 500 and never rows the filter did not ask for."""
+    assert response.status_code in (200, 400), (response.status_code, response.get_data(as_text=True)[:300])
     if response.status_code == 400:
         assert_refused(response)
     else:
         assert response.get_json()["total"] == 0, response.get_json()
+
+
+@pytest.mark.parametrize("value", SQLISH)
+def test_sql_in_any_document_list_filter_matches_nothing(app, admin, two_documents, value):
+    for name in ("prefix", "tag", "status"):
+        _matches_nothing(admin.get("docs", query_string={name: value}))
     _tables_intact(app, admin)
 
 
 @pytest.mark.parametrize("value", SQLISH)
-@pytest.mark.parametrize("name", ["q", "tag", "status", "path"])
-def test_sql_in_a_search_filter_matches_nothing(app, admin, two_documents, name, value):
-    args = {"q": "备份"} | {name: value}
-    response = admin.get("search", query_string=args)
-    assert response.status_code in (200, 400)
-    if response.status_code == 400:
-        assert_refused(response)
-    else:
-        assert response.get_json()["total"] == 0, response.get_json()
+def test_sql_in_any_search_filter_matches_nothing(app, admin, two_documents, value):
+    for name in ("q", "tag", "status", "path"):
+        _matches_nothing(admin.get("search", query_string={"q": "备份"} | {name: value}))
     _tables_intact(app, admin)
 
 
 @pytest.mark.parametrize("value", SQLISH)
-@pytest.mark.parametrize("name", ["user", "path", "action", "outcome"])
-def test_sql_in_an_audit_filter_matches_nothing(app, admin, two_documents, name, value):
-    response = admin.get("audit", query_string={name: value})
-    assert response.status_code in (200, 400)
-    if response.status_code == 400:
-        assert_refused(response)
-    else:
-        assert response.get_json()["total"] == 0, response.get_json()
-    export = admin.get("audit/export", query_string={name: value})
-    assert export.status_code in (200, 400)
-    if export.status_code == 200:
-        assert len(export.get_data(as_text=True).strip().splitlines()) == 1  # the header row only
+def test_sql_in_any_audit_filter_matches_nothing(app, admin, two_documents, value):
+    for name in ("user", "path", "action", "outcome"):
+        _matches_nothing(admin.get("audit", query_string={name: value}))
+        export = admin.get("audit/export", query_string={name: value})
+        assert export.status_code in (200, 400)
+        if export.status_code == 200:
+            assert len(export.get_data(as_text=True).strip().splitlines()) == 1  # the header row only
     _tables_intact(app, admin)
 
 
 @pytest.mark.parametrize("value", [*SQLISH, "yesterday", "2026-02-30"])
-@pytest.mark.parametrize("name", ["since", "until"])
-def test_sql_in_an_audit_date_is_400(app, admin, name, value):
-    assert_refused(admin.get("audit", query_string={name: value}), 400)
-    assert_refused(admin.get("audit/export", query_string={name: value}), 400)
+def test_sql_in_an_audit_date_is_400(app, admin, value):
+    for name in ("since", "until"):
+        assert_refused(admin.get("audit", query_string={name: value}), 400)
+        assert_refused(admin.get("audit/export", query_string={name: value}), 400)
 
 
 @pytest.mark.parametrize("value", SQLISH)
@@ -1037,6 +1072,7 @@ def test_a_throttled_web_login_says_when_to_retry(app, monkeypatch):
     _freeze_at_latest_failure(app, monkeypatch, "li.reader")
     response = browser.post("/login", data={"username": "li.reader", "password": PASSWORD})
     assert response.status_code == 429
+    assert response.headers.get("Retry-After") is not None
     assert int(response.headers["Retry-After"]) >= 1
 
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import test_web_ui as web_ui
 from conftest import PASSWORD
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-from web_fixtures import CHROMIUM_ARGS, chromium_executable
+from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.browser
 
-# test_web_ui's fixtures, shared rather than copied ("browser" is this module's own, below)
+# test_web_ui's fixtures, shared rather than copied (``browser`` comes from conftest)
 site = web_ui.site
 login = web_ui.login
 
@@ -33,20 +31,6 @@ SCRIPT = "<script>alert(1)</script>"
 ARTIFACTS = Path(os.environ.get("KB_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "kb-test-artifacts")
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Chromium for this module, closed when the module is done.
-
-    Not test_web_ui's session-wide one: imported here it would be a second session fixture, and
-    Playwright's sync API runs one instance per thread at a time. Module scope lets the two files
-    run one after the other (in the suite's order, this one first).
-    """
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def create_user(page: Page, username: str, role: str, clearance: str, display_name: str = "") -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from conftest import PASSWORD
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from web_fixtures import CHROMIUM_ARGS, LiveServer, chromium_executable
+from playwright.sync_api import Browser, Page, expect
+from web_fixtures import LiveServer
 
 from kb.services import documents, users
 
@@ -74,15 +74,6 @@ class Site:
             result = documents.save_document(stores, session, user, path, title=title, body=body, **fields)
             session.commit()
         return result.revision
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    executable = chromium_executable()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
