@@ -16,6 +16,8 @@ from kb.errors import InvalidDocument
 
 ACCESS_LEVELS = ("public", "internal", "confidential", "secret")
 STATUSES = ("published", "archived")
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 100  # the catalog's column
 
 # libyaml's parser when PyYAML was built with it: ten times faster, and parsing runs on every view
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -91,6 +93,10 @@ def check(doc: DocumentFile) -> None:
         raise InvalidDocument("文档标题不能为空 (title is required)")
     if len(doc.title) > 300:
         raise InvalidDocument("文档标题过长 (title longer than 300 characters)")
+    if len(doc.tags) > MAX_TAGS:
+        raise InvalidDocument(f"标签不能超过 {MAX_TAGS} 个 (more than {MAX_TAGS} tags)")
+    if any(len(tag) > MAX_TAG_LENGTH for tag in doc.tags):
+        raise InvalidDocument(f"每个标签不能超过 {MAX_TAG_LENGTH} 个字符 (tag longer than {MAX_TAG_LENGTH})")
 
 
 def normalize_tags(tags: object) -> list[str]:

@@ -32,9 +32,9 @@ def safe_next(target: str) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @checked(PUBLIC)
-def login() -> str | Response | tuple[str, int]:
+def login() -> Response | tuple[str, int, dict]:
     """The login form; after logging in, back to the page that asked (same site only)."""
-    error, status = None, 200
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         try:
             user = logins.sign_in(extensions.stores().audit, db.session(), request.form.get("username", ""),
@@ -42,12 +42,13 @@ def login() -> str | Response | tuple[str, int]:
         except TooManyRequests as throttled:
             error, status = _("Too many failed attempts. Try again in %(n)s seconds.",
                               n=throttled.details["retry_after"]), 429
+            headers = {"Retry-After": str(throttled.details["retry_after"])}
         except (Unauthorized, BadRequest):
             error, status = _("Wrong username or password."), 401
         else:
             auth.log_in(user)
             return redirect(safe_next(request.args.get("next", "")) or url_for("web.home"))
-    return render_template("login.html", error=error), status
+    return render_template("login.html", error=error), status, headers
 
 
 @bp.post("/logout")

@@ -39,6 +39,8 @@ HASHED_FIELDS = ("id", "at", "actor", "address", "action", "target", "revision",
 CSV_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 MAX_DETAIL = 2000
 OUTCOMES = ("ok", "failed", "denied", "throttled")
+# sign-ins through the login form and through POST /api/v1/tokens share one failure count
+SIGN_IN_ACTIONS = ("login", "token_login")
 
 # the database itself refuses to change or remove an entry
 _APPEND_ONLY = {
@@ -189,11 +191,12 @@ class AuditTrail:
 
     def failures_since(self, session: Session, since: dt.datetime, *, actor: str | None = None,
                        address: str | None = None) -> tuple[int, dt.datetime | None]:
-        """Failed logins since ``since`` for one account or one address: (count, latest)."""
+        """Failed sign-ins (form or token API) since ``since`` for one account or one address:
+        (count, latest)."""
         column, value = (AuditEntry.actor, actor) if actor is not None else (AuditEntry.address, address)
         count, latest = session.execute(
             select(func.count(), func.max(AuditEntry.at)).where(
-                AuditEntry.action == "login", AuditEntry.outcome == "failed", AuditEntry.at >= since,
+                AuditEntry.action.in_(SIGN_IN_ACTIONS), AuditEntry.outcome == "failed", AuditEntry.at >= since,
                 column == value)).one()
         return count, latest
 

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import hashlib
 import re
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -103,12 +104,16 @@ def _check_clearance(clearance: object) -> str:
 
 
 def _check_text(value: object, name: str, limit: int) -> str:
+    """A display name or e-mail. They become the git author of the user's commits, which git
+    refuses with angle brackets or control characters: refused here, not at the first save."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise BadRequest(f"{name} 必须是字符串 ({name} must be a string)")
     if len(value) > limit:
         raise BadRequest(f"{name} 不能超过 {limit} 个字符 ({name} longer than {limit})")
+    if any(ch in "<>" or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+        raise BadRequest(f"{name} 不能包含尖括号或控制字符 ({name} may not hold < > or control characters)")
     return value.strip()
 
 
