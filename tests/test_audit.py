@@ -263,6 +263,29 @@ def test_verify_catches_an_edited_entry_whose_hash_was_recomputed(app, admin, ed
     assert result["problems"] == [(victim.id + 1, "broken_link")]
 
 
+def test_verify_catches_a_chain_rewritten_from_an_edited_entry_onwards(app, admin, editor):
+    """Every hash from the edit onwards recomputed: the chain is consistent again, but the
+    newest entry no longer matches the anchor kept outside the database."""
+    some_activity(app, admin, editor)
+    rows = entries(app)
+    victim = next(row for row in rows if row.action == "create")
+    previous_hash = next(row.hash for row in rows if row.id == victim.id - 1) if victim.id > 1 else "0" * 64
+    statements = []
+    for row in [row for row in rows if row.id >= victim.id]:
+        values = {name: getattr(row, name) for name in HASHED_FIELDS}
+        values["at"] = row.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        if row.id == victim.id:
+            values["detail"] = "nothing happened"
+        forged = entry_hash(values, previous_hash)
+        statements.append(("UPDATE audit_trail SET detail = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                           (values["detail"], previous_hash, forged, row.id)))
+        previous_hash = forged
+    tamper(app, *statements)
+    result = verification(app)
+    assert result["ok"] is False
+    assert result["problems"] == [(rows[-1].id, "rewritten")]
+
+
 def test_verify_catches_entries_cut_off_the_end(app, admin, editor):
     some_activity(app, admin, editor)
     newest = last_id(app)
