@@ -42,6 +42,15 @@ _LABELS = {
     "archived": N_("Archived"),
     "move": N_("Moved"),
     "delete": N_("Deleted"),
+    # API token states
+    "active": N_("Active"),
+    "revoked": N_("Revoked"),
+    "expired": N_("Expired"),
+    # audit outcomes
+    "ok": N_("Succeeded"),
+    "failed": N_("Failed"),
+    "denied": N_("Denied"),
+    "throttled": N_("Throttled"),
 }
 
 

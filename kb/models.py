@@ -90,6 +90,15 @@ class ApiToken(Base):
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
+    @property
+    def state(self) -> str:
+        """``revoked``, ``expired`` or ``active``: what the account pages show."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= utcnow():
+            return "expired"
+        return "active"
+
 
 class AuditEntry(Base):
     """One audited event. Entries are only ever appended (database triggers refuse UPDATE and

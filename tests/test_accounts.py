@@ -191,6 +191,15 @@ def test_an_expired_token_is_refused(app, client):
     assert "error" in response.get_json()
 
 
+def test_the_account_page_shows_an_expired_token_as_expired(app, client):
+    made = new_token(client, "li.reader", expires_in_days=1)
+    web_login(client, "li.reader")
+    row = re.compile(rf"<tr>\s*<td>[^<]*<span class=\"path\">#{made['id']}</span>.*?</tr>", re.S)
+    assert "有效" in row.search(client.get("/account").get_data(as_text=True)).group(0)
+    set_column(app, ApiToken, ApiToken.id == made["id"], expires_at=utcnow() - dt.timedelta(seconds=1))
+    assert "已过期" in row.search(client.get("/account").get_data(as_text=True)).group(0)
+
+
 def test_last_used_at_is_set_when_a_token_is_used(client):
     made = new_token(client, "li.reader")
     assert made["last_used_at"] is None
