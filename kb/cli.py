@@ -47,20 +47,22 @@ def init(demo: bool) -> None:
     app = _app()
     stores = app.extensions["kb.stores"]
     with stores.sessions() as session:
-        if session.scalar(select(User).where(User.username == "admin")) is None:
-            password = os.environ.get("KB_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-            users.create_user(session, "admin", password, role="admin", clearance="secret",
-                              display_name="管理员")
-            session.commit()
-            shown = "(from KB_ADMIN_PASSWORD)" if os.environ.get("KB_ADMIN_PASSWORD") else password
-            click.echo(f"created user admin, password: {shown}")
-        else:
-            click.echo("user admin exists")
+        exists = session.scalar(select(User).where(User.username == "admin")) is not None
+    if exists:
+        click.echo("user admin exists")
+    else:
+        password = os.environ.get("KB_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        users.add_user(stores.audit, _operator(), {"username": "admin", "password": password, "role": "admin",
+                                                   "clearance": "secret", "display_name": "管理员"})
+        shown = "(from KB_ADMIN_PASSWORD)" if os.environ.get("KB_ADMIN_PASSWORD") else password
+        click.echo(f"created user admin, password: {shown}")
     if demo:
         if stores.store.head() is not None:
             click.echo("the content repository already has documents; demo content not imported")
         else:
             count = bulk.import_demo(stores, Path(__file__).resolve().parent.parent / "content")
+            stores.audit.record(_operator(), "import", revision=stores.store.head(),
+                                detail=f"{count} demo documents")
             click.echo(f"imported {count} demo documents with history")
     click.echo(f"instance: {app.config['INSTANCE_DIR']}")
 
@@ -87,6 +89,9 @@ def import_(directory: Path, message: str) -> None:
     with click.progressbar(length=max(len(files), 1), label="importing") as bar:
         report = bulk.import_files(app.extensions["kb.stores"], directory, files, message=message,
                                    progress=bar.update)
+    if report.revision:
+        _trail(app).record(_operator(), "import", revision=report.revision,
+                           detail=f"{report.imported} documents from {directory}"[:500])
     for problem in report.skipped:
         click.echo(f"skipped {problem}", err=True)
     click.echo(f"imported {report.imported} documents"

@@ -84,6 +84,15 @@ def test_import_turns_files_into_documents_in_one_commit(tmp_path):
     vpn = (exported / "网络" / "VPN-故障.md").read_text(encoding="utf-8")
     assert "title: VPN 无法连接" in vpn
     assert "access: internal" in vpn
+    assert [action for action, in audit_actions(instance)] == ["user_create", "import", "export"]
+
+
+def audit_actions(instance: Path) -> list[tuple[str]]:
+    """Each audit entry's action, oldest first (read with sqlite3, as an auditor's script would)."""
+    with sqlite3.connect(instance / "kb.sqlite3") as db:
+        rows = db.execute("SELECT action FROM audit_trail ORDER BY id").fetchall()
+    db.close()
+    return rows
 
 
 def test_user_and_token_commands(tmp_path):
