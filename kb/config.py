@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MAX_BODY = 2 * 1024 * 1024
+# the instance holds the whole content repository, every level at once: its owner only
+INSTANCE_MODE = 0o700
 
 
 def _flag(value: str) -> bool:
@@ -78,7 +80,7 @@ def secret_key(instance_dir: Path) -> str:
     """The instance's secret key, generated into the instance folder on first use (never a constant)."""
     path = instance_dir / "secret_key"
     if not path.exists():
-        instance_dir.mkdir(parents=True, exist_ok=True)
+        instance_dir.mkdir(mode=INSTANCE_MODE, parents=True, exist_ok=True)
         staged = instance_dir / f".secret_key.{os.getpid()}"
         staged.write_text(secrets.token_urlsafe(48))
         staged.chmod(0o600)

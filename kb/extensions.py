@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import Flask, Response, after_this_request, current_app, has_request_context
 
+from kb.config import INSTANCE_MODE
 from kb.db import make_sessionmaker
 from kb.render import RenderCache
 from kb.search import SearchIndex
@@ -22,7 +23,7 @@ from kb.versioning import GitStore
 def build_stores(config: dict) -> Stores:
     """Open (creating where missing) the repository, index and database named by ``config``."""
     instance = Path(config["INSTANCE_DIR"])
-    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    instance.mkdir(mode=INSTANCE_MODE, parents=True, exist_ok=True)
     sessions = make_sessionmaker(config["DATABASE_URL"])
     return Stores(
         store=GitStore.init(Path(config["CONTENT_DIR"]), lock_path=instance / "write.lock",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import save
 
@@ -83,3 +85,24 @@ def test_anonymous_read_shows_public_documents_only(app, client, admin):
     assert client.get("/api/v1/docs/公开").status_code == 200
     assert client.get("/api/v1/docs/内部").status_code == 404
     assert client.put("/api/v1/docs/公开", json={"title": "t", "body": "b"}).status_code == 401
+
+
+def test_the_instance_folder_with_the_content_repository_is_its_owners_only(tmp_path):
+    """A clone of content.git hands over every level at once: only the OS account running kb
+    (an administrator of the machine) may read it."""
+    from kb import create_app
+
+    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "fresh-instance")})
+    instance = Path(app.config["INSTANCE_DIR"])
+    assert instance.stat().st_mode & 0o777 == 0o700
+    assert (instance / "content.git").is_dir()
+    app.extensions["kb.stores"].close()
+
+
+@pytest.mark.parametrize("url", ["/content.git/info/refs?service=git-upload-pack", "/content.git/HEAD",
+                                 "/info/refs?service=git-upload-pack", "/api/v1/git/info/refs"])
+def test_no_route_serves_the_git_repository(client, admin, url):
+    save(admin, "绝密文档", "绝密正文", access="secret")
+    response = client.get(url, headers=admin.headers)
+    assert response.status_code == 404
+    assert b"ref: refs/heads" not in response.data
