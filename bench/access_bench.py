@@ -17,6 +17,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -77,10 +78,11 @@ def http_rows(work: Path, docs: int) -> list[list]:
     return rows
 
 
-def _append(folder: str, count: int) -> None:
+def _append(folder: str, count: int, start: Any) -> None:
     app = create_app({"INSTANCE_DIR": folder, "CATCH_UP": False})
     trail = app.extensions["kb.stores"].audit
     who = Principal("bench", "admin", "secret", address="127.0.0.1")
+    start.wait()  # timing starts once every process has built its app
     for i in range(count):
         trail.record(who, "read", f"bench/{i % 100}", level="confidential")
     app.extensions["kb.stores"].close()
@@ -89,13 +91,15 @@ def _append(folder: str, count: int) -> None:
 def trail_rows(work: Path, entries: int) -> list[list]:
     folder = str(work / "trail")
     rows = []
+    context = multiprocessing.get_context("fork")
     for processes in (1, 2):
         count = 2000
-        started = time.perf_counter()
-        workers = [multiprocessing.get_context("fork").Process(target=_append, args=(folder, count))
-                   for _ in range(processes)]
+        start = context.Barrier(processes + 1)
+        workers = [context.Process(target=_append, args=(folder, count, start)) for _ in range(processes)]
         for worker in workers:
             worker.start()
+        start.wait()
+        started = time.perf_counter()
         for worker in workers:
             worker.join()
         seconds = time.perf_counter() - started

@@ -62,6 +62,11 @@ for _dialect, _statements in _APPEND_ONLY.items():
         event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 
+# built once: the statements are on the path of every write and audited read
+_NEWEST = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+_INSERT = insert(AuditEntry.__table__)
+
+
 def entry_hash(values: dict, prev_hash: str) -> str:
     """SHA-256 of the entry's fields (canonical JSON) and the previous entry's hash."""
     payload = json.dumps([prev_hash, *(values[name] for name in HASHED_FIELDS)], ensure_ascii=False,
@@ -154,14 +159,13 @@ class AuditTrail:
         A plain INSERT rather than an ORM object: it is on the path of every write and every
         audited read, and the ORM's unit of work would double its cost.
         """
-        previous = session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc())
-                                   .limit(1)).first()
+        previous = session.execute(_NEWEST).first()
         values = {"id": previous.id + 1 if previous else 1, "at": utcnow(), "actor": who.username[:64],
                   "address": who.address[:64], "action": action[:32], "target": target[:256], "revision": revision,
                   "level": level, "outcome": outcome, "detail": detail[:MAX_DETAIL],
                   "prev_hash": previous.hash if previous else GENESIS}
         values["hash"] = entry_hash(_fields(values), values["prev_hash"])
-        session.execute(insert(AuditEntry).values(**values))
+        session.execute(_INSERT, values)
         session.info["kb_audit_last"] = {"id": values["id"], "hash": values["hash"]}
 
     def record(self, who: Principal, action: str, target: str = "", **fields: object) -> None:
