@@ -104,3 +104,4 @@ def test_a_save_is_accepted_even_when_the_index_update_fails(app, editor, monkey
     assert consistency.check(stores) == []
     hits = stores.index.search("索引失败时", access_levels=["internal"], statuses=["published"]).hits
     assert [hit.path for hit in hits] == ["乙"]
+

@@ -1,0 +1,26 @@
+"""The database layer: tables made by an older kb are brought up to date where that is safe."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, text
+
+from kb.db import make_sessionmaker
+from kb.models import ApiToken
+
+
+def test_a_database_from_an_older_kb_gets_the_new_nullable_columns(tmp_path):
+    """API tokens gained expiry, revocation and last use; a token table made before that keeps
+    its rows and gains the columns, so an existing instance keeps working."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE api_tokens (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, "
+                                "token_hash VARCHAR(64) NOT NULL UNIQUE, name VARCHAR(128) NOT NULL, "
+                                "created_at DATETIME NOT NULL)"))
+        connection.execute(text("INSERT INTO api_tokens VALUES (1, 1, 'abc', 'old', '2026-01-01 00:00:00')"))
+    engine.dispose()
+    sessions = make_sessionmaker(url)
+    with sessions() as session:
+        token = session.get(ApiToken, 1)
+        assert (token.name, token.expires_at, token.revoked_at, token.state) == ("old", None, None, "active")
+    sessions.kw["bind"].dispose()
