@@ -49,9 +49,25 @@ def address() -> str:
 
 
 def current_user() -> Principal:
+    """The caller; raises Unauthorized for credentials that were sent but are not valid (once
+    resolved, the same answer for the rest of the request, audited once)."""
     if "kb_user" not in g:
-        g.kb_user = _resolve()
+        try:
+            g.kb_user = _resolve()
+        except Unauthorized as refused:
+            g.kb_user, g.kb_user_refused = None, refused
+    if g.kb_user is None:
+        raise g.kb_user_refused
     return g.kb_user
+
+
+def viewer() -> Principal:
+    """``current_user()``, or anonymous when the credentials were refused: what templates and
+    error pages show, so rendering a refusal never fails on the refusal itself."""
+    try:
+        return current_user()
+    except Unauthorized:
+        return anonymous(current_app.config["ANONYMOUS_READ"], address())
 
 
 def _resolve() -> Principal:

@@ -1157,3 +1157,19 @@ def test_the_session_cookie_holds_no_user_name_or_role(app):
         raw = zlib.decompress(raw)
     text = raw.decode("utf-8", errors="replace")
     assert "admin" not in text and "secret" not in text
+
+
+@pytest.mark.parametrize("header", ["Basic YWRtaW46YWRtaW4=", "Bearer kb_forged", "Bearer"])
+@pytest.mark.parametrize(("method", "url"), [("GET", "/"), ("GET", "/docs/文档"), ("POST", "/logout"),
+                                             ("POST", "/docs/文档/edit"), ("GET", "/no-such-page")])
+def test_bad_credentials_on_a_web_page_are_refused_cleanly_and_audited_once(csrf_app, header, method, url):
+    """The refusal page itself must not trip over the refused credentials (it once answered 500)."""
+    before = _count(csrf_app, "token_use")
+    response = csrf_app.test_client().open(url, method=method, headers={"Authorization": header})
+    assert response.status_code in (400, 401, 404), response.status_code
+    assert _count(csrf_app, "token_use") - before <= 1
+
+
+def _count(app: Flask, action: str) -> int:
+    with app.extensions["kb.stores"].sessions() as session:
+        return session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action))

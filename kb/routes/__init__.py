@@ -7,7 +7,7 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
 from kb import access, security
-from kb.auth import current_user, session_authenticated
+from kb.auth import session_authenticated, viewer
 from kb.routes import accounts_api, admin, api, audit, auth, web
 
 csrf = CSRFProtect()
@@ -30,5 +30,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
-    app.jinja_env.globals.update(kb_user=current_user, kb_can=lambda action, doc=None: access.can(
-        current_user(), action, doc))
+    app.jinja_env.globals.update(kb_user=viewer, kb_can=lambda action, doc=None: access.can(viewer(), action, doc))

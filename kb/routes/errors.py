@@ -8,7 +8,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from werkzeug.exceptions import HTTPException
 
 from kb import extensions
-from kb.auth import current_user
+from kb.auth import viewer
 from kb.errors import Forbidden, KBError, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 def _audit_refusal(action: str, reason: str) -> None:
     """Refused attempts (a role that may not, a forged form) are what an auditor looks for."""
-    extensions.stores().audit.record(current_user(), action, request.path[:256], outcome="denied",
+    extensions.stores().audit.record(viewer(), action, request.path[:256], outcome="denied",
                                      detail=f"{request.method}: {reason}"[:500])
 
 
