@@ -11,8 +11,10 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from kb import create_app
+from kb.models import AuditEntry
 from kb.services import users
 from kb.services.tokens import issue
 
@@ -49,17 +51,34 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
-                      "WTF_CSRF_ENABLED": False, "MAX_BODY_BYTES": 64 * 1024})
+def make_app(instance: Path, **config: Any) -> Flask:
+    """An app on ``instance`` with the users of PEOPLE (CSRF off unless ``config`` turns it on)."""
+    app = create_app({"TESTING": True, "INSTANCE_DIR": str(instance), "WTF_CSRF_ENABLED": False,
+                      "MAX_BODY_BYTES": 64 * 1024, **config})
     with app.extensions["kb.stores"].sessions() as session:
         for name, (role, clearance) in PEOPLE.items():
             users.create_user(session, name, PASSWORD, role, clearance, display_name=name.title(),
                               email=f"{name}@example.com")
         session.commit()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(tmp_path / "instance")
     yield app
     app.extensions["kb.stores"].close()
+
+
+def audit_entries(app: Flask, **where: Any) -> list[AuditEntry]:
+    """Every audit entry matching ``where`` (column=value), oldest first, read from the table."""
+    with app.extensions["kb.stores"].sessions() as session:
+        query = select(AuditEntry).order_by(AuditEntry.id)
+        for name, value in where.items():
+            query = query.where(getattr(AuditEntry, name) == value)
+        rows = list(session.scalars(query))
+        session.expunge_all()
+    return rows
 
 
 def token_for(app: Flask, username: str) -> str:

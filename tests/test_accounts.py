@@ -10,12 +10,12 @@ from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
+from conftest import PASSWORD, PEOPLE, audit_entries, save
 from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
 from kb.cli import main as kb_cli
-from kb.models import ApiToken, AuditEntry, LoginSession, User, utcnow
-from tests.conftest import PASSWORD, PEOPLE, save
+from kb.models import ApiToken, LoginSession, User, utcnow
 
 NEW_PASSWORD = "Brand-new-pass-9"
 TOKEN = re.compile(r"kb_[A-Za-z0-9_\-]{40,}")
@@ -43,14 +43,7 @@ def login_sessions(app, username: str) -> list[LoginSession]:
     return rows
 
 
-def audit(app, **where) -> list[AuditEntry]:
-    with db(app) as session:
-        query = select(AuditEntry).order_by(AuditEntry.id)
-        for name, value in where.items():
-            query = query.where(getattr(AuditEntry, name) == value)
-        rows = list(session.scalars(query))
-        session.expunge_all()
-    return rows
+audit = audit_entries
 
 
 def set_column(app, model, where, **values) -> None:

@@ -20,15 +20,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from conftest import PASSWORD, PEOPLE, save
+from conftest import PASSWORD, PEOPLE, make_app, save
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select, update
 
-from kb import create_app
 from kb.models import ApiToken, AuditEntry, User
-from kb.services import logins, users
+from kb.services import logins
 
 # ---------------------------------------------------------------- helpers
 
@@ -147,20 +146,12 @@ def assert_no_live_script(html: str) -> None:
         assert tag not in ("svg", "iframe", "object", "embed"), (tag, attrs)
 
 
-def _make_app(instance: Path, **config: Any) -> Flask:
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(instance), "MAX_BODY_BYTES": 64 * 1024, **config})
-    with app.extensions["kb.stores"].sessions() as session:
-        for name, (role, clearance) in PEOPLE.items():
-            users.create_user(session, name, PASSWORD, role, clearance, display_name=name.title(),
-                              email=f"{name}@example.com")
-        session.commit()
-    return app
 
 
 @pytest.fixture
 def csrf_app(tmp_path: Path) -> Iterator[Flask]:
     """The app with CSRF protection on, as in production."""
-    app = _make_app(tmp_path / "csrf-instance", WTF_CSRF_ENABLED=True)
+    app = make_app(tmp_path / "csrf-instance", WTF_CSRF_ENABLED=True)
     yield app
     app.extensions["kb.stores"].close()
 

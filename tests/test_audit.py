@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from conftest import PASSWORD, audit_entries, save
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from kb.access import Principal
 from kb.cli import main as kb_cli
-from kb.models import AuditEntry
 from kb.services.audit import CSV_FIELDS, HASHED_FIELDS, entry_hash
-from tests.conftest import PASSWORD, save
 
 ADDRESS = "10.20.30.40"
 
@@ -28,15 +27,7 @@ ADDRESS = "10.20.30.40"
 # ---------------------------------------------------------------- helpers
 
 
-def entries(app, **where) -> list[AuditEntry]:
-    """Every entry matching ``where`` (column=value), oldest first, read directly from the table."""
-    with app.extensions["kb.stores"].sessions() as session:
-        query = select(AuditEntry).order_by(AuditEntry.id)
-        for name, value in where.items():
-            query = query.where(getattr(AuditEntry, name) == value)
-        rows = list(session.scalars(query))
-        session.expunge_all()
-    return rows
+entries = audit_entries
 
 
 def last_id(app) -> int:
