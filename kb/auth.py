@@ -77,7 +77,7 @@ def _resolve() -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization 头应为 “Bearer <token>” (malformed Authorization header)")
-        user = tokens.user_for_token(extensions.stores().sessions, token.strip())
+        user = tokens.user_for_token(db.session(), extensions.stores().sessions, token.strip())
         if user is None:
             extensions.stores().audit.record(anonymous(address=address()), "token_use", outcome="failed",
                                              detail=f"{request.method} {request.path}"[:200])

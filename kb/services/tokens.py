@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import access
@@ -47,22 +47,22 @@ def issue(trail: AuditTrail, who: Principal, user: User, name: object = "",
     return token, row
 
 
-def user_for_token(sessions: sessionmaker, token: str) -> User | None:
+def user_for_token(session: Session, sessions: sessionmaker, token: str) -> User | None:
     """The active owner of a valid token, else None (unknown, revoked, expired, owner disabled).
 
-    Uses a short transaction of its own, so the request's session never holds the database's
-    write lock for ``last_used_at``.
+    Read in the request's ``session``; the occasional ``last_used_at`` update is committed in a
+    short transaction of its own, so the request never holds the database's write lock.
     """
-    with sessions.begin() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
-        now = utcnow()
-        if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-            return None
-        if not row.user.active:
-            return None
-        if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
-            row.last_used_at = now
-        return row.user
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    if not row.user.active:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
+        with sessions.begin() as writing:
+            writing.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return row.user
 
 
 def list_tokens(session: Session, actor: Principal, username: str | None = None) -> list[ApiToken]:
