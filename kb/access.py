@@ -99,6 +99,11 @@ def visible_statuses(user: Principal) -> list[str]:
     return ["published"]
 
 
+def strictest(*levels: str) -> str:
+    """The highest of some access levels: what a read that touched all of them is judged by."""
+    return max(levels, key=CLEARANCES.index)
+
+
 def may_see(user: Principal, doc: DocumentLike, *extra_levels: str | None) -> bool:
     """Whether ``doc`` exists for this user; past versions pass their own level in ``extra_levels``."""
     levels = visible_levels(user)

@@ -1,11 +1,11 @@
 """What every response and every cookie carries, whatever the route: security headers, a session
-cookie marked Secure when the request came over HTTPS, the client's real address behind a
-trusted proxy, and CSRF checks for API calls that ride on the session cookie.
+cookie marked Secure when the request came over HTTPS, and the client's real address behind a
+trusted proxy. (CSRF for API calls that ride on the cookie: ``kb.routes``.)
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -58,11 +58,3 @@ def init_app(app: Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
-
-def protect_cookie_calls(csrf: object, session_authenticated: bool) -> None:
-    """An API call that changes something and is authenticated by the session cookie (not a
-    token) must carry the CSRF token (``X-CSRFToken``), or another site could make it."""
-    if request.method in SAFE_METHODS or not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
-    if session_authenticated:
-        csrf.protect()  # type: ignore[attr-defined]

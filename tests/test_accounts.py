@@ -447,6 +447,16 @@ def test_tokens_on_the_account_page(app):
     assert browser.get("/api/v1/me", headers=bearer(token)).status_code == 401
 
 
+
+@pytest.mark.parametrize("days", ["-5", "0", "abc", "1.5", "99999"])
+def test_an_expiry_the_account_page_cannot_take_is_refused_not_made_never(app, days):
+    browser = app.test_client()
+    assert web_login(browser, "li.reader").status_code == 302
+    made = browser.post("/account/tokens", data={"name": "坏期限", "expires_in_days": days})
+    assert made.status_code == 400
+    assert "expires_in_days" in made.get_data(as_text=True)
+    assert audit(app, action="token_create") == []
+
 # ---------------------------------------------------------------- logging in and out
 
 

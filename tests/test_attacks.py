@@ -249,8 +249,11 @@ def test_a_revert_to_a_git_option_is_400_and_commits_nothing(app, admin, doc_wit
     no_planted_files(app)
 
 
-@pytest.mark.parametrize("target", [*GIT_OPTIONS, "运维/--output=x", "运维/-O", "a/--contents=.env"])
-def test_a_move_to_a_git_option_is_400_and_commits_nothing(app, admin, doc_with_history, target):
+@pytest.mark.parametrize("target", [*GIT_OPTIONS, "运维/--output=x", "运维/-O", "a/--contents=.env",
+                                    "../x", "a/../../etc/passwd", "..\\x", "a\\b", "/etc/passwd", "a/\x00b",
+                                    "a/./b", ".git/hooks/post-commit", "a//b", "运维/../../逃逸", "x" * 201])
+def test_a_move_to_a_git_option_or_out_of_the_tree_is_400_and_the_document_stays(app, admin, doc_with_history,
+                                                                                  target):
     before = head(app)
     response = admin.post(f"docs/{doc_with_history}/move", json={"to": target})
     assert_refused(response, 400)
@@ -308,16 +311,6 @@ def test_an_absolute_document_path_is_refused(app, admin, doc_with_history, meth
     response = getattr(admin.client, method)(f"/api/v1/docs//etc/passwd{suffix}", headers=admin.headers, **kwargs)
     assert_refused(response, 400, 404)
     assert head(app) == before
-
-
-@pytest.mark.parametrize("target", ["../x", "a/../../etc/passwd", "..\\x", "a\\b", "/etc/passwd", "a/\x00b",
-                                    "a/./b", ".git/hooks/post-commit", "a//b", "运维/../../逃逸", "x" * 201])
-def test_a_traversal_in_the_move_target_is_400_and_the_document_stays(app, admin, doc_with_history, target):
-    before = head(app)
-    response = admin.post(f"docs/{doc_with_history}/move", json={"to": target})
-    assert_refused(response, 400)
-    assert head(app) == before
-    assert admin.get(f"docs/{doc_with_history}").status_code == 200
 
 
 @pytest.mark.parametrize("path", ["../逃逸", "a/../../etc/passwd", "..\\逃逸", "a/\x00b", ".git/config", "a/../b"])

@@ -8,7 +8,7 @@ from kb import access, db, extensions
 from kb.auth import address, current_user
 from kb.models import ApiToken, User
 from kb.routes.guard import PUBLIC, checked
-from kb.routes.params import json_body
+from kb.routes.params import json_body, known_fields
 from kb.services import logins, tokens, users
 
 bp = Blueprint("accounts_api", __name__)
@@ -33,7 +33,7 @@ def token_json(row: ApiToken) -> dict:
 @checked(PUBLIC)
 def create_token() -> tuple[Response, int]:
     """Username and password for a token, shown once; sign-in is throttled and audited."""
-    data = json_body()
+    data = known_fields(json_body(), ("username", "password", "name", "expires_in_days"))
     trail = extensions.stores().audit
     user = logins.sign_in(trail, db.session(), data.get("username"), data.get("password"), address(), "token_login")
     token, row = tokens.issue(trail, users.principal(user, address=address()), user, data.get("name", "api"),
@@ -69,7 +69,7 @@ def me() -> Response:
 @bp.post("/users")
 @checked("manage_users")
 def create_user() -> tuple[Response, int]:
-    user = users.add_user(extensions.stores().audit, current_user(), json_body())
+    user = users.add_user(extensions.stores().audit, current_user(), known_fields(json_body(), users.USER_FIELDS))
     return jsonify(user_json(user)), 201
 
 
@@ -83,5 +83,6 @@ def list_users() -> Response:
 @checked("manage_users")
 def update_user(username: str) -> Response:
     """Change role, clearance, active, password, display_name or email."""
-    user = users.update_user(extensions.stores().audit, current_user(), username, json_body())
+    user = users.update_user(extensions.stores().audit, current_user(), username,
+                             known_fields(json_body(), users.UPDATABLE))
     return jsonify(user_json(user))

@@ -6,6 +6,8 @@ with the same checks and audit entries; input errors come back on the page with 
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -18,8 +20,6 @@ from kb.routes.guard import checked
 from kb.services import tokens, users
 
 bp = Blueprint("admin", __name__)
-
-USER_FIELDS = ("username", "password", "role", "clearance", "display_name", "email")
 
 
 def _grantable() -> list[str]:
@@ -70,11 +70,13 @@ def change_password() -> Response | tuple[str, int]:
 @checked("account")
 def create_token() -> tuple[str, int]:
     """A new token for the signed-in user, shown on this page once."""
-    days = request.form.get("expires_in_days", "")
+    days = request.form.get("expires_in_days", "").strip()
     try:
         user = users.get_user(db.session(), current_user().username)
+        # a number the form cannot read goes on as text, and tokens.issue refuses it with a message
+        expires: object = int(days) if re.fullmatch(r"-?\d{1,6}", days) else days or None
         token, _row = tokens.issue(extensions.stores().audit, current_user(), user, request.form.get("name", ""),
-                                   int(days) if days.isdigit() else None)
+                                   expires)
     except KBError as error:
         return _account_page(error=error.message, status=error.status)
     return _account_page(new_token=token, status=201)
@@ -99,7 +101,7 @@ def user_list() -> tuple[str, int]:
 @bp.post("/admin/users")
 @checked("manage_users")
 def add_user() -> Response | tuple[str, int]:
-    form = {name: request.form.get(name, "") for name in USER_FIELDS}
+    form = {name: request.form.get(name, "") for name in users.USER_FIELDS}
     try:
         user = users.add_user(extensions.stores().audit, current_user(), form)
     except KBError as error:

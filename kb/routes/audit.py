@@ -10,7 +10,7 @@ from kb.auth import current_user
 from kb.models import AuditEntry
 from kb.routes.guard import checked
 from kb.routes.params import int_arg
-from kb.services.audit import CSV_FIELDS, Filters
+from kb.services.audit import CSV_FIELDS, OUTCOMES, Filters
 
 bp = Blueprint("audit", __name__)
 
@@ -61,7 +61,7 @@ def page() -> str:
     # the check walks the whole chain, so it runs when asked for, not on every page
     verification = extensions.stores().audit.verify(db.session()) if request.args.get("verify") else None
     return render_template("audit.html", filters=filters, page=page_number, per_page=per_page, total=total,
-                           rows=rows, verification=verification)
+                           rows=rows, verification=verification, outcomes=OUTCOMES)
 
 
 @bp.get("/audit/export")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb import access, docpath
 from kb.access import Principal
-from kb.document import ACCESS_LEVELS, DocumentFile, check, decode, normalize_tags, parse, serialize
+from kb.document import DocumentFile, check, decode, normalize_tags, parse, serialize
 from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, NotFound, TooLarge
 from kb.models import Document, DocumentTag, Version
 from kb.render import RenderCache
@@ -128,9 +128,9 @@ def get_document(stores: Stores, session: Session, user: Principal, path: str,
     BadRequest for an unreadable date or one before the document's first version.
     """
     found = _locate(stores, session, user, path, revision, at)
-    view = _view(stores, found.path, found.blob, found.revision, found.date, found.author)
+    view = _view(stores, found.path, found.blob, found.revision, found.date, found.author, found.doc)
     view.current = found.current
-    _audit_read(stores, user, "read", found.path, found.revision, view.access)
+    _audit_read(stores, user, "read", found.path, found.revision, found.level)
     return view
 
 
@@ -153,6 +153,7 @@ class _Found:
     author: str
     level: str
     current: bool
+    doc: DocumentFile | None = None  # parsed already when a past version's level was checked
 
 
 def _locate(stores: Stores, session: Session, user: Principal, path: str, revision: str | None,
@@ -176,10 +177,10 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
         blob = version.blob
     if blob is None:
         raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
-    level = catalog.read_document(stores.store, blob, path).access
-    access.require(user, action, known, level)
-    return _Found(path, blob, version.revision, version.date, version.author_name, level,
-                  known.row is not None and blob == known.row.blob)
+    doc = catalog.read_document(stores.store, blob, path)
+    access.require(user, action, known, doc.access)
+    return _Found(path, blob, version.revision, version.date, version.author_name, doc.access,
+                  known.row is not None and blob == known.row.blob, doc)
 
 
 def history(stores: Stores, session: Session, user: Principal, path: str) -> list[Version]:
@@ -214,7 +215,7 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
         access.require(user, "diff", known, level)
         levels.append(level or "public")
         texts.append((text, f"{path}@{version.revision[:10]}" if version else "/dev/null"))
-    _audit_read(stores, user, "read_diff", path, new[0].revision, max(levels, key=ACCESS_LEVELS.index))
+    _audit_read(stores, user, "read_diff", path, new[0].revision, access.strictest(*levels))
     return unified_diff(texts[0][0], texts[1][0], texts[0][1], texts[1][1])
 
 
@@ -292,7 +293,7 @@ def revert(stores: Stores, session: Session, user: Principal, path: str, revisio
         access.require(user, "revert", known, level)
         new = _commit(stores, user, [Write(path, data)],
                       _message(message, f"恢复 {path} 到 {version.revision[:10]}"))
-    stores.audit.record(user, "revert", path, revision=new, level=max(level, known.access, key=ACCESS_LEVELS.index),
+    stores.audit.record(user, "revert", path, revision=new, level=access.strictest(level, known.access),
                         detail=f"to {version.revision}")
     stores.defer(lambda: prerender(stores, new))
     return new
@@ -417,8 +418,8 @@ def _parse_date(value: str | None) -> dt.datetime:
 
 
 def _view(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
-          updated_by: str) -> DocumentView:
-    doc = catalog.read_document(stores.store, blob, path)
+          updated_by: str, doc: DocumentFile | None = None) -> DocumentView:
+    doc = doc or catalog.read_document(stores.store, blob, path)
     page = stores.renders.page(blob, path, doc.body)
     return DocumentView(
         path=path, title=doc.title, body=doc.body, html=page.html, toc=page.toc,

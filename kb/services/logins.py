@@ -92,10 +92,11 @@ def start_session(sessions: sessionmaker, user: User, address: str, lifetime: dt
 
 def session_user(session: Session, key: str) -> User | None:
     """The active user of a live login session, else None."""
-    row = session.scalar(select(LoginSession).where(LoginSession.key_hash == users.digest(key)))
-    if row is None or row.expires_at <= utcnow() or not row.user.active:
+    found = session.execute(select(LoginSession.expires_at, User).join(User)
+                            .where(LoginSession.key_hash == users.digest(key))).first()
+    if found is None or found.expires_at <= utcnow() or not found.User.active:
         return None
-    return row.user
+    return found.User
 
 
 def end_session(trail: AuditTrail, who: Principal, key: str) -> None:

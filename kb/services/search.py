@@ -27,7 +27,6 @@ def search(index: SearchIndex, trail: AuditTrail, user: Principal, q: str, *, ta
     )
     sensitive = [hit for hit in result.hits if hit.access in AUDITED_READ_LEVELS]
     if sensitive:
-        level = "secret" if any(hit.access == "secret" for hit in sensitive) else "confidential"
-        trail.record(user, "search", sensitive[0].path, level=level,
+        trail.record(user, "search", sensitive[0].path, level=access.strictest(*(hit.access for hit in sensitive)),
                      detail=f"q={q[:200]}; hits: " + ", ".join(hit.path for hit in sensitive))
     return result

@@ -53,16 +53,17 @@ def user_for_token(session: Session, sessions: sessionmaker, token: str) -> User
     Read in the request's ``session``; the occasional ``last_used_at`` update is committed in a
     short transaction of its own, so the request never holds the database's write lock.
     """
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
-    now = utcnow()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    found = session.execute(select(ApiToken, User).join(User).where(ApiToken.token_hash == digest(token))).first()
+    if found is None:
         return None
-    if not row.user.active:
+    row, user = found
+    now = utcnow()
+    if row.state != "active" or not user.active:
         return None
     if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
         with sessions.begin() as writing:
             writing.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return row.user
+    return user
 
 
 def list_tokens(session: Session, actor: Principal, username: str | None = None) -> list[ApiToken]:
