@@ -43,8 +43,9 @@ def make_sessionmaker(url: str) -> sessionmaker:
 
 def add_missing_columns(engine: Engine) -> list[str]:
     """Bring tables made by an older kb up to date where that is safe: a new column that may be
-    NULL is added (``ALTER TABLE … ADD COLUMN``). Anything else is refused with a clear error
-    instead of failing later on the first query that needs the column. Returns what was added."""
+    NULL is added (``ALTER TABLE … ADD COLUMN``), and a new index is created. Anything else is
+    refused with a clear error instead of failing later on the first query that needs the
+    column. Returns the columns added."""
     inspector = inspect(engine)
     added = []
     for table in Base.metadata.sorted_tables:
@@ -59,6 +60,8 @@ def add_missing_columns(engine: Engine) -> list[str]:
             with engine.begin() as connection:
                 connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
             added.append(f"{table.name}.{column.name}")
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     return added
 
 

@@ -37,6 +37,10 @@ class DocumentFile:
     status: str = "published"
     owner: str = ""
     review_by: str | None = None
+    # set while archived: when, by whom and why (restoring removes them; history keeps them)
+    archived_at: str | None = None
+    archived_by: str | None = None
+    archive_reason: str | None = None
     meta: dict = field(default_factory=dict)
 
 
@@ -75,6 +79,9 @@ def parse(text: str, *, default_title: str = "", default_access: str = "internal
         status=str(meta.pop("status", "published") or "published"),
         owner=str(meta.pop("owner", "") or ""),
         review_by=_date_text(meta.pop("review_by", None)),
+        archived_at=_date_text(meta.pop("archived_at", None)),
+        archived_by=_optional_text(meta.pop("archived_by", None)),
+        archive_reason=_optional_text(meta.pop("archive_reason", None)),
         meta=meta,
     )
     check(doc)
@@ -120,8 +127,9 @@ def serialize(doc: DocumentFile) -> str:
     meta: dict = {"title": doc.title, "tags": doc.tags, "access": doc.access, "status": doc.status}
     if doc.owner:
         meta["owner"] = doc.owner
-    if doc.review_by:
-        meta["review_by"] = doc.review_by
+    for name in ("review_by", "archived_at", "archived_by", "archive_reason"):
+        if getattr(doc, name):
+            meta[name] = getattr(doc, name)
     meta.update(doc.meta)
     header = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=None)
     body = doc.body if doc.body.endswith("\n") or not doc.body else doc.body + "\n"
@@ -139,3 +147,24 @@ def _date_text(value: object) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def review_date(doc: DocumentFile) -> dt.date | None:
+    """``review_by`` as a date, or None when absent or unreadable (a hand-edited file)."""
+    try:
+        return dt.date.fromisoformat(doc.review_by[:10]) if doc.review_by else None
+    except ValueError:
+        return None
+
+
+def archived_time(doc: DocumentFile) -> dt.datetime | None:
+    """``archived_at`` as an aware datetime (UTC when it names no zone), or None."""
+    try:
+        when = dt.datetime.fromisoformat(doc.archived_at) if doc.archived_at else None
+    except ValueError:
+        return None
+    return when if when is None or when.tzinfo else when.replace(tzinfo=dt.UTC)

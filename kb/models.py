@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -137,6 +137,11 @@ class Document(Base):
     updated_by: Mapped[str] = mapped_column(String(128), default="")
     revision: Mapped[str] = mapped_column(String(40))
     blob: Mapped[str] = mapped_column(String(40))
+    # from the front matter, for the review-due and archive lists (nullable: older catalogs)
+    review_by: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    archived_by: Mapped[str | None] = mapped_column(String(64))
+    archive_reason: Mapped[str | None] = mapped_column(String(500))
 
     tags: Mapped[list[DocumentTag]] = relationship(
         cascade="all, delete-orphan", order_by="DocumentTag.position", lazy="selectin"
@@ -163,15 +168,18 @@ class Version(Base):
 
     __tablename__ = "versions"
     __table_args__ = (Index("ix_versions_path_id", "path", "id"),)
+    # blob: what a past tree's file was (the as-of listing); file_path: where a moved one went
 
     # ids grow in commit order, so (path, id) orders one document's history
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(String(200))
-    file_path: Mapped[str] = mapped_column(String(200))
+    file_path: Mapped[str] = mapped_column(String(200), index=True)
     kind: Mapped[str] = mapped_column(String(8))
     revision: Mapped[str] = mapped_column(String(40), index=True)
-    blob: Mapped[str | None] = mapped_column(String(40))
+    blob: Mapped[str | None] = mapped_column(String(40), index=True)
     access: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str | None] = mapped_column(String(16))
     author_name: Mapped[str] = mapped_column(String(128))
     author_email: Mapped[str] = mapped_column(String(256))
     date: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -179,7 +187,8 @@ class Version(Base):
 
 
 class SyncState(Base):
-    """The git commit a derived store (the catalog) reflects."""
+    """The git commit a derived store (the catalog) reflects, and the catalog's layout version
+    (``catalog-layout``), so a kb that records more per document rebuilds an older catalog."""
 
     __tablename__ = "sync_state"
 

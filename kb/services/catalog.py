@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb.document import DocumentFile, decode, parse
+from kb.document import DocumentFile, archived_time, decode, parse, review_date
 from kb.errors import KBError
 from kb.models import Document, DocumentTag, SyncState, Version
 from kb.search import IndexedDoc, SearchIndex
@@ -25,6 +25,10 @@ from kb.versioning import Change, GitStore, Revision
 log = logging.getLogger(__name__)
 
 CATALOG = "catalog"
+# what the catalog records per document and version; a catalog written with another layout is
+# rebuilt from git on start-up (it is a cache), so new columns never stay empty for old rows
+LAYOUT = "catalog-layout"
+LAYOUT_VERSION = "2"
 # a catch-up touching more documents than this rebuilds the index with all cores instead
 BULK_INDEX_THRESHOLD = 500
 
@@ -53,6 +57,8 @@ def catch_up(store: GitStore, index: SearchIndex, sessions: sessionmaker) -> Syn
     report = SyncReport()
     head = store.head()
     with sessions() as session:
+        if _state(session, LAYOUT) != LAYOUT_VERSION:
+            report.commits = _rebuild_catalog(session, store, head)
         since = _synced_commit(session)
         if since != head:
             for revision, changes in store.walk(since, head):
@@ -79,7 +85,7 @@ def apply_commit(session: Session, store: GitStore, revision: Revision, changes:
         assert change.blob is not None
         doc = read_document(store, change.blob, change.path)
         _upsert_document(session, change.path, doc, revision, change.blob)
-        session.add(_version(change, revision, doc.access))
+        session.add(_version(change, revision, doc))
 
 
 def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision: Revision,
@@ -115,19 +121,27 @@ def rebuild(store: GitStore, index: SearchIndex, sessions: sessionmaker,
     report = SyncReport()
     head = store.head()
     with sessions() as session:
-        session.execute(delete(Version))
-        session.execute(delete(DocumentTag))
-        session.execute(delete(Document))
-        for revision, changes in store.walk(None, head):
-            apply_commit(session, store, revision, changes)
-            report.commits += 1
-        _set_synced_commit(session, head)
-        session.commit()
+        report.commits = _rebuild_catalog(session, store, head)
         if head is not None:
             total = session.scalar(select(func.count()).select_from(Document)) or 0
             index.rebuild(_indexed_docs(session, store, None), head, total=total, progress=progress)
             report.indexed = total
     return report
+
+
+def _rebuild_catalog(session: Session, store: GitStore, head: str | None) -> int:
+    """Replay every commit into empty catalog tables; returns how many. Commits the session."""
+    session.execute(delete(Version))
+    session.execute(delete(DocumentTag))
+    session.execute(delete(Document))
+    commits = 0
+    for revision, changes in store.walk(None, head):
+        apply_commit(session, store, revision, changes)
+        commits += 1
+    _set_synced_commit(session, head)
+    _set_state(session, LAYOUT, LAYOUT_VERSION)
+    session.commit()
+    return commits
 
 
 def _catch_up_index(session: Session, store: GitStore, index: SearchIndex, since: str | None,
@@ -170,10 +184,11 @@ def _indexed_docs(session: Session, store: GitStore, paths: set[str] | None) -> 
 
 def _record_delete(session: Session, revision: Revision, change: Change) -> None:
     current = session.get(Document, change.path)
-    access = current.access if current else None
+    version = _version(change, revision, None)
     if current is not None:
+        version.access, version.title, version.status = current.access, current.title, current.status
         session.delete(current)
-    session.add(_version(change, revision, access))
+    session.add(version)
 
 
 def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: Revision, blob: str) -> None:
@@ -189,26 +204,41 @@ def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: R
     row.updated_by = revision.author.name
     row.revision = revision.id
     row.blob = blob
+    row.review_by = review_date(doc)
+    archived = doc.status == "archived"
+    row.archived_at = archived_time(doc) if archived else None
+    row.archived_by = doc.archived_by[:64] if archived and doc.archived_by else None
+    row.archive_reason = doc.archive_reason[:500] if archived and doc.archive_reason else None
     row.tags = [DocumentTag(path=path, tag=tag[:100], position=i) for i, tag in enumerate(doc.tags)]
 
 
-def _version(change: Change, revision: Revision, access: str | None) -> Version:
+def _version(change: Change, revision: Revision, doc: DocumentFile | None) -> Version:
+    """One version row; a delete's row (``doc`` None) gets the last level, title and status."""
     return Version(
         path=change.path, file_path=change.path, kind=change.kind, revision=revision.id, blob=change.blob,
-        access=access, author_name=revision.author.name, author_email=revision.author.email,
+        access=doc and doc.access, title=doc and doc.title[:300], status=doc and doc.status,
+        author_name=revision.author.name, author_email=revision.author.email,
         date=revision.date.astimezone(dt.UTC), message=revision.message,
     )
 
 
 def _synced_commit(session: Session) -> str | None:
-    state = session.get(SyncState, CATALOG)
-    return state.commit if state else None
+    return _state(session, CATALOG)
 
 
 def _set_synced_commit(session: Session, commit: str | None) -> None:
-    state = session.get(SyncState, CATALOG)
+    _set_state(session, CATALOG, commit)
+
+
+def _state(session: Session, name: str) -> str | None:
+    state = session.get(SyncState, name)
+    return state.commit if state else None
+
+
+def _set_state(session: Session, name: str, value: str | None) -> None:
+    state = session.get(SyncState, name)
     if state is None:
-        session.add(SyncState(name=CATALOG, commit=commit))
+        session.add(SyncState(name=name, commit=value))
     else:
-        state.commit = commit
+        state.commit = value
 
