@@ -25,11 +25,16 @@ ACTION_ROLE = {
     "diff": "editor",
     "view_revision": "editor",
     "edit": "editor",
+    "draft": "editor",
+    "publish": "editor",
+    "review": "editor",
+    "review_due": "editor",
     "revert": "editor",
     "move": "editor",
     "view_archived": "archivist",
     "view_at_date": "archivist",
     "archive": "archivist",
+    "restore": "archivist",
     "export": "archivist",
     "audit": "archivist",
     "delete": "admin",
@@ -38,7 +43,7 @@ ACTION_ROLE = {
 }
 
 # actions that change a document's content or place: an archived document is read-only
-WRITE_ACTIONS = frozenset({"edit", "revert", "move"})
+WRITE_ACTIONS = frozenset({"edit", "draft", "publish", "review", "revert", "move"})
 
 
 class DocumentLike(Protocol):

@@ -51,9 +51,23 @@ class Forbidden(KBError):
     code = "forbidden"
 
 
+class ReviewRequired(Forbidden):
+    """The deployment publishes only reviewed drafts (``KB_REQUIRE_REVIEW``)."""
+
+    code = "review_required"
+
+
 class NotFound(KBError):
     status = 404
     code = "not_found"
+
+
+class Moved(KBError):
+    """The document was moved; ``details["location"]`` is its path now. Reads are redirected
+    there, so old links and bookmarks keep working."""
+
+    status = 302  # not 301: browsers would cache it, and a new document may take the old path
+    code = "moved"
 
 
 class Conflict(KBError):

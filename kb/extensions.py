@@ -34,6 +34,7 @@ def build_stores(config: dict) -> Stores:
         audit=AuditTrail(sessions, instance / "audit.lock"),
         max_body_bytes=config["MAX_BODY_BYTES"],
         default_access=config["DEFAULT_ACCESS"],
+        require_review=config["REQUIRE_REVIEW"],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from urllib.parse import unquote
 
 from conftest import save
 
@@ -103,7 +104,9 @@ def test_move_keeps_the_history_under_the_new_path(editor):
     first = save(editor, "旧/文档", "内容一")["revision"]
     save(editor, "旧/文档", "内容二")
     assert editor.post("docs/旧/文档/move", json={"to": "新/文档"}).status_code == 200
-    assert editor.get("docs/旧/文档").status_code == 404
+    moved = editor.get("docs/旧/文档/history")
+    assert moved.status_code == 302
+    assert unquote(moved.headers["Location"]) == "/api/v1/docs/新/文档/history"
     versions = editor.get("docs/新/文档/history").get_json()["versions"]
     assert len(versions) == 3
     assert versions[0]["kind"] == "move"

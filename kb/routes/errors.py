@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from kb import extensions
 from kb.auth import viewer
-from kb.errors import Forbidden, KBError, TooManyRequests
+from kb.errors import Forbidden, KBError, Moved, NotFound, TooManyRequests
+from kb.security import SAFE_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,19 @@ def _audit_refusal(action: str, reason: str) -> None:
                                      detail=f"{request.method}: {reason}"[:500])
 
 
+def _follow_move(location: str) -> Response:
+    """The same page or API call (view, history, diff…, with its query) at the new path."""
+    args = {**(request.view_args or {}), "path": location, **request.args.to_dict()}
+    return redirect(url_for(request.endpoint, **args), Moved.status)
+
+
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(KBError)
-    def kb_error(error: KBError) -> tuple[Response, int]:
+    def kb_error(error: KBError) -> Response | tuple[Response, int]:
+        if isinstance(error, Moved):
+            if request.method in SAFE_METHODS and request.endpoint:
+                return _follow_move(error.details["location"])
+            error = NotFound("文档不存在 (document not found)")  # a write never follows a move
         if isinstance(error, Forbidden):
             _audit_refusal(getattr(current_app.view_functions.get(request.endpoint or ""), "kb_access", "request"),
                            error.message)

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb import access, docpath
 from kb.access import Principal
 from kb.document import DocumentFile, check, decode, normalize_tags, parse, serialize
-from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, NotFound, TooLarge
+from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, Moved, NotFound, ReviewRequired, TooLarge
 from kb.models import Document, DocumentTag, Version
 from kb.render import RenderCache
 from kb.search import SearchIndex
 from kb.services import catalog
 from kb.services.audit import AuditTrail
 from kb.versioning import Author, Delete, GitStore, Move, Write
+from kb.versioning.drafts import DraftStore
 from kb.versioning.textdiff import merge3, unified_diff
 
 MAX_PER_PAGE = 200
@@ -47,6 +48,12 @@ class Stores:
     audit: AuditTrail
     max_body_bytes: int = 2 * 1024 * 1024
     default_access: str = "internal"
+    # KB_REQUIRE_REVIEW: content reaches readers only as a draft another editor published
+    require_review: bool = False
+    drafts: DraftStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.drafts = DraftStore(self.store)
     # how work the caller need not wait for is run: now (command line), or once the web app
     # has sent its response (see ``kb.extensions``)
     defer: Callable[[Callable[[], None]], None] = _run_now
@@ -84,7 +91,7 @@ class SaveResult:
 
 
 @dataclass
-class _Known:
+class Known:
     """What the catalog knows of a path, current or deleted, for the access check."""
 
     access: str
@@ -128,9 +135,9 @@ def get_document(stores: Stores, session: Session, user: Principal, path: str,
     BadRequest for an unreadable date or one before the document's first version.
     """
     found = _locate(stores, session, user, path, revision, at)
-    view = _view(stores, found.path, found.blob, found.revision, found.date, found.author, found.doc)
+    view = view_of(stores, found.path, found.blob, found.revision, found.date, found.author, found.doc)
     view.current = found.current
-    _audit_read(stores, user, "read", found.path, found.revision, found.level)
+    audit_read(stores, user, "read", found.path, found.revision, found.level)
     return view
 
 
@@ -140,7 +147,7 @@ def get_raw(stores: Stores, session: Session, user: Principal, path: str, revisi
     and audited exactly as ``get_document``."""
     found = _locate(stores, session, user, path, revision, at)
     data = stores.store.read_blob(found.blob)
-    _audit_read(stores, user, "read_raw", found.path, found.revision, found.level)
+    audit_read(stores, user, "read_raw", found.path, found.revision, found.level)
     return data
 
 
@@ -164,16 +171,16 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
     if revision is None and at is None:
         row = session.get(Document, path)
         if row is None:
-            raise NotFound("文档不存在 (document not found)")
+            raise missing(session, user, path)
         access.require(user, "view", row)
         return _Found(row.path, row.blob, row.revision, row.updated_at, row.updated_by, row.access, True)
-    known = _known(session, path)
+    known = readable(session, user, path)
     action = "view_revision" if revision is not None else "view_at_date"
     access.require(user, action, known)
     if revision is not None:
-        version, blob = _version_at_revision(stores.store, known, path, revision)
+        version, blob = version_at_revision(stores.store, known, path, revision)
     else:
-        version = _version_at_date(known, _parse_date(at))
+        version = _version_at_date(known, parse_date(at))
         blob = version.blob
     if blob is None:
         raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
@@ -186,9 +193,9 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
 def history(stores: Stores, session: Session, user: Principal, path: str) -> list[Version]:
     """The document's versions, newest first; follows moves; deleted documents keep theirs."""
     path = docpath.validate(path)
-    known = _known(session, path)
+    known = readable(session, user, path)
     access.require(user, "history", known)
-    _audit_read(stores, user, "read_history", path, None, known.access)
+    audit_read(stores, user, "read_history", path, None, known.access)
     return list(reversed(known.versions))
 
 
@@ -196,14 +203,14 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
          from_revision: str | None = None, to_revision: str | None = None) -> str:
     """Unified diff between two versions (default: the previous version and the latest)."""
     path = docpath.validate(path)
-    known = _known(session, path)
+    known = readable(session, user, path)
     access.require(user, "diff", known)
     live = [v for v in known.versions if v.blob]
     if not live:
         raise NotFound("文档没有可比较的版本 (no versions)")
-    new = _version_at_revision(stores.store, known, path, to_revision) if to_revision else (live[-1], live[-1].blob)
+    new = version_at_revision(stores.store, known, path, to_revision) if to_revision else (live[-1], live[-1].blob)
     if from_revision:
-        old = _version_at_revision(stores.store, known, path, from_revision)
+        old = version_at_revision(stores.store, known, path, from_revision)
     else:
         earlier = [v for v in live if v.id < new[0].id]
         old = (earlier[-1], earlier[-1].blob) if earlier else (None, None)
@@ -215,7 +222,7 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
         access.require(user, "diff", known, level)
         levels.append(level or "public")
         texts.append((text, f"{path}@{version.revision[:10]}" if version else "/dev/null"))
-    _audit_read(stores, user, "read_diff", path, new[0].revision, access.strictest(*levels))
+    audit_read(stores, user, "read_diff", path, new[0].revision, access.strictest(*levels))
     return unified_diff(texts[0][0], texts[1][0], texts[0][1], texts[1][1])
 
 
@@ -223,19 +230,52 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
 
 
 def save_document(stores: Stores, session: Session, user: Principal, path: str, *, title: object,
-                  body: object, tags: object = None, access_level: object = None, message: object = None,
-                  base_revision: object = None) -> SaveResult:
+                  body: object, tags: object = None, access_level: object = None, review_by: object = None,
+                  message: object = None, base_revision: object = None) -> SaveResult:
     """Create or update a document.
 
     With ``base_revision`` older than the current revision the two edits are merged three-way;
     overlapping edits raise Conflict carrying both versions. Raises InvalidPath, InvalidDocument,
-    TooLarge, NotFound/Forbidden from the access check, InvalidRevision.
+    TooLarge, NotFound/Forbidden from the access check, InvalidRevision, and ReviewRequired when
+    the deployment publishes only reviewed drafts.
     """
     path = docpath.validate(path)
-    if not isinstance(body, str) or not isinstance(title, str):
-        raise InvalidDocument("需要文本类型的 title 和 body (title and body must be strings)")
     if base_revision is not None and not isinstance(base_revision, str):
         raise BadRequest("base_revision 必须是字符串 (base_revision must be a string)")
+    if stores.require_review:
+        raise ReviewRequired("本系统要求评审：请保存为草稿并提交评审，由另一位编辑发布 "
+                             "(review required: save a draft and submit it for review)")
+    with stores.store.lock():
+        with stores.sessions() as fresh:
+            current = fresh.get(Document, path)
+            known = known_document(fresh, path) if current is not None else None
+        access.require(user, "edit", known)
+        old = parse(decode(stores.store.read_blob(current.blob))) if current is not None else None
+        doc = compose(stores, user, old, title=title, body=body, tags=tags, access_level=access_level,
+                      review_by=review_by)
+        text = serialize(doc)
+        merged = False
+        if known and current and base_revision and not current.revision.startswith(base_revision):
+            text = merge_edit(stores.store, known, path, base_revision, text, current.blob)
+            merged = True
+        revision = commit(stores, user, [Write(path, text.encode("utf-8"))],
+                          commit_message(message, f"{'更新' if current else '新建'} {path}"))
+    stores.audit.record(user, "update" if current else "create", path, revision=revision, level=doc.access,
+                        detail="merged" if merged else "")
+    stores.defer(lambda: prerender(stores, revision))
+    return SaveResult(path, revision, created=current is None, merged=merged)
+
+
+def compose(stores: Stores, user: Principal, old: DocumentFile | None, *, title: object, body: object,
+            tags: object, access_level: object, review_by: object) -> DocumentFile:
+    """The document file a save writes: the given fields over ``old`` (None: a new document,
+    owned by the user); fields left None keep their value.
+
+    Checks the input (types, size, NUL characters, a real ``review_by`` date) and that the level
+    is within the user's clearance: nobody writes above their own (Forbidden).
+    """
+    if not isinstance(body, str) or not isinstance(title, str):
+        raise InvalidDocument("需要文本类型的 title 和 body (title and body must be strings)")
     if len(body.encode("utf-8", errors="replace")) > stores.max_body_bytes:
         raise TooLarge(f"正文超过上限 {stores.max_body_bytes} 字节 (body larger than the limit)")
     if "\x00" in body or "\x00" in title:
@@ -243,36 +283,28 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
     access_level = access_level or None
     if access_level is not None and not isinstance(access_level, str):
         raise InvalidDocument("access 必须是字符串 (access must be a string)")
-    with stores.store.lock():
-        with stores.sessions() as fresh:
-            current = fresh.get(Document, path)
-            known = _known(fresh, path) if current is not None else None
-        if current is not None:
-            assert known is not None
-            access.require(user, "edit", known)
-            old = parse(decode(stores.store.read_blob(current.blob)))
-            doc = DocumentFile(title=title.strip(), body=body, tags=normalize_tags(tags) if tags is not None
-                               else old.tags, access=access_level or old.access, status=old.status,
-                               owner=old.owner, review_by=old.review_by, meta=old.meta)
-        else:
-            access.require(user, "edit")
-            doc = DocumentFile(title=title.strip(), body=body, tags=normalize_tags(tags),
-                               access=access_level or default_level(user, stores.default_access),
+    base = old or DocumentFile(title="", body="", access=default_level(user, stores.default_access),
                                owner=user.username)
-        check(doc)
-        if not access.can(user, "edit", doc):  # nobody writes above their own clearance
-            raise Forbidden("不能将文档设为高于您密级的访问级别 (access level above your clearance)")
-        text = serialize(doc)
-        merged = False
-        if known and current and base_revision and not current.revision.startswith(base_revision):
-            text = _merge(stores.store, known, path, base_revision, text, current.blob)
-            merged = True
-        revision = _commit(stores, user, [Write(path, text.encode("utf-8"))],
-                           _message(message, f"{'更新' if current else '新建'} {path}"))
-    stores.audit.record(user, "update" if current else "create", path, revision=revision, level=doc.access,
-                        detail="merged" if merged else "")
-    stores.defer(lambda: prerender(stores, revision))
-    return SaveResult(path, revision, created=current is None, merged=merged)
+    doc = DocumentFile(title=title.strip(), body=body, tags=base.tags if tags is None else normalize_tags(tags),
+                       access=access_level or base.access, status=base.status, owner=base.owner,
+                       review_by=base.review_by if review_by is None else _review_date(review_by),
+                       archived_at=base.archived_at, archived_by=base.archived_by,
+                       archive_reason=base.archive_reason, meta=base.meta)
+    check(doc)
+    if not access.can(user, "edit", doc):
+        raise Forbidden("不能将文档设为高于您密级的访问级别 (access level above your clearance)")
+    return doc
+
+
+def _review_date(value: object) -> str | None:
+    """``review_by`` as given: "" clears it, else it must be a date (YYYY-MM-DD)."""
+    if value == "":
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InvalidDocument(f"复审日期“{str(value)[:40]}”无效，请用 YYYY-MM-DD 格式 "
+                              "(invalid review_by date)") from exc
 
 
 def revert(stores: Stores, session: Session, user: Principal, path: str, revision: object,
@@ -283,16 +315,16 @@ def revert(stores: Stores, session: Session, user: Principal, path: str, revisio
         raise BadRequest("需要 revision (revision required)")
     with stores.store.lock():
         with stores.sessions() as fresh:
-            known = _known(fresh, path)
+            known = known_document(fresh, path)
         access.require(user, "revert", known)
-        version, blob = _version_at_revision(stores.store, known, path, revision)
+        version, blob = version_at_revision(stores.store, known, path, revision)
         if blob is None:
             raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
         data = stores.store.read_blob(blob)
         level = parse(decode(data)).access
         access.require(user, "revert", known, level)
-        new = _commit(stores, user, [Write(path, data)],
-                      _message(message, f"恢复 {path} 到 {version.revision[:10]}"))
+        new = commit(stores, user, [Write(path, data)],
+                      commit_message(message, f"恢复 {path} 到 {version.revision[:10]}"))
     stores.audit.record(user, "revert", path, revision=new, level=access.strictest(level, known.access),
                         detail=f"to {version.revision}")
     stores.defer(lambda: prerender(stores, new))
@@ -309,14 +341,15 @@ def move(stores: Stores, session: Session, user: Principal, path: str, to: objec
         raise BadRequest("目标路径与原路径相同 (target equals source)")
     with stores.store.lock():
         with stores.sessions() as fresh:
-            known = _known(fresh, path)
+            known = known_document(fresh, path)
             occupied = fresh.get(Document, target)
         if known.row is None:
             raise NotFound("文档不存在 (document not found)")
         access.require(user, "move", known)
         if occupied is not None:
             raise Conflict(f"目标路径“{target}”已有文档 (target exists)")
-        revision = _commit(stores, user, [Move(path, target)], f"移动 {path} → {target}")
+        revision = commit(stores, user, [Move(path, target)], f"移动 {path} → {target}")
+        stores.drafts.move(path, target)
     stores.audit.record(user, "move", path, revision=revision, level=known.access, detail=f"to {target}")
     return revision
 
@@ -326,11 +359,11 @@ def delete(stores: Stores, session: Session, user: Principal, path: str, message
     path = docpath.validate(path)
     with stores.store.lock():
         with stores.sessions() as fresh:
-            known = _known(fresh, path)
+            known = known_document(fresh, path)
         if known.row is None:
             raise NotFound("文档不存在 (document not found)")
         access.require(user, "delete", known)
-        revision = _commit(stores, user, [Delete(path)], _message(message, f"删除 {path}"))
+        revision = commit(stores, user, [Delete(path)], commit_message(message, f"删除 {path}"))
     stores.audit.record(user, "delete", path, revision=revision, level=known.access)
     return revision
 
@@ -351,14 +384,16 @@ def prerender(stores: Stores, revision: str) -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def _commit(stores: Stores, user: Principal, ops: list, message: str) -> str:
-    revision, changes = stores.store.commit(ops, Author(user.author_name, user.author_email), message)
+def commit(stores: Stores, user: Principal, ops: list, message: str, merge: str | None = None) -> str:
+    """Commit as ``user`` and bring catalog and index to the commit (caller holds the lock)."""
+    revision, changes = stores.store.commit(ops, Author(user.author_name, user.author_email), message,
+                                            merge=merge)
     catalog.record(stores.sessions, stores.store, stores.index, revision, changes)
     return revision.id
 
 
-def _merge(store: GitStore, known: _Known, path: str, base_revision: str, ours: str, current_blob: str) -> str:
-    _version, base_blob = _version_at_revision(store, known, path, base_revision)
+def merge_edit(store: GitStore, known: Known, path: str, base_revision: str, ours: str, current_blob: str) -> str:
+    _version, base_blob = version_at_revision(store, known, path, base_revision)
     base = decode(store.read_blob(base_blob)) if base_blob else ""
     theirs = decode(store.read_blob(current_blob))
     result = merge3(base, theirs, ours)
@@ -373,19 +408,38 @@ def _merge(store: GitStore, known: _Known, path: str, base_revision: str, ours: 
     return result.text
 
 
-def _known(session: Session, path: str) -> _Known:
+def known_document(session: Session, path: str) -> Known:
     """The document's catalog entry and versions; a deleted document counts as archived."""
     row = session.get(Document, path)
     versions = list(session.scalars(select(Version).where(Version.path == path).order_by(Version.id)))
     if row is not None:
-        return _Known(row.access, row.status, row, versions)
+        return Known(row.access, row.status, row, versions)
     if not versions:
         raise NotFound("文档不存在 (document not found)")
     levels = [v.access for v in versions if v.access]
-    return _Known(levels[-1] if levels else "secret", "archived", None, versions)
+    return Known(levels[-1] if levels else "secret", "archived", None, versions)
 
 
-def _version_at_revision(store: GitStore, known: _Known, path: str, revision: str) -> tuple[Version, str | None]:
+def readable(session: Session, user: Principal, path: str) -> Known:
+    """``known_document`` for a read: a document moved away redirects to its new path."""
+    try:
+        return known_document(session, path)
+    except NotFound:
+        raise missing(session, user, path) from None
+
+
+def missing(session: Session, user: Principal, path: str) -> NotFound | Moved:
+    """What a read of a path with no document gets: Moved when the document that lived there
+    was moved to a path the user may see (old links keep working), else NotFound."""
+    target = session.scalar(select(Version.path).where(Version.file_path == path, Version.path != path)
+                            .order_by(Version.id.desc()).limit(1))
+    row = session.get(Document, target) if target else None
+    if row is not None and access.can(user, "view", row):
+        return Moved(f"文档已移动到“{target}” (document moved)", location=target)
+    return NotFound("文档不存在 (document not found)")
+
+
+def version_at_revision(store: GitStore, known: Known, path: str, revision: str) -> tuple[Version, str | None]:
     """The version of this document that was current at ``revision`` and its blob."""
     commit = store.resolve(revision)
     for version in reversed(known.versions):
@@ -401,7 +455,7 @@ def _version_at_revision(store: GitStore, known: _Known, path: str, revision: st
     raise NotFound("该修订版本中没有此文档 (document not present at that revision)")
 
 
-def _version_at_date(known: _Known, when: dt.datetime) -> Version:
+def _version_at_date(known: Known, when: dt.datetime) -> Version:
     earlier = [v for v in known.versions if v.date <= when]
     if not earlier:
         first = known.versions[0].date.isoformat() if known.versions else "?"
@@ -409,7 +463,7 @@ def _version_at_date(known: _Known, when: dt.datetime) -> Version:
     return earlier[-1]
 
 
-def _parse_date(value: str | None) -> dt.datetime:
+def parse_date(value: str | None) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
@@ -417,7 +471,7 @@ def _parse_date(value: str | None) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def _view(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
+def view_of(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
           updated_by: str, doc: DocumentFile | None = None) -> DocumentView:
     doc = doc or catalog.read_document(stores.store, blob, path)
     page = stores.renders.page(blob, path, doc.body)
@@ -428,7 +482,7 @@ def _view(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.da
     )
 
 
-def _message(message: object, default: str) -> str:
+def commit_message(message: object, default: str) -> str:
     if message is None or message == "":
         return default
     if not isinstance(message, str):
@@ -436,7 +490,7 @@ def _message(message: object, default: str) -> str:
     return message.strip()[:2000] or default
 
 
-def _audit_read(stores: Stores, user: Principal, action: str, path: str, revision: str | None, level: str) -> None:
+def audit_read(stores: Stores, user: Principal, action: str, path: str, revision: str | None, level: str) -> None:
     """Reads of confidential and secret documents are audited; the rest would only be noise."""
     if level in AUDITED_READ_LEVELS:
         stores.audit.record(user, action, path, revision=revision, level=level)

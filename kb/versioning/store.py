@@ -307,11 +307,14 @@ class GitStore:
         message: str,
         *,
         date: dt.datetime | None = None,
+        merge: str | None = None,
     ) -> tuple[Revision, list[Change]]:
         """Apply ``ops`` in order as one commit on ``main``; return it and its changes.
 
         ``author`` is also the committer. ``date`` (default: now) lets an importer back-date
-        history; a naive datetime is taken as local time. Every operation is checked first, so
+        history; a naive datetime is taken as local time. ``merge`` names a commit to record as
+        a second parent (a published draft's history joins ``main`` that way); first-parent
+        walks, and so the catalog, do not see it. Every operation is checked first, so
         a failure leaves no commit: BadRequest for no operations or an invalid author,
         InvalidPath for a bad path, NotFound for a Delete/Move of a missing document, Conflict
         for a Move onto an existing document or a document/folder name clash, StoreBusy when
@@ -325,6 +328,7 @@ class GitStore:
             raise TypeError("message must be str")
         signature = _signature(author, date)
         repo = self._repo()
+        extra = [_commit(repo, merge).id] if merge is not None else []
         # Blobs are content-addressed and immutable: write them before taking the lock so the
         # lock is held only for the tree edit and the ref update.
         blobs = {i: repo.create_blob(op.data) for i, op in enumerate(ops) if isinstance(op, Write)}
@@ -335,7 +339,7 @@ class GitStore:
             tree = _edit_tree(repo, base, _nest(final))
             if tree is None:  # every document deleted
                 tree = repo.TreeBuilder().write()
-            parents = [head] if head is not None else []
+            parents = ([head] if head is not None else []) + extra
             oid = repo.create_commit(
                 None,
                 signature,
