@@ -12,6 +12,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_MAX_BODY = 2 * 1024 * 1024
 # the instance holds the whole content repository, every level at once: its owner only
@@ -33,6 +34,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "DEFAULT_ACCESS": ("KB_DEFAULT_ACCESS", str),
     "ANONYMOUS_READ": ("KB_ANONYMOUS_READ", _flag),
     "REQUIRE_REVIEW": ("KB_REQUIRE_REVIEW", _flag),
+    "TIMEZONE": ("KB_TIMEZONE", str),
     "LOCK_TIMEOUT": ("KB_LOCK_TIMEOUT", float),
     "WORKERS": ("KB_WORKERS", int),
     "DEFAULT_LANGUAGE": ("KB_LANGUAGE", str),
@@ -55,6 +57,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DEFAULT_ACCESS": "internal",
         "ANONYMOUS_READ": False,
         "REQUIRE_REVIEW": False,
+        "TIMEZONE": "Asia/Shanghai",
         "LOCK_TIMEOUT": 60.0,
         "WORKERS": min(4, (os.cpu_count() or 1) * 2),
         "DEFAULT_LANGUAGE": "zh",
@@ -76,6 +79,14 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
     settings["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=settings["SESSION_HOURS"])
     return settings
+
+
+def zone(name: str) -> dt.tzinfo:
+    """The time zone ``KB_TIMEZONE`` names (an IANA name such as ``Asia/Shanghai``)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SystemExit(f"KB_TIMEZONE: unknown time zone {name!r} (use an IANA name such as Asia/Shanghai)") from exc
 
 
 def secret_key(instance_dir: Path) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Flask, Response, after_this_request, current_app, has_request_context
 
-from kb.config import INSTANCE_MODE
+from kb.config import INSTANCE_MODE, zone
 from kb.db import make_sessionmaker
 from kb.render import RenderCache
 from kb.search import SearchIndex
@@ -35,6 +35,7 @@ def build_stores(config: dict) -> Stores:
         max_body_bytes=config["MAX_BODY_BYTES"],
         default_access=config["DEFAULT_ACCESS"],
         require_review=config["REQUIRE_REVIEW"],
+        timezone=zone(config["TIMEZONE"]),
     )
 
 

@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from kb import access
 from kb.auth import session_authenticated, viewer
-from kb.routes import accounts_api, admin, api, audit, auth, web
+from kb.routes import accounts_api, admin, api, audit, auth, lifecycle_api, web
 from kb.security import SAFE_METHODS
 
 csrf = CSRFProtect()
@@ -27,9 +27,11 @@ def register_blueprints(app: Flask) -> None:
     # API calls with a token need no CSRF token; calls riding on the session cookie do (above)
     csrf.exempt(api.bp)
     csrf.exempt(accounts_api.bp)
+    csrf.exempt(lifecycle_api.bp)
     app.before_request(_csrf_for_cookie_calls)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(accounts_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(lifecycle_api.bp, url_prefix="/api/v1")
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(admin.bp)

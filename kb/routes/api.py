@@ -9,7 +9,7 @@ from kb.auth import current_user
 from kb.routes.guard import PUBLIC, checked
 from kb.routes.openapi import spec
 from kb.routes.params import int_arg, json_body, known_fields
-from kb.services import documents, search
+from kb.services import documents, lifecycle, search
 from kb.services.documents import DocumentView
 
 bp = Blueprint("api", __name__)
@@ -24,13 +24,17 @@ def _document_json(view: DocumentView) -> dict:
         "path": view.path, "title": view.title, "body": view.body, "html": view.html, "tags": view.tags,
         "access": view.access, "status": view.status, "owner": view.owner, "revision": view.revision,
         "updated_at": _iso(view.updated_at), "updated_by": view.updated_by, "review_by": view.review_by,
-        "current": view.current,
+        "current": view.current, "message": view.message, "archived_at": view.archived_at,
+        "archived_by": view.archived_by, "archive_reason": view.archive_reason,
     }
 
 
 @bp.get("/docs")
 @checked("view")
 def list_docs() -> Response:
+    """The documents now, or (``at``: archivists) the knowledge base as it was at a date."""
+    if request.args.get("at"):
+        return _list_as_of(request.args["at"])
     total, rows = documents.list_documents(
         db.session(), current_user(), prefix=request.args.get("prefix"), tag=request.args.get("tag"),
         status=request.args.get("status"), page=int_arg("page", 1, 1), per_page=int_arg("per_page", 50, 1, 200),
@@ -39,6 +43,14 @@ def list_docs() -> Response:
               "updated_at": _iso(r.updated_at), "updated_by": r.updated_by, "revision": r.revision}
              for r in rows]
     return jsonify(total=total, items=items)
+
+
+def _list_as_of(at: str) -> Response:
+    past = lifecycle.list_as_of(_stores(), db.session(), current_user(), at, prefix=request.args.get("prefix"),
+                                page=int_arg("page", 1, 1), per_page=int_arg("per_page", 50, 1, 200))
+    return jsonify(total=past.total, at=_iso(past.when), revision=past.revision.id if past.revision else None,
+                   items=[{"path": d.path, "title": d.title, "access": d.access, "status": d.status,
+                           "current_path": d.current_path} for d in past.items])
 
 
 @bp.get("/docs/<path:path>")
@@ -59,7 +71,7 @@ def get_raw(path: str) -> Response:
 
 
 # what a PUT may carry: status and owner change through the lifecycle, never through a save
-PUT_FIELDS = ("title", "body", "tags", "access", "message", "base_revision")
+PUT_FIELDS = ("title", "body", "tags", "access", "review_by", "message", "base_revision")
 
 
 @bp.put("/docs/<path:path>")
@@ -68,8 +80,8 @@ def put_doc(path: str) -> tuple[Response, int]:
     data = known_fields(json_body(), PUT_FIELDS)
     result = documents.save_document(
         _stores(), db.session(), current_user(), path, title=data.get("title"), body=data.get("body"),
-        tags=data.get("tags"), access_level=data.get("access"), message=data.get("message"),
-        base_revision=data.get("base_revision"),
+        tags=data.get("tags"), access_level=data.get("access"), review_by=data.get("review_by"),
+        message=data.get("message"), base_revision=data.get("base_revision"),
     )
     return jsonify(path=result.path, revision=result.revision, merged=result.merged), 201 if result.created else 200
 

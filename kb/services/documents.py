@@ -50,6 +50,8 @@ class Stores:
     default_access: str = "internal"
     # KB_REQUIRE_REVIEW: content reaches readers only as a draft another editor published
     require_review: bool = False
+    # KB_TIMEZONE: how dates and times given without an offset are read
+    timezone: dt.tzinfo = dt.UTC
     drafts: DraftStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +81,10 @@ class DocumentView:
     updated_by: str
     review_by: str | None = None
     current: bool = True
+    message: str = ""  # why this version was made (its commit message)
+    archived_at: str | None = None
+    archived_by: str | None = None
+    archive_reason: str | None = None
     toc: list[tuple[int, str, str]] = field(default_factory=list)  # (level, anchor, text)
 
 
@@ -137,6 +143,7 @@ def get_document(stores: Stores, session: Session, user: Principal, path: str,
     found = _locate(stores, session, user, path, revision, at)
     view = view_of(stores, found.path, found.blob, found.revision, found.date, found.author, found.doc)
     view.current = found.current
+    view.message = stores.store.revision(found.revision).message
     audit_read(stores, user, "read", found.path, found.revision, found.level)
     return view
 
@@ -180,7 +187,7 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
     if revision is not None:
         version, blob = version_at_revision(stores.store, known, path, revision)
     else:
-        version = _version_at_date(known, parse_date(at))
+        version = _version_at_date(known, parse_date(at, stores.timezone))
         blob = version.blob
     if blob is None:
         raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
@@ -463,12 +470,23 @@ def _version_at_date(known: Known, when: dt.datetime) -> Version:
     return earlier[-1]
 
 
-def parse_date(value: str | None) -> dt.datetime:
+def parse_date(value: str | None, zone: dt.tzinfo, *, start: bool = False) -> dt.datetime:
+    """An ISO 8601 date or date-time as an aware datetime.
+
+    A bare date means the end of that day ("as of 1 October" includes 1 October), or its start
+    for the lower end of a range (``start``), and a time without an offset is in the
+    deployment's time zone (``KB_TIMEZONE``): what a person picking a date means.
+    """
+    text = str(value).strip()
     try:
-        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        if len(text) == 10:
+            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time.min if start else dt.time.max)
+        else:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise BadRequest(f"无法识别的日期“{value}”，请用 ISO 8601 格式 (invalid date)") from exc
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        raise BadRequest(f"无法识别的日期“{str(value)[:40]}”，请用 ISO 8601 格式，如 2026-10-01 或 "
+                         "2026-10-01T09:30 (invalid date)") from exc
+    return when if when.tzinfo else when.replace(tzinfo=zone)
 
 
 def view_of(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
@@ -478,7 +496,8 @@ def view_of(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.
     return DocumentView(
         path=path, title=doc.title, body=doc.body, html=page.html, toc=page.toc,
         tags=doc.tags, access=doc.access, status=doc.status, owner=doc.owner, revision=revision,
-        updated_at=updated_at, updated_by=updated_by, review_by=doc.review_by,
+        updated_at=updated_at, updated_by=updated_by, review_by=doc.review_by, archived_at=doc.archived_at,
+        archived_by=doc.archived_by, archive_reason=doc.archive_reason,
     )
 
 

@@ -1,0 +1,287 @@
+"""The lifecycle beyond editing: archive and restore, the archive and deleted lists, documents due
+for review, and the whole knowledge base as it was at a date.
+
+Archiving is a commit that sets ``status: archived`` with when, by whom and why in the front
+matter, so the reason travels with the document and its history; restoring is a commit that
+takes them away again. The lists read the catalog; the past reads git's own trees, so "as of a
+date" shows exactly the files that were there, with titles and levels from the catalog's
+version rows (one bulk lookup by blob instead of parsing thousands of files).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb import access, docpath
+from kb.access import Principal
+from kb.document import serialize
+from kb.errors import BadRequest, Conflict, NotFound
+from kb.models import Document, DocumentTag, Version
+from kb.services import catalog
+from kb.services.documents import (
+    MAX_PER_PAGE,
+    DocumentView,
+    Stores,
+    audit_read,
+    commit,
+    known_document,
+    parse_date,
+    prerender,
+    view_of,
+)
+from kb.versioning import Revision, Write
+
+MAX_REASON = 500
+_CHUNK = 500  # bound parameters per IN (…) query
+
+
+@dataclass
+class _Level:
+    """A document as the access check sees it: a level and a lifecycle status."""
+
+    access: str
+    status: str = "published"
+
+
+# ---------------------------------------------------------------- archive and restore
+
+
+def archive(stores: Stores, session: Session, user: Principal, path: str, reason: object) -> str:
+    """Archive a published document, saying why: it leaves readers' listings and search and
+    becomes read-only. Returns the commit."""
+    reason = _reason(reason, required=True)
+    return _set_archived(stores, user, docpath.validate(path), reason)
+
+
+def restore(stores: Stores, session: Session, user: Principal, path: str, reason: object = None) -> str:
+    """Publish an archived document again, as it was. Returns the commit."""
+    return _set_archived(stores, user, docpath.validate(path), _reason(reason, required=False), restore=True)
+
+
+def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, restore: bool = False) -> str:
+    action = "restore" if restore else "archive"
+    with stores.store.lock():
+        with stores.sessions() as fresh:
+            known = known_document(fresh, path)
+        if known.row is None:
+            raise NotFound("文档不存在 (document not found)")
+        access.require(user, action, known)
+        if (known.status == "archived") != restore:
+            raise Conflict("文档未归档，无需恢复 (the document is not archived)" if restore
+                           else "文档已归档 (the document is archived already)")
+        doc = catalog.read_document(stores.store, known.row.blob, path)
+        if restore:
+            doc = replace(doc, status="published", archived_at=None, archived_by=None, archive_reason=None)
+            message = f"恢复 {path}" + (f"：{reason}" if reason else "")
+        else:
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+            doc = replace(doc, status="archived", archived_at=now, archived_by=user.username, archive_reason=reason)
+            message = f"归档 {path}：{reason}"
+        revision = commit(stores, user, [Write(path, serialize(doc).encode("utf-8"))], message)
+    stores.audit.record(user, action, path, revision=revision, level=doc.access, detail=reason)
+    stores.defer(lambda: prerender(stores, revision))
+    return revision
+
+
+def _reason(reason: object, *, required: bool) -> str:
+    if reason is None:
+        reason = ""
+    if not isinstance(reason, str):
+        raise BadRequest("reason 必须是字符串 (reason must be a string)")
+    reason = " ".join(reason.split())  # one line: it goes into a commit subject and the front matter
+    if required and not reason:
+        raise BadRequest("请填写归档原因 (a reason is required)")
+    if len(reason) > MAX_REASON:
+        raise BadRequest(f"原因不能超过 {MAX_REASON} 个字符 (reason too long)")
+    return reason
+
+
+# ---------------------------------------------------------------- lists
+
+
+def archived_documents(session: Session, user: Principal, *, prefix: str | None = None, tag: str | None = None,
+                       since: dt.datetime | None = None, until: dt.datetime | None = None, page: int = 1,
+                       per_page: int = 50) -> tuple[int, list[Document]]:
+    """Archived documents the user may see, most recently archived first, with the total."""
+    access.require(user, "view_archived")
+    query = select(Document).where(Document.status == "archived",
+                                   Document.access.in_(access.visible_levels(user)))
+    if prefix:
+        query = query.where(Document.path.startswith(prefix.strip("/"), autoescape=True))
+    if tag:
+        query = query.where(Document.path.in_(select(DocumentTag.path).where(DocumentTag.tag == tag)))
+    if since:
+        query = query.where(Document.archived_at >= since)
+    if until:
+        query = query.where(Document.archived_at <= until)
+    order = (Document.archived_at.is_(None), Document.archived_at.desc(), Document.path)
+    return _page(session, query, order, page, per_page)
+
+
+@dataclass
+class DeletedDocument:
+    path: str
+    title: str
+    access: str
+    deleted_at: dt.datetime
+    deleted_by: str
+    revision: str  # the commit that deleted it
+    last_revision: str | None  # the last commit that had it: read it with ?revision=
+
+
+def deleted_documents(session: Session, user: Principal, *, prefix: str | None = None, page: int = 1,
+                      per_page: int = 50) -> tuple[int, list[DeletedDocument]]:
+    """Documents deleted from the live view whose past versions the user may retrieve."""
+    access.require(user, "view_archived")
+    last = select(func.max(Version.id)).group_by(Version.path).scalar_subquery()
+    query = select(Version).where(Version.id.in_(last), Version.kind == "delete",
+                                  Version.path.not_in(select(Document.path)),
+                                  Version.access.in_(access.visible_levels(user)))
+    if prefix:
+        query = query.where(Version.path.startswith(prefix.strip("/"), autoescape=True))
+    total, rows = _page(session, query, (Version.id.desc(),), page, per_page)
+    before = _last_versions(session, rows)
+    return total, [DeletedDocument(row.path, row.title or row.path, row.access or "secret", row.date,
+                                   row.author_name, row.revision, before.get(row.path)) for row in rows]
+
+
+def _last_versions(session: Session, deletes: list[Version]) -> dict[str, str]:
+    """The revision of each deleted document's last version that had content."""
+    if not deletes:
+        return {}
+    bound = {row.path: row.id for row in deletes}
+    found: dict[str, str] = {}
+    rows = session.execute(select(Version.path, Version.id, Version.revision)
+                           .where(Version.path.in_(bound), Version.blob.is_not(None)).order_by(Version.id))
+    for path, version_id, revision in rows:
+        if version_id < bound[path]:
+            found[path] = revision
+    return found
+
+
+def review_due(session: Session, user: Principal, *, within_days: int = 30, owner: str | None = None,
+               today: dt.date | None = None) -> list[Document]:
+    """Published documents whose ``review_by`` date is past or within ``within_days``, soonest
+    first; ``owner`` narrows them to one owner's (an editor's own list)."""
+    access.require(user, "review_due")
+    today = today or dt.date.today()
+    query = select(Document).where(Document.review_by.is_not(None),
+                                   Document.review_by <= today + dt.timedelta(days=within_days),
+                                   Document.status == "published",
+                                   Document.access.in_(access.visible_levels(user)))
+    if owner:
+        query = query.where(Document.owner == owner)
+    return list(session.scalars(query.order_by(Document.review_by, Document.path).limit(MAX_PER_PAGE * 5)))
+
+
+def _page(session: Session, query: object, order: tuple, page: int, per_page: int) -> tuple[int, list]:
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0  # type: ignore[attr-defined]
+    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
+    rows = session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))  # type: ignore[attr-defined]
+    return total, list(rows)
+
+
+# ---------------------------------------------------------------- the past
+
+
+@dataclass
+class PastDocument:
+    path: str  # where it was then
+    title: str
+    access: str  # its level then
+    status: str
+    current_path: str | None  # where it is now (None: deleted since)
+
+
+@dataclass
+class PastListing:
+    when: dt.datetime
+    revision: Revision | None  # the last commit at or before ``when``; None: history starts later
+    total: int
+    items: list[PastDocument]
+
+
+def list_as_of(stores: Stores, session: Session, user: Principal, at: str, *, prefix: str | None = None,
+               page: int = 1, per_page: int = 50) -> PastListing:
+    """The knowledge base as it was at ``at``: the documents of the last commit before it that
+    the user may see, by path. Each counts at the stricter of its level then and now."""
+    access.require(user, "view_at_date")
+    when = parse_date(at, stores.timezone)
+    revision = stores.store.revision_at(when)
+    if revision is None:
+        return PastListing(when, None, 0, [])
+    folder = docpath.validate(prefix.strip("/")) + "/" if prefix and prefix.strip("/") else ""
+    files = [(path, blob) for path, blob in stores.store.documents(revision.id) if path.startswith(folder)]
+    known = _versions_by_blob(session, files)
+    levels_now = _levels_now(session, {version.path for version in known.values()})
+    visible = []
+    for path, blob in files:
+        version = known.get((path, blob))
+        if version is None:  # a commit the catalog has not seen: judge it by its own file
+            doc = catalog.read_document(stores.store, blob, path)
+            item, now = PastDocument(path, doc.title, doc.access, doc.status, None), doc.access
+        else:
+            item = PastDocument(path, version.title or path, version.access or "secret", version.status or "",
+                                version.path if version.path in levels_now else None)
+            now = levels_now.get(version.path) or _deleted_level(session, version.path)
+        if access.can(user, "view_at_date", _Level(now), item.access):
+            visible.append(item)
+    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
+    return PastListing(when, revision, len(visible), visible[(page - 1) * per_page: page * per_page])
+
+
+def get_as_of(stores: Stores, session: Session, user: Principal, at: str, path: str) -> DocumentView:
+    """The document that was at ``path`` at ``at`` (moved or deleted since, or not), as it was."""
+    access.require(user, "view_at_date")
+    path = docpath.validate(path)
+    when = parse_date(at, stores.timezone)
+    revision = stores.store.revision_at(when)
+    blob = stores.store.blob_id(path, revision.id) if revision else None
+    if revision is None or blob is None:
+        raise NotFound("该日期时没有此文档 (no such document at that date)")
+    version = _versions_by_blob(session, [(path, blob)]).get((path, blob))
+    doc = catalog.read_document(stores.store, blob, path)
+    now = (version and (_levels_now(session, {version.path}).get(version.path)
+                        or _deleted_level(session, version.path))) or doc.access
+    access.require(user, "view_at_date", _Level(now), doc.access)
+    view = view_of(stores, path, blob, revision.id, version.date if version else revision.date,
+                   version.author_name if version else revision.author.name, doc)
+    view.current = False
+    view.message = version.message if version else revision.message
+    audit_read(stores, user, "read_as_of", path, revision.id, access.strictest(now, doc.access))
+    return view
+
+
+def _versions_by_blob(session: Session, files: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Version]:
+    """The catalog's version row of each (path then, blob): the newest that wrote that content
+    there. Looked up by blob in bulk, then matched on the path."""
+    wanted = dict(files)
+    blobs = list(set(wanted.values()))
+    found: dict[tuple[str, str], Version] = {}
+    for start in range(0, len(blobs), _CHUNK):
+        rows = session.scalars(select(Version).where(Version.blob.in_(blobs[start:start + _CHUNK]))
+                               .order_by(Version.id))
+        for row in rows:
+            if wanted.get(row.file_path) == row.blob:
+                found[(row.file_path, row.blob)] = row
+    return found
+
+
+def _levels_now(session: Session, paths: set[str]) -> dict[str, str]:
+    """The current level of each of these documents that still exists."""
+    levels: dict[str, str] = {}
+    names = sorted(paths)
+    for start in range(0, len(names), _CHUNK):
+        levels.update(session.execute(select(Document.path, Document.access)
+                                      .where(Document.path.in_(names[start:start + _CHUNK]))).tuples())
+    return levels
+
+
+def _deleted_level(session: Session, path: str) -> str:
+    """A deleted document's last level (the strictest when unknown)."""
+    return known_document(session, path).access if path else "secret"
