@@ -92,6 +92,24 @@ ROUTES: dict[str, Call] = {
     "api.revert_doc": Call("editor", "POST", "/api/v1/docs/{path}/revert", doc=True, api=True, body=_revert_body),
     "api.move_doc": Call("editor", "POST", "/api/v1/docs/{fresh}/move", doc=True, api=True, body=_move_body),
     "api.search_docs": Call("reader", "GET", "/api/v1/search?q=走查", api=True),
+    "lifecycle_api.get_draft": Call("editor", "GET", "/api/v1/docs/{path}/draft", doc=True, api=True),
+    "lifecycle_api.save_draft": Call("editor", "PUT", "/api/v1/docs/{path}/draft", doc=True, api=True,
+                                     body=_doc_body),
+    "lifecycle_api.discard_draft": Call("editor", "DELETE", "/api/v1/docs/{drafted}/draft", doc=True, api=True),
+    "lifecycle_api.publish_draft": Call("editor", "POST", "/api/v1/docs/{drafted}/draft/publish", doc=True,
+                                        api=True),
+    "lifecycle_api.submit_draft": Call("editor", "POST", "/api/v1/docs/{drafted}/draft/submit", doc=True, api=True),
+    # a draft that was never submitted cannot be sent back: 409, past the access check
+    "lifecycle_api.return_draft": Call("editor", "POST", "/api/v1/docs/{path}/draft/return", doc=True, api=True,
+                                       body=lambda w, p: {"comment": "走查"}),
+    "lifecycle_api.list_drafts": Call("editor", "GET", "/api/v1/drafts", api=True),
+    "lifecycle_api.archive_doc": Call("archivist", "POST", "/api/v1/docs/{fresh}/archive", doc=True, api=True,
+                                      body=lambda w, p: {"reason": "走查"}),
+    # the document is not archived: 409, past the access check
+    "lifecycle_api.restore_doc": Call("archivist", "POST", "/api/v1/docs/{path}/restore", doc=True, api=True),
+    "lifecycle_api.archived": Call("archivist", "GET", "/api/v1/archive", api=True),
+    "lifecycle_api.deleted": Call("archivist", "GET", "/api/v1/deleted", api=True),
+    "lifecycle_api.review_due": Call("editor", "GET", "/api/v1/review-due", api=True),
     "audit.api_entries": Call("archivist", "GET", "/api/v1/audit", api=True),
     "audit.api_export": Call("archivist", "GET", "/api/v1/audit/export", api=True),
     "audit.api_verify": Call("archivist", "GET", "/api/v1/audit/verify", api=True),
@@ -144,6 +162,11 @@ class Walker:
         for level in ("public", "secret"):
             path = f"走查/{level}"
             self.first[path] = self.save(path, level)
+            self.draft(path)
+
+    def draft(self, path: str) -> None:
+        response = self.admin.put(f"docs/{path}/draft", json={"title": "走查", "body": "走查草稿"})
+        assert response.status_code in (200, 201), response.get_json()
 
     def save(self, path: str, level: str) -> str:
         response = self.admin.put(f"docs/{path}", json={"title": "走查", "body": "走查正文", "access": level})
@@ -224,7 +247,8 @@ def test_every_route_answers_each_caller_as_the_table_says(walker, role, clearan
             path = f"走查/{level}"
             url = call.url.format(path=path, spare_token=walker.spare_token(role, clearance)
                                   if "{spare_token}" in call.url else "",
-                                  fresh=_fresh(walker, level) if "{fresh}" in call.url else "")
+                                  fresh=_fresh(walker, level) if "{fresh}" in call.url else "",
+                                  drafted=_fresh(walker, level, drafted=True) if "{drafted}" in call.url else "")
             target = url.split("/docs/", 1)[-1].split("/move")[0] if "{fresh}" in call.url else path
             body = call.body(walker, target) if call.body else None
             client = api if call.api else web
@@ -238,10 +262,13 @@ def test_every_route_answers_each_caller_as_the_table_says(walker, role, clearan
     assert wrong == []
 
 
-def _fresh(walker: Walker, level: str) -> str:
-    """A document of its own for a move or delete that may succeed."""
+def _fresh(walker: Walker, level: str, *, drafted: bool = False) -> str:
+    """A document of its own (with an open draft when ``drafted``) for a move, delete, archive
+    or draft step that may succeed."""
     path = f"走查/{level}-{uuid.uuid4().hex[:8]}"
     walker.first[path] = walker.save(path, level)
+    if drafted:
+        walker.draft(path)
     return path
 
 

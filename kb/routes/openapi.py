@@ -51,8 +51,52 @@ _AUDIT_FILTERS = [_query("user", description="actor's username"),
                   _query("until", description="ISO 8601 date (the whole day) or date-time")]
 _ADMIN_ERRORS = ("400", "401", "403", "404")
 
-_DOC_FIELDS = {"title": "string", "body": "string", "tags": "array", "access": "string", "message": "string",
-               "base_revision": "string"}
+_DOC_FIELDS = {"title": "string", "body": "string", "tags": "array", "access": "string", "review_by": "string",
+               "message": "string", "base_revision": "string"}
+_DRAFT_FIELDS = {**{k: v for k, v in _DOC_FIELDS.items() if k != "base_revision"}, "draft_revision": "string"}
+_WRITE_ERRORS = ("400", "401", "403", "404", "409")
+
+
+def _lifecycle(doc: list) -> dict[str, Any]:
+    """Drafts, review, archive and restore, and the lists that go with them."""
+    comment = _body({"comment": "string"}, [])
+    return {
+        "/api/v1/docs/{path}/draft": {
+            "get": _op("The open draft with its versions (editors)", "200 draft", doc, errors=_WRITE_ERRORS),
+            "put": _op("Save a draft version; readers keep seeing the published document",
+                       "200 saved; 201 draft started {draft_revision}", doc, _body(_DRAFT_FIELDS, ["title", "body"]),
+                       (*_WRITE_ERRORS, "413")),
+            "delete": _op("Discard the draft (kept in git, out of sight)", "204 discarded", doc,
+                          errors=_WRITE_ERRORS),
+        },
+        "/api/v1/docs/{path}/draft/publish": {"post": _op(
+            "Publish the draft (merged with newer published changes, or 409 with both versions); "
+            "with KB_REQUIRE_REVIEW only a submitted draft, by another editor", "200 updated; 201 created {revision}",
+            doc, _body({"message": "string"}, []), _WRITE_ERRORS)},
+        "/api/v1/docs/{path}/draft/submit": {"post": _op("Submit the draft for review", "200 {state}", doc, comment,
+                                                         _WRITE_ERRORS)},
+        "/api/v1/docs/{path}/draft/return": {"post": _op("Send a submitted draft back, saying why", "200 {state}",
+                                                         doc, _body({"comment": "string"}, ["comment"]),
+                                                         _WRITE_ERRORS)},
+        "/api/v1/drafts": {"get": _op("Open drafts the caller may see (editors)", "200 {items}", [
+            _query("state", description="draft|submitted|returned")], errors=("401", "403"))},
+        "/api/v1/docs/{path}/archive": {"post": _op("Archive a document with a reason (archivists)",
+                                                    "200 {revision}", doc, _body({"reason": "string"}, ["reason"]),
+                                                    _WRITE_ERRORS)},
+        "/api/v1/docs/{path}/restore": {"post": _op("Restore an archived document (archivists)", "200 {revision}",
+                                                    doc, _body({"reason": "string"}, []), _WRITE_ERRORS)},
+        "/api/v1/archive": {"get": _op("Archived documents, most recent first (archivists)", "200 {total, items}", [
+            _query("prefix"), _query("tag"), _query("from", description="archived on or after (ISO 8601 date)"),
+            _query("to", description="archived on or before"), _query("page", "integer"),
+            _query("per_page", "integer")], errors=("400", "401", "403"))},
+        "/api/v1/deleted": {"get": _op("Deleted documents whose past versions remain (archivists)",
+                                       "200 {total, items}", [_query("prefix"), _query("page", "integer"),
+                                                              _query("per_page", "integer")],
+                                       errors=("400", "401", "403"))},
+        "/api/v1/review-due": {"get": _op("Documents whose review_by date is past or near (editors)", "200 {items}", [
+            _query("within", "integer", "days ahead (default 30)"), _query("mine", description="1: own documents")],
+            errors=("400", "401", "403"))},
+    }
 
 
 def spec(version: str) -> dict[str, Any]:
@@ -93,8 +137,10 @@ def spec(version: str) -> dict[str, Any]:
                 "Change a user (admin); disabling or a password reset ends sessions and revokes tokens",
                 "200 user", [_in_path("username")],
                 _body({**_USER_FIELDS, "active": "boolean", "password": "string"}, []), _ADMIN_ERRORS)},
-            "/api/v1/docs": {"get": _op("List documents", "200 {total, items}", [
+            "/api/v1/docs": {"get": _op("List documents; with at= (archivists) as they were at a date",
+                                        "200 {total, items}", [
                 _query("prefix"), _query("tag"), _query("status", description="published|archived|all"),
+                _query("at", description="ISO 8601 date (the end of that day) or date-time"),
                 _query("page", "integer"), _query("per_page", "integer")], errors=("400", "401"))},
             "/api/v1/docs/{path}": {
                 "get": _op("Read a document, now, at a revision or at a date", "200 document", [
@@ -129,6 +175,7 @@ def spec(version: str) -> dict[str, Any]:
                                                 _AUDIT_FILTERS, errors=("400", "401", "403"), media="text/csv")},
             "/api/v1/audit/verify": {"get": _op("Check the audit trail's hash chain", "200 {ok, entries, problems}",
                                                 errors=("401", "403"))},
+            **_lifecycle(doc),
             "/api/v1/openapi.json": {"get": {**_op("This description", "200 OpenAPI 3", errors=()),
                                              "security": []}},
         },
