@@ -42,6 +42,10 @@ _LABELS = {
     "archived": N_("Archived"),
     "move": N_("Moved"),
     "delete": N_("Deleted"),
+    # draft review states
+    "draft": N_("Draft"),
+    "submitted": N_("Submitted for review"),
+    "returned": N_("Sent back"),
     # API token states
     "active": N_("Active"),
     "revoked": N_("Revoked"),

@@ -918,7 +918,7 @@ def test_a_reader_may_not_set_access_or_status(app, admin, api_as, fields):
 
 
 @pytest.mark.parametrize("fields", [{"status": "archived"}, {"status": "published"}, {"owner": "wang.editor"},
-                                    {"review_by": "2020-01-01"}])
+                                    {"archived_at": "2020-01-01"}, {"review_by": "明天"}])
 def test_an_editor_may_not_set_status_or_owner_through_a_save(app, admin, editor, fields):
     save(admin, "政策/密码策略", "至少十二位。", title="密码策略")
     before, doc = head(app), document(admin, "政策/密码策略")

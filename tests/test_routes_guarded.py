@@ -126,6 +126,21 @@ ROUTES: dict[str, Call] = {
     "web.doc_diff": Call("editor", "GET", "/docs/{path}/diff", doc=True),
     "web.revert_doc": Call("editor", "POST", "/docs/{path}/revert", doc=True, form=True, body=_revert_body),
     "web.search_page": Call("reader", "GET", "/search?q=走查"),
+    "lifecycle.draft_page": Call("editor", "GET", "/docs/{path}/draft", doc=True),
+    "lifecycle.submit_draft": Call("editor", "POST", "/docs/{drafted}/draft/submit", doc=True, form=True),
+    "lifecycle.return_draft": Call("editor", "POST", "/docs/{path}/draft/return", doc=True, form=True,
+                                   body=lambda w, p: {"comment": "走查"}),
+    "lifecycle.publish_draft": Call("editor", "POST", "/docs/{drafted}/draft/publish", doc=True, form=True),
+    "lifecycle.discard_draft": Call("editor", "POST", "/docs/{drafted}/draft/discard", doc=True, form=True),
+    "lifecycle.drafts_page": Call("editor", "GET", "/drafts"),
+    "lifecycle.review_due_page": Call("editor", "GET", "/review-due"),
+    "lifecycle.archive_doc": Call("archivist", "POST", "/docs/{fresh}/archive", doc=True, form=True,
+                                  body=lambda w, p: {"reason": "走查"}),
+    "lifecycle.restore_doc": Call("archivist", "POST", "/docs/{path}/restore", doc=True, form=True),
+    "lifecycle.archive_page": Call("archivist", "GET", "/archive"),
+    "lifecycle.asof_pick": Call("archivist", "GET", "/asof?date=2030-01-01"),
+    "lifecycle.asof_home": Call("archivist", "GET", "/asof/2030-01-01/"),
+    "lifecycle.asof_doc": Call("archivist", "GET", "/asof/2030-01-01/docs/{path}", doc=True),
     "admin.account": Call("reader", "GET", "/account"),
     "admin.change_password": Call("reader", "POST", "/account/password", form=True,
                                   body=lambda w, p: {"current_password": PASSWORD, "new_password": "a" * 9,
@@ -277,7 +292,7 @@ def test_anonymous_callers_get_no_document_data_from_any_route(walker):
     for rule in walker.app.url_map.iter_rules():
         if ROUTES[rule.endpoint].least == OPEN:
             continue
-        values = {name: {"path": "走查/secret", "username": "walk.target", "token_id": 1}[name]
+        values = {name: {"path": "走查/secret", "username": "walk.target", "token_id": 1, "moment": "2030-01-01"}[name]
                   for name in rule.arguments}
         url = rule.build(values, append_unknown=False)[1]
         for method in rule.methods - {"HEAD", "OPTIONS"}:

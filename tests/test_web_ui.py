@@ -172,7 +172,7 @@ def test_editing_a_document_saves_it_and_adds_a_history_entry(login):
     body.fill(body.input_value() + "\n## 异地备份\n\n每周把备份复制到异地机房。\n")
     expect(page.locator("#preview")).to_contain_text("每周把备份复制到异地机房")  # the live preview
     page.get_by_label("修改说明").fill("补充异地备份")
-    page.get_by_role("button", name="保存", exact=True).click()
+    page.get_by_role("button", name="发布", exact=True).click()
 
     expect(page.get_by_role("status")).to_have_text("已保存。")
     expect(page.locator("article .body")).to_contain_text("每周把备份复制到异地机房。")
@@ -192,7 +192,7 @@ def test_creating_a_document_from_the_new_page(login):
     page.get_by_label("标题").fill("打印机卡纸处理")
     page.get_by_label("标签").fill("打印机，硬件")
     page.get_by_label("正文（Markdown）").fill("# 打印机卡纸处理\n\n先关机，再取出卡纸。\n")
-    page.get_by_role("button", name="保存", exact=True).click()
+    page.get_by_role("button", name="发布", exact=True).click()
     expect(page.locator("article .body h1")).to_have_text("打印机卡纸处理")
     expect(page.locator("article .tag")).to_have_text(["打印机", "硬件"])
 
@@ -258,7 +258,7 @@ def test_a_stale_edit_that_overlaps_shows_the_conflict_page(login, site):
     site.save("admin", BACKUP, "数据库备份策略", BACKUP_BODY.replace("凌晨两点", "凌晨三点"), message="调整时间")
     body = page.get_by_label("正文（Markdown）")
     body.fill(body.input_value().replace("凌晨两点", "晚上十一点"))
-    page.get_by_role("button", name="保存", exact=True).click()
+    page.get_by_role("button", name="发布", exact=True).click()
 
     expect(page.get_by_role("heading", level=1, name="编辑冲突")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("您的修改尚未保存")
@@ -276,7 +276,7 @@ def test_a_stale_edit_that_does_not_overlap_is_merged(login, site):
     site.save("admin", BACKUP, "数据库备份策略", BACKUP_BODY.replace("值班 DBA 负责。", "值班 DBA 王五负责。"))
     body = page.get_by_label("正文（Markdown）")
     body.fill(body.input_value().replace("凌晨两点", "晚上十一点"))
-    page.get_by_role("button", name="保存", exact=True).click()
+    page.get_by_role("button", name="发布", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("已保存，并已与他人在此期间的修改自动合并")
     expect(page.locator("article .body")).to_contain_text("晚上十一点")
     expect(page.locator("article .body")).to_contain_text("值班 DBA 王五负责。")

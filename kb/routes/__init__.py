@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from kb import access
 from kb.auth import session_authenticated, viewer
-from kb.routes import accounts_api, admin, api, audit, auth, lifecycle_api, web
+from kb.routes import accounts_api, admin, api, audit, auth, lifecycle_api, lifecycle_web, web
 from kb.security import SAFE_METHODS
 
 csrf = CSRFProtect()
@@ -34,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(lifecycle_api.bp, url_prefix="/api/v1")
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(lifecycle_web.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
     app.jinja_env.globals.update(kb_user=viewer, kb_can=lambda action, doc=None: access.can(viewer(), action, doc))

@@ -12,9 +12,9 @@ from kb import db, extensions
 from kb.auth import current_user
 from kb.render import render
 from kb.routes.guard import checked
-from kb.routes.params import int_arg, json_body, known_fields
+from kb.routes.params import date_arg, int_arg, json_body, known_fields
 from kb.services import drafts, lifecycle
-from kb.services.documents import Stores, parse_date
+from kb.services.documents import Stores
 
 bp = Blueprint("lifecycle_api", __name__)
 
@@ -143,12 +143,6 @@ def review_due() -> Response:
     today = dt.date.today()
     return jsonify(items=[{"path": r.path, "title": r.title, "owner": r.owner, "access": r.access,
                            "review_by": iso(r.review_by), "overdue": r.review_by < today} for r in rows])
-
-
-def date_arg(name: str, *, start: bool = False) -> dt.datetime | None:
-    """A date filter from the query string (None when absent); a bad one is a 400."""
-    value = request.args.get(name)
-    return parse_date(value, _stores().timezone, start=start) if value else None
 
 
 def _optional_body() -> dict:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import request
 
+from kb import extensions
 from kb.errors import BadRequest
+from kb.services.documents import parse_date
 
 
 def json_body() -> dict[str, Any]:
@@ -38,3 +41,10 @@ def int_arg(name: str, default: int, minimum: int = 0, maximum: int = 10_000) ->
     if not minimum <= value <= maximum:
         raise BadRequest(f"参数 {name} 须在 {minimum} 到 {maximum} 之间 ({name} out of range)")
     return value
+
+
+def date_arg(name: str, *, start: bool = False) -> dt.datetime | None:
+    """A date or date-time from the query string (None when absent; a bare date is the end of
+    its day, or its start for the lower end of a range); anything unreadable is a 400."""
+    value = request.args.get(name)
+    return parse_date(value, extensions.stores().timezone, start=start) if value else None

@@ -18,17 +18,17 @@ from werkzeug.wrappers import Response
 from kb import access, db, extensions
 from kb.auth import current_user
 from kb.document import parse
-from kb.errors import BadRequest, Conflict, KBError, NotFound, TooLarge, Unauthorized
+from kb.errors import BadRequest, Conflict, KBError, NotFound, ReviewRequired, TooLarge, Unauthorized
 from kb.render import render
 from kb.routes.errors import error_response
 from kb.routes.guard import checked
 from kb.routes.params import int_arg
-from kb.services import documents, search
+from kb.services import documents, drafts, search
 
 bp = Blueprint("web", __name__)
 
 PER_PAGE = 20
-FORM_FIELDS = ("path", "title", "tags", "access", "body", "message", "base_revision")
+FORM_FIELDS = ("path", "title", "tags", "access", "review_by", "body", "message", "base_revision", "draft_revision")
 
 
 @bp.app_errorhandler(Unauthorized)
@@ -54,16 +54,23 @@ def home() -> str:
 def view_doc(path: str) -> str:
     doc = documents.get_document(extensions.stores(), db.session(), current_user(), path,
                                  revision=request.args.get("revision"), at=request.args.get("at"))
-    return render_template("doc.html", doc=doc)
+    draft = _open_draft(doc.path) if doc.current and access.can(current_user(), "draft", doc) else None
+    return render_template("doc.html", doc=doc, draft=draft)
 
 
 @bp.get("/docs/<path:path>/edit")
 @checked("edit")
 def edit_doc(path: str) -> str:
+    """The edit form; with an open draft, the draft is what is edited (nothing in it is lost)."""
     doc = documents.get_document(extensions.stores(), db.session(), current_user(), path)
     form = {"path": doc.path, "title": doc.title, "tags": ", ".join(doc.tags), "access": doc.access,
-            "body": doc.body, "message": "", "base_revision": doc.revision}
-    return _form_page(form, creating=False)
+            "review_by": doc.review_by or "", "body": doc.body, "message": "", "base_revision": doc.revision,
+            "draft_revision": ""}
+    draft = _open_draft(doc.path)
+    if draft is not None:
+        form |= {"title": draft.doc.title, "tags": ", ".join(draft.doc.tags), "access": draft.doc.access,
+                 "review_by": draft.doc.review_by or "", "body": draft.doc.body, "draft_revision": draft.revision}
+    return _form_page(form, creating=False, draft=draft)
 
 
 @bp.post("/docs/<path:path>/edit")
@@ -173,10 +180,18 @@ def _normalized(body: str) -> str:
     return body.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _form_page(form: dict[str, str], *, creating: bool, error: str | None = None,
-               status: int = 200) -> tuple[str, int]:
-    return render_template("edit.html", form=form, creating=creating, error=error,
+def _form_page(form: dict[str, str], *, creating: bool, error: str | None = None, status: int = 200,
+               draft: drafts.DraftView | None = None) -> tuple[str, int]:
+    return render_template("edit.html", form=form, creating=creating, error=error, draft=draft,
+                           require_review=extensions.stores().require_review,
                            levels=access.visible_levels(current_user())), status
+
+
+def _open_draft(path: str) -> drafts.DraftView | None:
+    try:
+        return drafts.get_draft(extensions.stores(), db.session(), current_user(), path)
+    except NotFound:
+        return None
 
 
 def _exists(path: str) -> bool:
@@ -188,18 +203,31 @@ def _exists(path: str) -> bool:
 
 
 def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tuple[str, int]:
-    """Save the form; input errors come back in the form, overlapping edits on the conflict page."""
+    """Save the form: publish it, or (``intent=draft``) save it as a draft, or publish an open
+    draft with the form's text. Input errors come back in the form, overlapping edits on the
+    conflict page."""
+    stores, user = extensions.stores(), current_user()
+    fields = {"title": form["title"], "body": form["body"], "tags": form["tags"],
+              "access_level": form["access"] or None, "review_by": form["review_by"] or None,
+              "message": form["message"]}
     try:
         if creating and _exists(path):
             return _form_page(form, creating=True, status=409,
                               error=_("A document already exists at this path."))
-        result = documents.save_document(
-            extensions.stores(), db.session(), current_user(), path, title=form["title"], body=form["body"],
-            tags=form["tags"], access_level=form["access"] or None, message=form["message"],
-            base_revision=form["base_revision"] or None)
+        as_draft = request.form.get("intent") == "draft" or bool(form["draft_revision"] and stores.require_review)
+        if as_draft or form["draft_revision"]:
+            drafts.save_draft(stores, db.session(), user, path, draft_revision=form["draft_revision"] or None,
+                              **fields)
+            if as_draft:
+                flash(_("Draft saved. Readers still see the published version."), "ok")
+                return redirect(url_for("lifecycle.draft_page", path=path))
+            result = drafts.publish(stores, db.session(), user, path, form["message"] or None)
+        else:
+            result = documents.save_document(stores, db.session(), user, path,
+                                             base_revision=form["base_revision"] or None, **fields)
     except Conflict as conflict:
         return _conflict_page(path, form, conflict)
-    except (BadRequest, TooLarge) as error:
+    except (BadRequest, TooLarge, ReviewRequired) as error:
         return _form_page(form, creating=creating, error=error.message, status=error.status)
     flash(_("Saved; merged with the changes made meanwhile.") if result.merged else _("Saved."), "ok")
     return redirect(url_for("web.view_doc", path=result.path))
@@ -212,6 +240,8 @@ def _conflict_page(path: str, form: dict[str, str], conflict: KBError) -> tuple[
     body = theirs.body if theirs else ""
     changes = "".join(difflib.unified_diff(body.splitlines(True), form["body"].splitlines(True),
                                            _("current version"), _("your version")))
-    return render_template("conflict.html", path=path, form=form | {"base_revision": current.get("revision", "")},
+    resubmit = {"base_revision": current.get("revision") or "",
+                "draft_revision": current.get("draft_revision") or form["draft_revision"]}
+    return render_template("conflict.html", path=path, form=form | resubmit,
                            theirs=theirs, changes=changes,
                            levels=access.visible_levels(current_user())), 409

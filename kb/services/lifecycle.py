@@ -278,7 +278,7 @@ def _levels_now(session: Session, paths: set[str]) -> dict[str, str]:
     names = sorted(paths)
     for start in range(0, len(names), _CHUNK):
         levels.update(session.execute(select(Document.path, Document.access)
-                                      .where(Document.path.in_(names[start:start + _CHUNK]))).tuples())
+                                      .where(Document.path.in_(names[start:start + _CHUNK]))).all())
     return levels
 
 

@@ -1,5 +1,14 @@
+// The little script kb's pages use; no build step.
+
+// Forms that cannot be undone lightly (discard a draft, archive, revert) ask first.
+document.addEventListener("submit", function (event) {
+  "use strict";
+  var question = event.target.dataset && event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
 // Live preview for the document form: the body is posted (with the form's CSRF token) to
-// /preview, which answers with the same sanitized HTML the document page shows. No build step.
+// /preview, which answers with the same sanitized HTML the document page shows.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-preview]");
