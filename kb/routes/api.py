@@ -105,9 +105,9 @@ def doc_history(path: str) -> Response:
 @bp.get("/docs/<path:path>/diff")
 @checked("diff")
 def doc_diff(path: str) -> Response:
-    text = documents.diff(_stores(), db.session(), current_user(), path,
-                          request.args.get("from") or None, request.args.get("to") or None)
-    return jsonify(path=path, diff=text)
+    comparison = documents.diff(_stores(), db.session(), current_user(), path,
+                                request.args.get("from") or None, request.args.get("to") or None)
+    return jsonify(path=path, diff=comparison.unified())
 
 
 @bp.post("/docs/<path:path>/revert")

@@ -24,6 +24,7 @@ from kb.routes.errors import error_response
 from kb.routes.guard import checked
 from kb.routes.params import int_arg
 from kb.services import documents, drafts, search
+from kb.versioning import side_by_side
 
 bp = Blueprint("web", __name__)
 
@@ -123,9 +124,11 @@ def revert_doc(path: str) -> Response:
 @bp.get("/docs/<path:path>/diff")
 @checked("diff")
 def doc_diff(path: str) -> str:
-    text = documents.diff(extensions.stores(), db.session(), current_user(), path,
-                          request.args.get("from") or None, request.args.get("to") or None)
-    return render_template("diff.html", path=path, diff=text)
+    comparison = documents.diff(extensions.stores(), db.session(), current_user(), path,
+                                request.args.get("from") or None, request.args.get("to") or None)
+    return render_template("diff.html", path=path, diff=comparison.unified(),
+                           rows=side_by_side(comparison.old, comparison.new),
+                           old_label=comparison.old_label, new_label=comparison.new_label)
 
 
 @bp.get("/search")

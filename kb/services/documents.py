@@ -206,9 +206,22 @@ def history(stores: Stores, session: Session, user: Principal, path: str) -> lis
     return list(reversed(known.versions))
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Two versions of a document file, for the API's unified diff or the page's side by side."""
+
+    old: str
+    new: str
+    old_label: str  # "<path>@<revision>", or /dev/null before the first version
+    new_label: str
+
+    def unified(self) -> str:
+        return unified_diff(self.old, self.new, self.old_label, self.new_label)
+
+
 def diff(stores: Stores, session: Session, user: Principal, path: str,
-         from_revision: str | None = None, to_revision: str | None = None) -> str:
-    """Unified diff between two versions (default: the previous version and the latest)."""
+         from_revision: str | None = None, to_revision: str | None = None) -> Comparison:
+    """Two versions to compare (default: the previous version and the latest)."""
     path = docpath.validate(path)
     known = readable(session, user, path)
     access.require(user, "diff", known)
@@ -230,7 +243,7 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
         levels.append(level or "public")
         texts.append((text, f"{path}@{version.revision[:10]}" if version else "/dev/null"))
     audit_read(stores, user, "read_diff", path, new[0].revision, access.strictest(*levels))
-    return unified_diff(texts[0][0], texts[1][0], texts[0][1], texts[1][1])
+    return Comparison(texts[0][0], texts[1][0], texts[0][1], texts[1][1])
 
 
 # ---------------------------------------------------------------- writing

@@ -6,12 +6,13 @@ frozen dataclasses re-exported here, never a pygit2 object.
 
 from kb.versioning.model import Author, Change, Delete, Move, Operation, Revision, Write
 from kb.versioning.store import GitStore, StoreBusy, StoreError
-from kb.versioning.textdiff import MergeResult, merge3, unified_diff
+from kb.versioning.textdiff import DiffRow, MergeResult, merge3, side_by_side, unified_diff
 
 __all__ = [
     "Author",
     "Change",
     "Delete",
+    "DiffRow",
     "GitStore",
     "MergeResult",
     "Move",
@@ -21,5 +22,6 @@ __all__ = [
     "StoreError",
     "Write",
     "merge3",
+    "side_by_side",
     "unified_diff",
 ]
