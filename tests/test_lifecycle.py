@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, ApiClient, audit_entries, make_app, token_for
+from conftest import PASSWORD, ApiClient, audit_entries, make_app, save, token_for
 from flask import Flask
 
 from kb.services import users
@@ -122,3 +122,103 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
     actions = [entry.action for entry in audit_entries(reviewed) if entry.target in (PATH, "流程/变更管理")]
     for action in ("draft_save", "draft_submit", "draft_return", "publish", "archive", "restore", "move", "delete"):
         assert action in actions, action
+
+
+def set_dates(app: Flask, path: str, **columns: Any) -> None:
+    """Back-date catalog columns (archived_at, review_by) that the clock would take days to change."""
+    from sqlalchemy import update
+
+    from kb.models import Document
+
+    with app.extensions["kb.stores"].sessions() as session:
+        session.execute(update(Document).where(Document.path == path).values(**columns))
+        session.commit()
+
+
+def test_archiving_needs_a_reason_and_restoring_an_archived_document(app, api_as, editor):
+    archivist = api_as("zhao.archivist")
+    save(editor, "a", "正文")
+    for body in ({}, {"reason": "   "}, {"reason": 5}, {"reason": "长" * 501}, {"reason": "x", "status": "y"}):
+        assert archivist.post("docs/a/archive", json=body).status_code == 400, body
+    assert archivist.post("docs/a/restore").status_code == 409  # not archived
+    ok(archivist.post("docs/a/archive", json={"reason": "过时\n换行"}))
+    assert archivist.post("docs/a/archive", json={"reason": "再次"}).status_code == 409
+    doc = ok(archivist.get("docs/a"))
+    assert (doc["status"], doc["archive_reason"], doc["archived_by"]) == ("archived", "过时 换行", "zhao.archivist")
+    assert editor.put("docs/a", json={"title": "t", "body": "改"}).status_code == 404  # editors do not see it
+    assert api_as("admin").put("docs/a", json={"title": "t", "body": "改"}).status_code == 409  # read-only
+    assert ok(api_as("li.reader").get("search?q=正文"))["total"] == 0
+    assert ok(archivist.get("search?q=正文&status=archived"))["total"] == 1
+    ok(archivist.post("docs/a/restore"))
+    restored = archivist.get("docs/a/raw").data.decode()
+    assert "status: published" in restored and "archive" not in restored
+    assert ok(api_as("li.reader").get("search?q=正文"))["total"] == 1
+
+
+def test_the_archive_list_filters_by_folder_tag_and_archive_date(app, api_as, editor):
+    archivist = api_as("zhao.archivist")
+    for path, tags in (("运维/备份", ["备份"]), ("运维/监控", ["监控"]), ("流程/变更", ["备份"])):
+        save(editor, path, tags=tags)
+        ok(archivist.post(f"docs/{path}/archive", json={"reason": f"{path} 已废止"}))
+    set_dates(app, "运维/备份", archived_at=dt.datetime(2026, 1, 10, tzinfo=dt.UTC))
+
+    def paths(query: str) -> list[str]:
+        return [item["path"] for item in ok(archivist.get(f"archive?{query}"))["items"]]
+
+    assert set(paths("")) == {"运维/备份", "运维/监控", "流程/变更"}
+    assert set(paths("prefix=运维")) == {"运维/备份", "运维/监控"}
+    assert set(paths("tag=备份")) == {"运维/备份", "流程/变更"}
+    assert paths("from=2026-01-01&to=2026-01-10") == ["运维/备份"]
+    assert "运维/备份" not in paths("from=2026-01-11")
+    assert archivist.get("archive?from=上周").status_code == 400
+    assert api_as("wang.editor").get("archive").status_code == 403
+    low = client_for(app, "li.reader")
+    assert low.get("archive").status_code == 403
+
+
+def test_review_due_lists_documents_past_or_near_their_date(app, api_as, editor):
+    today = dt.date.today()
+    save(editor, "逾期", review_by=(today - dt.timedelta(days=3)).isoformat())
+    save(editor, "将到期", review_by=(today + dt.timedelta(days=10)).isoformat())
+    save(editor, "远期", review_by=(today + dt.timedelta(days=200)).isoformat())
+    save(editor, "无日期")
+    save(api_as("admin"), "他人", review_by=today.isoformat())
+    save(api_as("admin"), "机密", review_by=today.isoformat(), access="secret")
+    due = ok(editor.get("review-due"))["items"]
+    assert [(d["path"], d["overdue"]) for d in due] == [("逾期", True), ("他人", False), ("将到期", False)]
+    assert [d["path"] for d in ok(editor.get("review-due?mine=1"))["items"]] == ["逾期", "将到期"]
+    assert [d["path"] for d in ok(editor.get("review-due?within=0"))["items"]] == ["逾期", "他人"]
+    assert api_as("li.reader").get("review-due").status_code == 403
+    assert editor.get("review-due?within=-1").status_code == 400
+    assert editor.put("docs/逾期", json={"title": "t", "body": "b", "review_by": "2026-02-30"}).status_code == 400
+
+
+def test_the_knowledge_base_as_of_a_date_lists_what_was_there_then(app, api_as, editor):
+    archivist, admin = api_as("zhao.archivist"), api_as("admin")
+    save(editor, "旧/会移走", "移走前")
+    save(editor, "旧/会删除", "删除前")
+    save(editor, "旧/机密", "机密", access="confidential")
+    save(editor, "旧/链接", "见 [会移走](会移走)")
+    time.sleep(1.1)
+    then = dt.datetime.now(dt.UTC).isoformat()
+    time.sleep(1.1)
+    ok(editor.post("docs/旧/会移走/move", json={"to": "新/已移走"}))
+    assert admin.delete("docs/旧/会删除").status_code == 204
+    save(editor, "新/之后才有", "之后")
+    listing = ok(archivist.get("docs", query_string={"at": then}))
+    assert {(i["path"], i["current_path"]) for i in listing["items"]} == {
+        ("旧/会移走", "新/已移走"), ("旧/会删除", None), ("旧/机密", "旧/机密"), ("旧/链接", "旧/链接")}
+    assert ok(archivist.get("docs", query_string={"at": then, "prefix": "旧", "per_page": 2}))["total"] == 4
+    assert ok(archivist.get("docs", query_string={"at": "2000-01-01"}))["items"] == []
+    assert api_as("wang.editor").get("docs", query_string={"at": then}).status_code == 403
+    assert archivist.get("docs", query_string={"at": "去年"}).status_code == 400
+
+    low = client_for_new_archivist(app, "internal")
+    assert "旧/机密" not in {i["path"] for i in ok(low.get("docs", query_string={"at": then}))["items"]}
+
+
+def client_for_new_archivist(app: Flask, clearance: str) -> ApiClient:
+    with app.extensions["kb.stores"].sessions() as session:
+        users.create_user(session, f"archivist.{clearance}", PASSWORD, "archivist", clearance)
+        session.commit()
+    return client_for(app, f"archivist.{clearance}")
