@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import quote
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -153,7 +152,7 @@ def asof_home(moment: str) -> str:
 def asof_doc(moment: str, path: str) -> str:
     doc = lifecycle.get_as_of(extensions.stores(), db.session(), current_user(), _moment(moment), path)
     # links between documents lead to the other documents as they were at the same moment
-    doc.html = doc.html.replace('href="/docs/', f'href="/asof/{quote(moment)}/docs/')
+    doc.html = doc.html.replace('href="/docs/', f'href="/asof/{_moment(moment)}/docs/')  # digits, -, T, :
     return render_template("doc.html", doc=doc, moment=moment)
 
 
