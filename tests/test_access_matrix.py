@@ -17,6 +17,7 @@ import datetime as dt
 import itertools
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PASSWORD, ApiClient, token_for
@@ -39,7 +40,10 @@ SURFACE_ROLE = {
     "page": "reader", "api": "reader", "raw": "reader", "listing": "reader", "home": "reader",
     "search": "reader", "history": "editor", "history_page": "editor", "diff": "editor",
     "diff_page": "editor", "revision": "editor", "revision_raw": "editor", "at_date": "archivist",
+    "asof_listing": "archivist", "asof_page": "archivist", "archive_list": "archivist", "archive_page": "archivist",
 }
+# surfaces that list archived documents only: a published one is never there
+ARCHIVED_ONLY = {"archive_list", "archive_page"}
 WRITE_ROLE = {"edit": "editor", "revert": "editor", "move": "editor", "delete": "admin"}
 RANK = {ANONYMOUS: -1, ANONYMOUS_READER: 0, "reader": 1, "editor": 2, "archivist": 3, "admin": 4}
 WORDS = dict(zip(itertools.product(LEVELS, STATUSES),
@@ -64,6 +68,8 @@ def role_may(role: str, least: str) -> bool:
 def expected(role: str, clearance: str, level: str, status: str, surface: str) -> str:
     if not role_may(role, SURFACE_ROLE[surface]):
         return "refused"
+    if surface in ARCHIVED_ONLY and status != "archived":
+        return "missing"
     return "shown" if visible(role, clearance, level, status) else "missing"
 
 
@@ -147,6 +153,9 @@ def observe(caller: Caller, level: str, status: str, surface: str, first_revisio
     path = path_of(level, status)
     word = WORDS[(level, status)]
     now = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).isoformat()
+    # as a person picks a moment: no offset, in the deployment's zone
+    moment = (dt.datetime.now(ZoneInfo(caller.world.app.config["TIMEZONE"])) + dt.timedelta(seconds=1)
+              ).strftime("%Y-%m-%dT%H:%M:%S")
     direct = {
         "page": lambda: caller.web.get(f"/docs/{path}"),
         "api": lambda: caller.api.get(f"docs/{path}"),
@@ -158,6 +167,12 @@ def observe(caller: Caller, level: str, status: str, surface: str, first_revisio
         "revision": lambda: caller.api.get(f"docs/{path}?revision={first_revision}"),
         "revision_raw": lambda: caller.api.get(f"docs/{path}/raw?revision={first_revision}"),
         "at_date": lambda: caller.api.get(f"docs/{path}", query_string={"at": now}),
+        "asof_page": lambda: caller.web.get(f"/asof/{moment}/docs/{path}"),
+    }
+    listed = {
+        "listing": lambda: caller.api.get("docs", query_string={"status": "all", "per_page": 200}),
+        "asof_listing": lambda: caller.api.get("docs", query_string={"at": now, "per_page": 200}),
+        "archive_list": lambda: caller.api.get("archive", query_string={"per_page": 200}),
     }
     if surface in direct:
         response = direct[surface]()
@@ -165,14 +180,14 @@ def observe(caller: Caller, level: str, status: str, surface: str, first_revisio
         if outcome != "shown":
             assert word not in response.get_data(as_text=True), (surface, "leaked the body")
         return outcome
-    if surface == "listing":
-        response = caller.api.get("docs", query_string={"status": "all", "per_page": 200})
+    if surface in listed:
+        response = listed[surface]()
         if response.status_code != 200:
             return _status(response.status_code)
         paths = [item["path"] for item in response.get_json()["items"]]
         return "shown" if path in paths else "missing"
-    if surface == "home":
-        response = caller.web.get("/", query_string={"status": "all"})
+    if surface in ("home", "archive_page"):
+        response = caller.web.get("/" if surface == "home" else "/archive", query_string={"status": "all"})
         if response.status_code != 200:
             return _status(response.status_code)
         return "shown" if word in response.get_data(as_text=True) else "missing"
