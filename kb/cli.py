@@ -19,6 +19,8 @@ from kb.errors import KBError
 from kb.models import User
 from kb.services import bulk, catalog, consistency, tokens, users
 from kb.services.audit import AuditTrail, Filters
+from kb.services.documents import Stores
+from kb.services.export import export_zip, git_bundle
 
 
 def _app() -> Flask:
@@ -101,13 +103,50 @@ def import_(directory: Path, message: str) -> None:
 
 
 @main.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def export(directory: Path) -> None:
-    """Write every current document as <path>.md into DIRECTORY."""
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--path", "doc_path", default=None, help="Zip: only this document.")
+@click.option("--prefix", default=None, help="Zip: only the documents under this folder.")
+@click.option("--latest", is_flag=True, help="Zip: only the current file of each document, no history.")
+@click.option("--bundle", is_flag=True, help="Write a git bundle of the content repository to TARGET.")
+def export(target: Path, doc_path: str | None, prefix: str | None, latest: bool, bundle: bool) -> None:
+    """Export to TARGET: a .zip gets the documents with every version, a manifest (author, date,
+    message, SHA-256 of each file) and their audit entries; with --bundle, a git bundle of the
+    whole content repository; any other TARGET is a directory that gets every current document
+    as <path>.md."""
+    zipped = target.suffix.lower() == ".zip" and not bundle
+    if (doc_path or prefix or latest) and not zipped:
+        raise click.UsageError("--path, --prefix and --latest apply to a .zip export")
+    if not zipped and not bundle and target.exists() and not target.is_dir():
+        raise click.BadParameter(f"{target} is a file, not a directory", param_hint="TARGET")
     app = _app()
-    count = bulk.export_directory(app.extensions["kb.stores"], directory)
-    _trail(app).record(_operator(), "export", detail=f"{count} documents to {directory}"[:500])
-    click.echo(f"exported {count} documents to {directory}")
+    stores = app.extensions["kb.stores"]
+    if bundle:
+        done = git_bundle(stores, _operator(), target)
+        click.echo(f"wrote a git bundle of {done.head[:10]} to {target} ({done.bytes} bytes)")
+    elif zipped:
+        _export_zip(stores, target, doc_path, prefix, history=not latest)
+    else:
+        count = bulk.export_directory(stores, target)
+        _trail(app).record(_operator(), "export", detail=f"{count} documents to {target}"[:500])
+        click.echo(f"exported {count} documents to {target}")
+
+
+def _export_zip(stores: Stores, target: Path, doc_path: str | None, prefix: str | None, *, history: bool) -> None:
+    """Write the zip beside TARGET first and move it into place once complete, so a failed
+    export never leaves a truncated archive under the name asked for."""
+    partial = target.with_name(target.name + ".part")
+    try:
+        with partial.open("wb") as out, click.progressbar(length=0, label="exporting") as bar:
+            def step(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            report = export_zip(stores, _operator(), out, path=doc_path, prefix=prefix, history=history,
+                                progress=step)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"exported {report.documents} documents, {report.files} files to {target}")
 
 
 @main.command()

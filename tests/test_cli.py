@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -93,6 +95,35 @@ def audit_actions(instance: Path) -> list[tuple[str]]:
         rows = db.execute("SELECT action FROM audit_trail ORDER BY id").fetchall()
     db.close()
     return rows
+
+
+def test_export_zip_and_bundle_from_the_command_line(demo, tmp_path):
+    latest = kb(demo, "export", str(tmp_path / "process.zip"), "--prefix", "02-process", "--latest")
+    assert latest.returncode == 0, latest.stderr
+    with zipfile.ZipFile(tmp_path / "process.zip") as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read("manifest.json"))
+    assert len(names) == 4 + 4 and all(name.startswith("documents/02-process/") for name in names[:4])
+    assert [entry["file"] for entry in manifest["files"]] == names[:4]
+    one = kb(demo, "export", str(tmp_path / "one.zip"), "--path", names[0][len("documents/"):])
+    assert one.returncode == 0, one.stderr
+    with zipfile.ZipFile(tmp_path / "one.zip") as archive:
+        assert any(name.startswith("history/02-process/") for name in archive.namelist())
+    bundle = kb(demo, "export", str(tmp_path / "content.bundle"), "--bundle")
+    assert bundle.returncode == 0, bundle.stderr
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "content.bundle"), str(tmp_path / "clone")], check=True)
+    head = [subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "main"], capture_output=True, text=True,
+                           check=True).stdout for git_dir in (demo / "content.git", tmp_path / "clone" / ".git")]
+    assert head[0] == head[1]
+    assert [action for action, in audit_actions(demo)][-3:] == ["export", "export", "export"]
+
+
+def test_export_refuses_zip_options_for_a_directory_and_leaves_no_partial_zip(demo, tmp_path):
+    misuse = kb(demo, "export", str(tmp_path / "folder"), "--latest")
+    assert misuse.returncode == 2 and "apply to a .zip export" in misuse.stderr
+    bad = kb(demo, "export", str(tmp_path / "x.zip"), "--path", "../etc")
+    assert bad.returncode == 1 and "segment may not start with" in bad.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_user_and_token_commands(tmp_path):

@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from kb import access
 from kb.auth import session_authenticated, viewer
-from kb.routes import accounts_api, admin, api, audit, auth, lifecycle_api, lifecycle_web, web
+from kb.routes import accounts_api, admin, api, audit, auth, exports, lifecycle_api, lifecycle_web, web
 from kb.security import SAFE_METHODS
 
 csrf = CSRFProtect()
@@ -28,10 +28,12 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api.bp)
     csrf.exempt(accounts_api.bp)
     csrf.exempt(lifecycle_api.bp)
+    csrf.exempt(exports.bp)
     app.before_request(_csrf_for_cookie_calls)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(accounts_api.bp, url_prefix="/api/v1")
     app.register_blueprint(lifecycle_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(exports.bp, url_prefix="/api/v1")
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(lifecycle_web.bp)

@@ -176,6 +176,18 @@ def spec(version: str) -> dict[str, Any]:
             "/api/v1/audit/verify": {"get": _op("Check the audit trail's hash chain", "200 {ok, entries, problems}",
                                                 errors=("401", "403"))},
             **_lifecycle(doc),
+            "/api/v1/export": {"get": _op(
+                "Export documents as a zip: current files, every version (history=all), manifest.json with "
+                "author, date, message and SHA-256 of each file, and the audit entries about them (archivists, "
+                "up to clearance; audited)", "200 zip", [
+                    _query("path", description="one document"),
+                    _query("prefix", description="a folder: every document under it"),
+                    _query("history", description="all (default): every version | latest: current files only")],
+                errors=("400", "401", "403", "404"), media="application/zip")},
+            "/api/v1/export/bundle": {"get": _op(
+                "The content repository (branch main) as a git bundle: every document and version; "
+                "archivists with secret clearance only (audited)", "200 git bundle",
+                errors=("401", "403", "404"), media="application/x-git-bundle")},
             "/api/v1/openapi.json": {"get": {**_op("This description", "200 OpenAPI 3", errors=()),
                                              "security": []}},
         },

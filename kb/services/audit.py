@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,8 @@ MAX_DETAIL = 2000
 OUTCOMES = ("ok", "failed", "denied", "throttled")
 # sign-ins through the login form and through POST /api/v1/tokens share one failure count
 SIGN_IN_ACTIONS = ("login", "token_login")
+# more targets than this are matched as the rows stream by, not in one SQL statement
+MAX_SQL_TARGETS = 500
 
 # the database itself refuses to change or remove an entry
 _APPEND_ONLY = {
@@ -197,6 +199,21 @@ class AuditTrail:
         query = self._select(user, filters).order_by(AuditEntry.id).execution_options(yield_per=500)
         return _csv_chunks(self.sessions, query)
 
+    def csv_about(self, user: Principal, targets: Collection[str]) -> Iterator[str]:
+        """The entries about any of ``targets`` (exact document paths) that the user may read, as
+        CSV, oldest first: the provenance a document export carries (the export audits itself).
+
+        A few targets are matched in SQL; a whole knowledge base has more paths than a statement
+        may carry, so those are matched as the rows stream by.
+        """
+        access.require(user, "audit")
+        wanted = frozenset(targets)
+        query = self._select(user, Filters())
+        if len(wanted) <= MAX_SQL_TARGETS:
+            query = query.where(AuditEntry.target.in_(sorted(wanted)))
+        query = query.order_by(AuditEntry.id).execution_options(yield_per=500)
+        return _csv_chunks(self.sessions, query, keep=lambda entry: entry.target in wanted)
+
     def failures_since(self, session: Session, since: dt.datetime, *, actor: str | None = None,
                        address: str | None = None) -> tuple[int, dt.datetime | None]:
         """Failed sign-ins (form or token API) since ``since`` for one account or one address:
@@ -282,13 +299,16 @@ def _check_link(previous: Row | None, entry: Row) -> list[dict]:
     return []
 
 
-def _csv_chunks(sessions: sessionmaker, query: Select) -> Iterator[str]:
+def _csv_chunks(sessions: sessionmaker, query: Select,
+                keep: Callable[[AuditEntry], bool] | None = None) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write("\ufeff")  # a BOM, so spreadsheet programs read the Chinese as UTF-8
     writer = csv.writer(buffer)
     writer.writerow(CSV_FIELDS)
     with sessions() as session:
         for entry in session.scalars(query):
+            if keep is not None and not keep(entry):
+                continue
             values = _fields(entry) | {"prev_hash": entry.prev_hash, "hash": entry.hash}
             writer.writerow([_csv_safe(values[name]) for name in CSV_FIELDS])
             if buffer.tell() > 64 * 1024:

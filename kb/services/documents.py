@@ -436,8 +436,14 @@ def known_document(session: Session, path: str) -> Known:
         return Known(row.access, row.status, row, versions)
     if not versions:
         raise NotFound("文档不存在 (document not found)")
+    return deleted_standing(versions)
+
+
+def deleted_standing(versions: list) -> Known:
+    """How a deleted document counts for access: archived (archivists only), at its last level
+    (the strictest when none is known)."""
     levels = [v.access for v in versions if v.access]
-    return Known(levels[-1] if levels else "secret", "archived", None, versions)
+    return Known(levels[-1] if levels else access.CLEARANCES[-1], "archived", None, list(versions))
 
 
 def readable(session: Session, user: Principal, path: str) -> Known:
