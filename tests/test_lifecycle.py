@@ -5,6 +5,7 @@ and by date, byte for byte."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,20 +56,21 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
         time.sleep(1.1)  # commit times have one-second resolution: one state per second
 
     # draft: invisible to readers, versioned, reviewed by someone else
-    ok(draft(author, PATH, "第一步：提交变更申请。\n", access="internal", review_by="2027-06-30"), 201)
+    drafted = [ok(draft(author, PATH, "第一步：提交变更申请。\n", access="internal", review_by="2027-06-30"),
+                  201)["draft_revision"]]
     assert reader.get(f"docs/{PATH}").status_code == 404
     assert reader.get(f"docs/{PATH}/draft").status_code == 403
     assert ok(reader.get("docs"))["total"] == 0
     assert ok(reader.get("search?q=变更申请"))["total"] == 0
     assert author.put(f"docs/{PATH}", json={"title": "绕过评审", "body": "x"}).status_code == 403
-    ok(author.post(f"docs/{PATH}/draft/submit", json={"comment": "请审阅"}))
+    drafted.append(ok(author.post(f"docs/{PATH}/draft/submit", json={"comment": "请审阅"}))["draft_revision"])
     refused = author.post(f"docs/{PATH}/draft/publish")
     assert refused.status_code == 403 and "四眼" in refused.get_json()["error"]["message"]
-    ok(reviewer.post(f"docs/{PATH}/draft/return", json={"comment": "请补充回退方案"}))
+    drafted.append(ok(reviewer.post(f"docs/{PATH}/draft/return", json={"comment": "请补充回退方案"}))["draft_revision"])
     returned = ok(author.get(f"docs/{PATH}/draft"))
     assert returned["state"] == "returned" and returned["comment"] == "请补充回退方案"
-    ok(draft(author, PATH, "第一步：提交变更申请。\n第二步：准备回退方案。\n",
-             draft_revision=returned["revision"]))
+    drafted.append(ok(draft(author, PATH, "第一步：提交变更申请。\n第二步：准备回退方案。\n",
+                            draft_revision=returned["revision"]))["draft_revision"])
     assert ok(author.get(f"docs/{PATH}/draft"))["state"] == "draft"  # changed: to be reviewed again
     assert reviewer.post(f"docs/{PATH}/draft/publish").status_code == 409  # not submitted
     ok(author.post(f"docs/{PATH}/draft/submit"))
@@ -115,6 +117,13 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
         by_date = archivist.get("docs/流程/变更管理/raw", query_string={"at": moment})
         assert by_date.status_code == 200 and by_date.data == raw, what
     assert states[2][2] != states[3][2] and b"status: archived" in states[2][2]
+    # the draft's versions, published since, stay retrievable by their revisions, as git has them
+    store = reviewed.extensions["kb.stores"].store
+    for revision in drafted:
+        stored = subprocess.run(["git", "--git-dir", str(store.root), "cat-file", "blob", f"{revision}:document.md"],
+                                capture_output=True, check=True).stdout
+        assert archivist.get(f"docs/流程/变更管理/raw?revision={revision}").data == stored
+    assert "准备回退方案" in ok(archivist.get(f"docs/流程/变更管理?revision={drafted[-1]}"))["body"]
     assert archivist.get("docs/流程/变更管理/raw", query_string={"at": dt.datetime.now(dt.UTC).isoformat()}
                          ).status_code == 404  # deleted at that moment
     assert reader.get(f"docs/流程/变更管理/raw?revision={states[0][1]}").status_code in (403, 404)

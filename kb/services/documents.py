@@ -185,7 +185,10 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
     action = "view_revision" if revision is not None else "view_at_date"
     access.require(user, action, known)
     if revision is not None:
-        version, blob = version_at_revision(stores.store, known, path, revision)
+        try:
+            version, blob = version_at_revision(stores.store, known, path, revision)
+        except NotFound as absent:
+            return _draft_version(stores, user, known, path, revision, absent)
     else:
         version = _version_at_date(known, parse_date(at, stores.timezone))
         blob = version.blob
@@ -195,6 +198,19 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
     access.require(user, action, known, doc.access)
     return _Found(path, blob, version.revision, version.date, version.author_name, doc.access,
                   known.row is not None and blob == known.row.blob, doc)
+
+
+def _draft_version(stores: Stores, user: Principal, known: Known, path: str, revision: str,
+                   absent: NotFound) -> _Found:
+    """A version of one of the document's drafts (published, discarded or open), which stays
+    retrievable by its revision like any other; ``absent`` is raised when it is none."""
+    draft = stores.drafts.version(revision)
+    if draft is None or draft.state.path not in {path, *(v.file_path for v in known.versions)}:
+        raise absent
+    doc = catalog.read_document(stores.store, draft.blob, path)
+    access.require(user, "view_revision", known, doc.access)
+    return _Found(path, draft.blob, draft.revision.id, draft.revision.date, draft.revision.author.name,
+                  doc.access, False, doc)
 
 
 def history(stores: Stores, session: Session, user: Principal, path: str) -> list[Version]:

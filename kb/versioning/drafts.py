@@ -29,7 +29,7 @@ from pygit2.enums import FileMode, SortMode
 
 from kb.errors import Conflict
 from kb.versioning.model import Author, Revision
-from kb.versioning.store import GitStore, _revision, _signature
+from kb.versioning.store import GitStore, _commit, _revision, _signature
 
 DRAFT_REFS = "refs/drafts/"
 DISCARDED_REFS = "refs/drafts-discarded/"
@@ -56,6 +56,7 @@ class Draft:
     revision: Revision
     state: DraftState
     data: bytes
+    blob: str  # the id of ``document.md``: what the render cache and the raw file read
 
 
 class DraftStore:
@@ -69,6 +70,15 @@ class DraftStore:
         repo = self.store._repo()
         ref = repo.references.get(_ref(path))
         return None if ref is None else _draft(repo[ref.target])
+
+    def version(self, revision: str) -> Draft | None:
+        """The draft version made by commit ``revision``, whether its draft is open, published
+        or discarded; None when that commit is not a draft's. Raises like ``GitStore.resolve``."""
+        commit = _commit(self.store._repo(), revision)
+        try:
+            return _draft(commit)
+        except (KeyError, ValueError, TypeError):  # not a draft commit's tree
+            return None
 
     def history(self, path: str) -> list[Draft]:
         """Every version of the open draft of ``path``, newest first ([] without a draft)."""
@@ -149,7 +159,8 @@ def _ref(path: str) -> str:
 def _draft(commit: pygit2.Commit) -> Draft:
     tree = commit.tree
     state = json.loads(tree[STATE_FILE].data.decode("utf-8"))
-    return Draft(_revision(commit), DraftState(**state), tree[DOCUMENT_FILE].data)
+    document = tree[DOCUMENT_FILE]
+    return Draft(_revision(commit), DraftState(**state), document.data, str(document.id))
 
 
 def _moved() -> Conflict:
