@@ -560,6 +560,25 @@ def test_the_revision_at_a_date_is_the_newest_commit_made_by_then(store: GitStor
     assert store.revision_at(dt.datetime(2023, 12, 31, tzinfo=beijing)) is None
 
 
+def test_the_revision_at_a_date_follows_growth_and_back_dated_commits(store: GitStore) -> None:
+    """Asked again after main grew, with commits dated out of order: each answer is the
+    newest commit whose own date is at or before the moment asked about."""
+    day = lambda n: dt.datetime(2024, 1, n, tzinfo=dt.UTC)  # noqa: E731
+    first = store.commit([Write("首页", SLA)], ZHANG, "1", date=day(10))[0]
+    assert store.revision_at(day(20)) == first
+    late = store.commit([Write("首页", SLA_V2)], ZHANG, "2", date=day(20))[0]
+    backdated = store.commit([Write("首页", SLA)], ZHANG, "3", date=day(5))[0]
+    newest = store.commit([Write("首页", SLA_V2)], ZHANG, "4", date=day(25))[0]
+    assert store.revision_at(day(4)) is None
+    assert store.revision_at(day(5)) == backdated
+    assert store.revision_at(day(19)) == backdated
+    assert store.revision_at(day(24)) == backdated
+    assert store.revision_at(day(25)) == newest
+    assert late not in (store.revision_at(day(n)) for n in range(1, 31))
+    fresh = GitStore(store.root)  # a process that never saw the history grow: the same answers
+    assert [fresh.revision_at(day(n)) for n in range(1, 31)] == [store.revision_at(day(n)) for n in range(1, 31)]
+
+
 def test_walk_checks_its_revisions_before_iterating(store: GitStore) -> None:
     save(store, "首页", SLA)
 

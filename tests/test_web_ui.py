@@ -182,7 +182,7 @@ def test_editing_a_document_saves_it_and_adds_a_history_entry(login):
     expect(rows.first).to_contain_text("补充异地备份")
     expect(rows.first).to_contain_text("Wang.Editor")
     rows.nth(0).get_by_role("link", name="变更").click()
-    expect(page.locator("pre.diff .add").filter(has_text="每周把备份复制到异地机房")).to_be_visible()
+    expect(page.locator("table.sbs tr.insert td.new").filter(has_text="每周把备份复制到异地机房")).to_be_visible()
 
 
 def test_creating_a_document_from_the_new_page(login):
