@@ -11,10 +11,12 @@ version rows (one bulk lookup by blob instead of parsing thousands of files).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from kb import access, docpath
@@ -29,6 +31,7 @@ from kb.services.documents import (
     Stores,
     audit_read,
     commit,
+    deleted_standing,
     known_document,
     parse_date,
     prerender,
@@ -37,7 +40,7 @@ from kb.services.documents import (
 from kb.versioning import Revision, Write
 
 MAX_REASON = 500
-_CHUNK = 500  # bound parameters per IN (…) query
+_CHUNK = 2000  # bound parameters per IN (…) query: well under SQLite's and PostgreSQL's limits
 
 
 @dataclass
@@ -215,21 +218,23 @@ def list_as_of(stores: Stores, session: Session, user: Principal, at: str, *, pr
     revision = stores.store.revision_at(when)
     if revision is None:
         return PastListing(when, None, 0, [])
-    folder = docpath.validate(prefix.strip("/")) + "/" if prefix and prefix.strip("/") else ""
-    files = [(path, blob) for path, blob in stores.store.documents(revision.id) if path.startswith(folder)]
+    folder = docpath.validate(prefix.strip("/")) if prefix and prefix.strip("/") else None
+    files = list(stores.store.documents(revision.id, folder=folder))
     known = _versions_by_blob(session, files)
-    levels_now = _levels_now(session, {version.path for version in known.values()})
+    standing = _standing(session, {version.path for version in known.values()})
     visible = []
+    # the decision depends only on the two levels: ask the access function once per pair
+    allowed = functools.cache(lambda now, then: access.can(user, "view_at_date", _Level(now), then))
     for path, blob in files:
         version = known.get((path, blob))
         if version is None:  # a commit the catalog has not seen: judge it by its own file
             doc = catalog.read_document(stores.store, blob, path)
             item, now = PastDocument(path, doc.title, doc.access, doc.status, None), doc.access
         else:
-            item = PastDocument(path, version.title or path, version.access or "secret", version.status or "",
-                                version.path if version.path in levels_now else None)
-            now = levels_now.get(version.path) or _deleted_level(session, version.path)
-        if access.can(user, "view_at_date", _Level(now), item.access):
+            now, exists = standing[version.path]
+            item = PastDocument(path, version.title or path, version.access or access.CLEARANCES[-1],
+                                version.status or "", version.path if exists else None)
+        if allowed(now, item.access):
             visible.append(item)
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
     return PastListing(when, revision, len(visible), visible[(page - 1) * per_page: page * per_page])
@@ -246,42 +251,48 @@ def get_as_of(stores: Stores, session: Session, user: Principal, at: str, path: 
         raise NotFound("该日期时没有此文档 (no such document at that date)")
     version = _versions_by_blob(session, [(path, blob)]).get((path, blob))
     doc = catalog.read_document(stores.store, blob, path)
-    now = (version and (_levels_now(session, {version.path}).get(version.path)
-                        or _deleted_level(session, version.path))) or doc.access
+    now = _standing(session, {version.path})[version.path][0] if version else doc.access
     access.require(user, "view_at_date", _Level(now), doc.access)
-    view = view_of(stores, path, blob, revision.id, version.date if version else revision.date,
-                   version.author_name if version else revision.author.name, doc)
+    made = session.get(Version, version.id) if version else None  # who wrote this content, when, why
+    view = view_of(stores, path, blob, revision.id, made.date if made else revision.date,
+                   made.author_name if made else revision.author.name, doc)
     view.current = False
-    view.message = version.message if version else revision.message
+    view.message = made.message if made else revision.message
     audit_read(stores, user, "read_as_of", path, revision.id, access.strictest(now, doc.access))
     return view
 
 
-def _versions_by_blob(session: Session, files: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Version]:
+def _versions_by_blob(session: Session, files: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row]:
     """The catalog's version row of each (path then, blob): the newest that wrote that content
-    there. Looked up by blob in bulk, then matched on the path."""
+    there. Looked up by blob in bulk (plain rows, not ORM objects: there are thousands), then
+    matched on the path."""
     wanted = dict(files)
     blobs = list(set(wanted.values()))
-    found: dict[tuple[str, str], Version] = {}
+    columns = (Version.id, Version.file_path, Version.blob, Version.path, Version.title, Version.access,
+               Version.status)
+    found: dict[tuple[str, str], Row] = {}
     for start in range(0, len(blobs), _CHUNK):
-        rows = session.scalars(select(Version).where(Version.blob.in_(blobs[start:start + _CHUNK]))
-                               .order_by(Version.id))
-        for row in rows:
+        for row in session.execute(select(*columns).where(Version.blob.in_(blobs[start:start + _CHUNK]))
+                                   .order_by(Version.id)):
             if wanted.get(row.file_path) == row.blob:
                 found[(row.file_path, row.blob)] = row
     return found
 
 
-def _levels_now(session: Session, paths: set[str]) -> dict[str, str]:
-    """The current level of each of these documents that still exists."""
-    levels: dict[str, str] = {}
+def _standing(session: Session, paths: set[str]) -> dict[str, tuple[str, bool]]:
+    """(level now, still exists) of each of these documents: a deleted one counts at its last
+    level, as ``documents.deleted_standing`` has it."""
     names = sorted(paths)
-    for start in range(0, len(names), _CHUNK):
-        levels.update(session.execute(select(Document.path, Document.access)
-                                      .where(Document.path.in_(names[start:start + _CHUNK]))).all())
-    return levels
-
-
-def _deleted_level(session: Session, path: str) -> str:
-    """A deleted document's last level (the strictest when unknown)."""
-    return known_document(session, path).access if path else "secret"
+    if len(names) > _CHUNK:  # most of the knowledge base: one plain read beats many IN lists
+        rows = session.execute(select(Document.path, Document.access))
+        standing = {path: (level, True) for path, level in rows if path in paths}
+    else:
+        standing = {path: (level, True) for path, level in session.execute(
+            select(Document.path, Document.access).where(Document.path.in_(names)))}
+    gone = sorted(set(names) - set(standing))
+    for start in range(0, len(gone), _CHUNK):
+        rows = session.execute(select(Version.path, Version.access).where(Version.path.in_(gone[start:start + _CHUNK]))
+                               .order_by(Version.id))
+        for path, rows_of_path in itertools.groupby(sorted(rows, key=lambda r: r.path), key=lambda r: r.path):
+            standing[path] = (deleted_standing(list(rows_of_path)).access, False)
+    return standing

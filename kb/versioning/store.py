@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
+import functools
 import math
 import os
 import re
@@ -266,14 +267,23 @@ class GitStore:
         """Whether the document exists at ``revision`` (HEAD when None)."""
         return self.blob_id(path, revision) is not None
 
-    def documents(self, revision: str | None = None) -> Iterator[tuple[str, str]]:
+    def documents(self, revision: str | None = None, folder: str | None = None) -> Iterator[tuple[str, str]]:
         """(document path, blob id) of every document at ``revision`` (HEAD when None), in
-        tree order. Files that are not ``.md`` or whose names are not valid paths are skipped."""
+        tree order; with ``folder`` (a validated path) only those under it, read from its own
+        subtree. Files that are not ``.md`` or whose names are not valid paths are skipped."""
         repo = self._repo()
         commit = _commit_at(repo, revision)
         if commit is None:
             return iter(())
-        return ((path, str(oid)) for path, oid in _iter_documents(commit.tree, ""))
+        tree, prefix = commit.tree, ""
+        if folder is not None:
+            try:
+                tree, prefix = commit.tree[folder], folder + "/"
+            except KeyError:
+                return iter(())
+            if tree.type != ObjectType.TREE:
+                return iter(())
+        return ((path, str(oid)) for path, oid in _iter_documents(tree, prefix))
 
     def count_documents(self, revision: str | None = None) -> int:
         """How many documents exist at ``revision`` (HEAD when None)."""
@@ -488,11 +498,13 @@ def _doc_blob(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:
     return obj if obj.filemode in _DOC_MODES else None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _doc_path(filename: str) -> str | None:
     """The document path of a repository file name, or None when it is not a document.
 
     The name must already be the normalised path: a file stored under, say, an NFD spelling
-    could never be read back through a validated (NFC) path, so it is not a document.
+    could never be read back through a validated (NFC) path, so it is not a document. Cached:
+    listing a past tree of 10,000 documents validated every name again (0.3 s).
     """
     path = docpath.from_file(filename)
     return path if path is not None and docpath.to_file(path) == filename else None
