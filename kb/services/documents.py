@@ -3,8 +3,8 @@ diff, revert, move and delete.
 
 Every function takes the caller (a ``Principal``) and asks ``kb.access`` before it reveals or
 changes anything. Writes commit to git under the store's lock, then bring the catalog and the
-index to that commit (``catalog.record``) before the lock is released, then log to the audit
-trail in the request's session.
+index to that commit (``catalog.record``) before the lock is released, then record an audit
+entry in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -52,13 +52,13 @@ class Stores:
     require_review: bool = False
     # KB_TIMEZONE: how dates and times given without an offset are read
     timezone: dt.tzinfo = dt.UTC
+    # how work the caller need not wait for is run: now (command line), or once the web app
+    # has sent its response (see ``kb.extensions``)
+    defer: Callable[[Callable[[], None]], None] = _run_now
     drafts: DraftStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.drafts = DraftStore(self.store)
-    # how work the caller need not wait for is run: now (command line), or once the web app
-    # has sent its response (see ``kb.extensions``)
-    defer: Callable[[Callable[[], None]], None] = _run_now
 
     def close(self) -> None:
         """Release the index and the database connections (tests, short-lived commands)."""

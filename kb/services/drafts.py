@@ -35,6 +35,8 @@ from kb.versioning import Author, Write, merge3
 from kb.versioning.drafts import Draft, DraftState
 
 MAX_COMMENT = 2000
+# reading a draft is reading an unpublished version: what editors may do with past versions
+READ = "view_revision"
 
 
 @dataclass
@@ -75,7 +77,8 @@ def get_draft(stores: Stores, session: Session, user: Principal, path: str) -> D
     """The open draft of ``path`` with its versions. NotFound without one (or when the user may
     not see it: the same answer)."""
     path = docpath.validate(path)
-    draft = _open_draft(stores, session, user, "draft", path)
+    # a read: a draft of a document archived since can still be looked at (not changed)
+    draft = _open_draft(stores, session, user, READ, path)
     history = stores.drafts.history(path)
     authors = list(dict.fromkeys(version.revision.author.name for version in reversed(history)))
     return DraftView(
@@ -96,7 +99,7 @@ def list_drafts(stores: Stores, session: Session, user: Principal, state: str | 
         if state and draft.state.state != state:
             continue
         doc = _document(draft)
-        if access.can(user, "draft", _target(session, draft.state.path, doc), doc.access):
+        if access.can(user, READ, _target(session, draft.state.path, doc), doc.access):
             drafts.append(DraftView(
                 path=draft.state.path, doc=doc, state=draft.state.state, comment=draft.state.comment,
                 submitted_by=draft.state.submitted_by, base_revision=draft.state.base,
