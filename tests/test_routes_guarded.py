@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -41,7 +41,6 @@ class Call:
     api: bool = False
     body: Callable[[Walker, str], dict] | None = None
     form: bool = False
-    extra: dict = field(default_factory=dict)
     clearance: str = "public"  # the least clearance the route needs, besides the role
 
 
