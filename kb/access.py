@@ -52,6 +52,15 @@ class DocumentLike(Protocol):
 
 
 @dataclass(frozen=True)
+class Standing:
+    """A document as the decision sees it when no catalog row stands for it: a new document's
+    draft, or a past document judged by its level now."""
+
+    access: str
+    status: str = "published"
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is asking, and from where (``address``, for the audit trail).
 

@@ -322,7 +322,7 @@ def audit_verify() -> None:
 def audit_export(output: TextIO, **filters: str | None) -> None:
     """Write the (filtered) audit trail as CSV to OUTPUT ('-' for standard output)."""
     app = _app_without_catch_up()
-    for chunk in _trail(app).export_csv(_operator(), Filters.parse(filters)):
+    for chunk in _trail(app).export_csv(_operator(), Filters.parse(filters, app.extensions["kb.stores"].timezone)):
         output.write(chunk)
 
 

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -367,7 +368,7 @@ def test_the_audit_api_filters_pages_and_lists_newest_first(app, admin, editor, 
     both = admin.get("audit?action=create&user=admin").get_json()
     assert [e["target"] for e in both["entries"]] == ["其他/文档"]
 
-    today = dt.datetime.now(dt.UTC).date()
+    today = dt.datetime.now(ZoneInfo(app.config["TIMEZONE"])).date()  # a bare date is a day where kb is
     assert admin.get(f"audit?since={today}&until={today}").get_json()["total"] == everything["total"]
     assert admin.get(f"audit?since={today + dt.timedelta(days=1)}").get_json()["total"] == 0
     assert admin.get(f"audit?until={today - dt.timedelta(days=1)}").get_json()["total"] == 0

@@ -8,25 +8,22 @@ from kb import access, db, extensions
 from kb.auth import address, current_user
 from kb.models import ApiToken, User
 from kb.routes.guard import PUBLIC, checked
-from kb.routes.params import json_body, known_fields
+from kb.routes.params import iso, json_body, known_fields
 from kb.services import logins, tokens, users
 
 bp = Blueprint("accounts_api", __name__)
 
 
-def _iso(value: object) -> str | None:
-    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
-
 
 def user_json(user: User) -> dict:
     return {"username": user.username, "role": user.role, "clearance": user.clearance,
             "display_name": user.display_name, "email": user.email, "active": user.active,
-            "created_at": _iso(user.created_at)}
+            "created_at": iso(user.created_at)}
 
 
 def token_json(row: ApiToken) -> dict:
-    return {"id": row.id, "name": row.name, "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at),
-            "last_used_at": _iso(row.last_used_at), "revoked_at": _iso(row.revoked_at)}
+    return {"id": row.id, "name": row.name, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
+            "last_used_at": iso(row.last_used_at), "revoked_at": iso(row.revoked_at)}
 
 
 @bp.post("/tokens")

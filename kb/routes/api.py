@@ -8,22 +8,19 @@ from kb import db, extensions
 from kb.auth import current_user
 from kb.routes.guard import PUBLIC, checked
 from kb.routes.openapi import spec
-from kb.routes.params import int_arg, json_body, known_fields
+from kb.routes.params import int_arg, iso, json_body, known_fields
 from kb.services import documents, lifecycle, search
 from kb.services.documents import DocumentView
 
 bp = Blueprint("api", __name__)
 
 
-def _iso(value: object) -> str | None:
-    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
-
 
 def _document_json(view: DocumentView) -> dict:
     return {
         "path": view.path, "title": view.title, "body": view.body, "html": view.html, "tags": view.tags,
         "access": view.access, "status": view.status, "owner": view.owner, "revision": view.revision,
-        "updated_at": _iso(view.updated_at), "updated_by": view.updated_by, "review_by": view.review_by,
+        "updated_at": iso(view.updated_at), "updated_by": view.updated_by, "review_by": view.review_by,
         "current": view.current, "message": view.message, "archived_at": view.archived_at,
         "archived_by": view.archived_by, "archive_reason": view.archive_reason,
     }
@@ -40,7 +37,7 @@ def list_docs() -> Response:
         status=request.args.get("status"), page=int_arg("page", 1, 1), per_page=int_arg("per_page", 50, 1, 200),
     )
     items = [{"path": r.path, "title": r.title, "tags": r.tag_names, "access": r.access, "status": r.status,
-              "updated_at": _iso(r.updated_at), "updated_by": r.updated_by, "revision": r.revision}
+              "updated_at": iso(r.updated_at), "updated_by": r.updated_by, "revision": r.revision}
              for r in rows]
     return jsonify(total=total, items=items)
 
@@ -48,7 +45,7 @@ def list_docs() -> Response:
 def _list_as_of(at: str) -> Response:
     past = lifecycle.list_as_of(_stores(), db.session(), current_user(), at, prefix=request.args.get("prefix"),
                                 page=int_arg("page", 1, 1), per_page=int_arg("per_page", 50, 1, 200))
-    return jsonify(total=past.total, at=_iso(past.when), revision=past.revision.id if past.revision else None,
+    return jsonify(total=past.total, at=iso(past.when), revision=past.revision.id if past.revision else None,
                    items=[{"path": d.path, "title": d.title, "access": d.access, "status": d.status,
                            "current_path": d.current_path} for d in past.items])
 
@@ -98,7 +95,7 @@ def delete_doc(path: str) -> tuple[str, int]:
 def doc_history(path: str) -> Response:
     versions = documents.history(extensions.stores(), db.session(), current_user(), path)
     return jsonify(path=path, versions=[
-        {"revision": v.revision, "author": v.author_name, "email": v.author_email, "date": _iso(v.date),
+        {"revision": v.revision, "author": v.author_name, "email": v.author_email, "date": iso(v.date),
          "message": v.message, "kind": v.kind, "path": v.file_path} for v in versions])
 
 
@@ -138,7 +135,7 @@ def search_docs() -> Response:
     )
     return jsonify(total=result.total, suggestion=result.suggestion, hits=[
         {"path": h.path, "title": h.title, "snippet": h.snippet, "score": round(h.score, 4), "tags": h.tags,
-         "access": h.access, "status": h.status, "updated_at": _iso(h.updated_at)} for h in result.hits])
+         "access": h.access, "status": h.status, "updated_at": iso(h.updated_at)} for h in result.hits])
 
 
 @bp.get("/openapi.json")

@@ -21,15 +21,19 @@ def entry_json(entry: AuditEntry) -> dict:
     return {name: getattr(entry, name) for name in CSV_FIELDS} | {"at": entry.at.isoformat()}
 
 
+def _filters() -> Filters:
+    return Filters.parse(request.args, extensions.stores().timezone)
+
+
 def _page() -> tuple[Filters, int, int, int, list[AuditEntry]]:
-    filters = Filters.parse(request.args)
+    filters = _filters()
     page, per_page = int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, 500)
     total, rows = extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
     return filters, page, per_page, total, rows
 
 
 def _csv() -> Response:
-    chunks = extensions.stores().audit.export_csv(current_user(), Filters.parse(request.args))
+    chunks = extensions.stores().audit.export_csv(current_user(), _filters())
     return Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=kb-audit.csv"})
 

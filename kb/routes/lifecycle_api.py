@@ -12,7 +12,7 @@ from kb import db, extensions
 from kb.auth import current_user
 from kb.render import render
 from kb.routes.guard import checked
-from kb.routes.params import date_arg, int_arg, json_body, known_fields
+from kb.routes.params import date_arg, int_arg, iso, json_body, known_fields
 from kb.services import drafts, lifecycle
 from kb.services.documents import Stores
 
@@ -20,9 +20,6 @@ bp = Blueprint("lifecycle_api", __name__)
 
 DRAFT_FIELDS = ("title", "body", "tags", "access", "review_by", "message", "draft_revision")
 
-
-def iso(value: dt.datetime | dt.date | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def draft_json(view: drafts.DraftView) -> dict:

@@ -150,9 +150,10 @@ def asof_home(moment: str) -> str:
 @bp.get("/asof/<moment>/docs/<path:path>")
 @checked("view_at_date")
 def asof_doc(moment: str, path: str) -> str:
-    doc = lifecycle.get_as_of(extensions.stores(), db.session(), current_user(), _moment(moment), path)
+    moment = _moment(moment)  # digits, "-", "T" and ":" only: safe to put into the links below
+    doc = lifecycle.get_as_of(extensions.stores(), db.session(), current_user(), moment, path)
     # links between documents lead to the other documents as they were at the same moment
-    doc.html = doc.html.replace('href="/docs/', f'href="/asof/{_moment(moment)}/docs/')  # digits, -, T, :
+    doc.html = doc.html.replace('href="/docs/', f'href="/asof/{moment}/docs/')
     return render_template("doc.html", doc=doc, moment=moment)
 
 

@@ -1,4 +1,5 @@
-"""Reading request input, with a clear 400 for anything malformed."""
+"""Reading request input, with a clear 400 for anything malformed; and the one way answers
+write a date."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import request
 
 from kb import extensions
 from kb.errors import BadRequest
-from kb.services.documents import parse_date
+from kb.moments import parse_moment
 
 
 def json_body() -> dict[str, Any]:
@@ -47,4 +48,9 @@ def date_arg(name: str, *, start: bool = False) -> dt.datetime | None:
     """A date or date-time from the query string (None when absent; a bare date is the end of
     its day, or its start for the lower end of a range); anything unreadable is a 400."""
     value = request.args.get(name)
-    return parse_date(value, extensions.stores().timezone, start=start) if value else None
+    return parse_moment(value, extensions.stores().timezone, start=start) if value else None
+
+
+def iso(value: dt.date | None) -> str | None:
+    """A date or time in a JSON answer: ISO 8601, or null."""
+    return value.isoformat() if value is not None else None

@@ -32,6 +32,7 @@ from kb import access
 from kb.access import Principal
 from kb.errors import BadRequest
 from kb.models import AuditEntry, utcnow
+from kb.moments import parse_moment
 
 GENESIS = "0" * 64
 # what the chain hashes, in this order; changing it would invalidate every stored chain
@@ -95,29 +96,21 @@ class Filters:
     until: dt.datetime | None = None
 
     @classmethod
-    def parse(cls, args: dict) -> Filters:
-        """From query arguments; a date that cannot be read is a 400, not an empty answer."""
+    def parse(cls, args: dict, zone: dt.tzinfo) -> Filters:
+        """From query arguments; dates are read as everywhere in kb (``kb.moments``, in the
+        deployment's ``zone``), and one that cannot be read is a 400, not an empty answer."""
         def text_arg(name: str) -> str | None:
             value = (args.get(name) or "").strip()
             if len(value) > 256:
                 raise BadRequest(f"参数 {name} 过长 (parameter {name} too long)")
             return value or None
 
+        def date_arg(name: str, *, start: bool = False) -> dt.datetime | None:
+            value = text_arg(name)
+            return parse_moment(value, zone, start=start) if value else None
+
         return cls(user=text_arg("user"), path=text_arg("path"), action=text_arg("action"),
-                   outcome=text_arg("outcome"), since=_date_arg(args, "since"), until=_date_arg(args, "until", True))
-
-
-def _date_arg(args: dict, name: str, end_of_day: bool = False) -> dt.datetime | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"无法识别的日期“{raw[:40]}”，请用 ISO 8601 格式 (invalid date in {name})") from exc
-    if end_of_day and len(raw) == 10:  # "2026-11-30" as an upper bound means the whole day
-        value += dt.timedelta(days=1) - dt.timedelta(microseconds=1)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+                   outcome=text_arg("outcome"), since=date_arg("since", start=True), until=date_arg("until"))
 
 
 @dataclass

@@ -59,7 +59,7 @@ def catch_up(store: GitStore, index: SearchIndex, sessions: sessionmaker) -> Syn
     with sessions() as session:
         if _state(session, LAYOUT) != LAYOUT_VERSION:
             report.commits = _rebuild_catalog(session, store, head)
-        since = _synced_commit(session)
+        since = synced_commit(session)
         if since != head:
             for revision, changes in store.walk(since, head):
                 apply_commit(session, store, revision, changes)
@@ -97,7 +97,7 @@ def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision
     """
     parent = revision.parents[0] if revision.parents else None
     with sessions() as session:
-        if _synced_commit(session) != parent:
+        if synced_commit(session) != parent:
             catch_up(store, index, sessions)
             return
         apply_commit(session, store, revision, changes)
@@ -222,7 +222,8 @@ def _version(change: Change, revision: Revision, doc: DocumentFile | None) -> Ve
     )
 
 
-def _synced_commit(session: Session) -> str | None:
+def synced_commit(session: Session) -> str | None:
+    """The commit the catalog reflects (None before the first)."""
     return _state(session, CATALOG)
 
 

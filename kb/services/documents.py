@@ -21,6 +21,7 @@ from kb.access import Principal
 from kb.document import DocumentFile, check, decode, normalize_tags, parse, serialize
 from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, Moved, NotFound, ReviewRequired, TooLarge
 from kb.models import Document, DocumentTag, Version
+from kb.moments import parse_moment
 from kb.render import RenderCache
 from kb.search import SearchIndex
 from kb.services import catalog
@@ -190,7 +191,7 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
         except NotFound as absent:
             return _draft_version(stores, user, known, path, revision, absent)
     else:
-        version = _version_at_date(known, parse_date(at, stores.timezone))
+        version = _version_at_date(known, parse_moment(at, stores.timezone))
         blob = version.blob
     if blob is None:
         raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
@@ -505,25 +506,6 @@ def _version_at_date(known: Known, when: dt.datetime) -> Version:
     return earlier[-1]
 
 
-def parse_date(value: str | None, zone: dt.tzinfo, *, start: bool = False) -> dt.datetime:
-    """An ISO 8601 date or date-time as an aware datetime.
-
-    A bare date means the end of that day ("as of 1 October" includes 1 October), or its start
-    for the lower end of a range (``start``), and a time without an offset is in the
-    deployment's time zone (``KB_TIMEZONE``): what a person picking a date means.
-    """
-    text = str(value).strip()
-    try:
-        if len(text) == 10:
-            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time.min if start else dt.time.max)
-        else:
-            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"无法识别的日期“{str(value)[:40]}”，请用 ISO 8601 格式，如 2026-10-01 或 "
-                         "2026-10-01T09:30 (invalid date)") from exc
-    return when if when.tzinfo else when.replace(tzinfo=zone)
-
-
 def view_of(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
           updated_by: str, doc: DocumentFile | None = None) -> DocumentView:
     doc = doc or catalog.read_document(stores.store, blob, path)
@@ -542,6 +524,23 @@ def commit_message(message: object, default: str) -> str:
     if not isinstance(message, str):
         raise BadRequest("message 必须是字符串 (message must be a string)")
     return message.strip()[:2000] or default
+
+
+def note(value: object, field: str, *, limit: int, missing: str | None = None, one_line: bool = False) -> str:
+    """A free-text note from a request (an archive reason, a review comment): a string,
+    trimmed (``one_line``: its whitespace runs made one space, for a commit subject or the
+    front matter), at most ``limit`` characters; ``missing`` is the message when it is
+    required but empty."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{field} 必须是字符串 ({field} must be a string)")
+    text = " ".join(value.split()) if one_line else value.strip()
+    if missing and not text:
+        raise BadRequest(missing)
+    if len(text) > limit:
+        raise BadRequest(f"{field} 不能超过 {limit} 个字符 ({field} too long)")
+    return text
 
 
 def audit_read(stores: Stores, user: Principal, action: str, path: str, revision: str | None, level: str) -> None:

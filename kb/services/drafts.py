@@ -29,6 +29,7 @@ from kb.services.documents import (
     compose,
     known_document,
     merge_edit,
+    note,
     prerender,
 )
 from kb.versioning import Author, Write, merge3
@@ -63,14 +64,6 @@ class DraftView:
     updated_by: str
     authors: list[str]  # who has worked on it, first to last
     versions: list[DraftVersion]
-
-
-@dataclass
-class _Target:
-    """What a draft's access is judged by when no published document exists yet."""
-
-    access: str
-    status: str = "published"
 
 
 def get_draft(stores: Stores, session: Session, user: Principal, path: str) -> DraftView:
@@ -129,8 +122,8 @@ def save_draft(stores: Stores, session: Session, user: Principal, path: str, *, 
             known = known_document(fresh, path) if current is not None else None
         access.require(user, "draft", known)
         if draft is not None:
-            access.require(user, "draft", known or _Target(_document(draft).access), _document(draft).access)
             old: DocumentFile | None = _document(draft)
+            access.require(user, "draft", known or access.Standing(old.access), old.access)
         else:
             old = parse(decode(stores.store.read_blob(current.blob))) if current is not None else None
         doc = compose(stores, user, old, title=title, body=body, tags=tags, access_level=access_level,
@@ -223,9 +216,9 @@ def _open_draft(stores: Stores, session: Session, user: Principal, action: str, 
     return draft
 
 
-def _target(session: Session, path: str, doc: DocumentFile) -> Document | _Target:
+def _target(session: Session, path: str, doc: DocumentFile) -> Document | access.Standing:
     """The published document a draft will become, or the draft itself for a new document."""
-    return session.get(Document, path) or _Target(doc.access)
+    return session.get(Document, path) or access.Standing(doc.access)
 
 
 def _document(draft: Draft) -> DocumentFile:
@@ -236,24 +229,12 @@ def _author(user: Principal) -> Author:
     return Author(user.author_name, user.author_email)
 
 
-def _comment(comment: object, *, required: bool) -> str:
-    if comment is None:
-        comment = ""
-    if not isinstance(comment, str):
-        raise BadRequest("comment 必须是字符串 (comment must be a string)")
-    comment = comment.strip()
-    if required and not comment:
-        raise BadRequest("请说明退回的原因 (a comment is required)")
-    if len(comment) > MAX_COMMENT:
-        raise BadRequest(f"说明不能超过 {MAX_COMMENT} 个字符 (comment too long)")
-    return comment
-
-
 def _review_step(stores: Stores, session: Session, user: Principal, path: str, state: str, comment: object,
                  *, required: bool) -> str:
     """Submit or send back: a new draft version with the same document and a new state."""
     path = docpath.validate(path)
-    comment = _comment(comment, required=required)
+    comment = note(comment, "comment", limit=MAX_COMMENT,
+                   missing="请说明退回的原因 (a comment is required)" if required else None)
     with stores.store.lock():
         draft = _open_draft(stores, session, user, "review", path)
         if state == "submitted" and draft.state.state == "submitted":

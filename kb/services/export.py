@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from kb import access, docpath
 from kb.access import Principal
 from kb.errors import BadRequest, Forbidden, NotFound
-from kb.models import Document, SyncState, Version
+from kb.models import Document, Version
 from kb.services import catalog
 from kb.services.documents import Known, Stores, deleted_standing
 from kb.versioning import StoreError
@@ -120,7 +120,7 @@ def export_zip(stores: Stores, user: Principal, out: BinaryIO, *, path: str | No
     access.require(user, "export")
     scope = _scope(path, prefix)
     with stores.sessions() as session:
-        head = _catalog_head(session)
+        head = catalog.synced_commit(session)  # what the exported rows describe
         selected = _select(session, user, scope)
     if path is not None and not selected:
         raise NotFound("文档不存在 (document not found)")
@@ -205,12 +205,6 @@ def _scope(path: str | None, prefix: str | None) -> _Scope:
         raise BadRequest("只能指定 path 或 prefix 其中之一 (give path or prefix, not both)")
     return _Scope(docpath.validate(path) if path is not None else None,
                   docpath.validate(prefix) if prefix is not None else None)
-
-
-def _catalog_head(session: Session) -> str | None:
-    """The commit the catalog reflects: what the exported rows describe."""
-    state = session.get(SyncState, catalog.CATALOG)
-    return state.commit if state else None
 
 
 def _select(session: Session, user: Principal, scope: _Scope) -> list[_Selected]:

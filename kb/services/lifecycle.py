@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from kb import access, docpath
 from kb.access import Principal
 from kb.document import serialize
-from kb.errors import BadRequest, Conflict, NotFound
+from kb.errors import Conflict, NotFound
 from kb.models import Document, DocumentTag, Version
+from kb.moments import parse_moment
 from kb.services import catalog
 from kb.services.documents import (
     MAX_PER_PAGE,
@@ -33,7 +34,7 @@ from kb.services.documents import (
     commit,
     deleted_standing,
     known_document,
-    parse_date,
+    note,
     prerender,
     view_of,
 )
@@ -43,27 +44,20 @@ MAX_REASON = 500
 _CHUNK = 2000  # bound parameters per IN (…) query: well under SQLite's and PostgreSQL's limits
 
 
-@dataclass
-class _Level:
-    """A document as the access check sees it: a level and a lifecycle status."""
-
-    access: str
-    status: str = "published"
-
-
 # ---------------------------------------------------------------- archive and restore
 
 
 def archive(stores: Stores, session: Session, user: Principal, path: str, reason: object) -> str:
     """Archive a published document, saying why: it leaves readers' listings and search and
     becomes read-only. Returns the commit."""
-    reason = _reason(reason, required=True)
+    reason = note(reason, "reason", limit=MAX_REASON, missing="请填写归档原因 (a reason is required)", one_line=True)
     return _set_archived(stores, user, docpath.validate(path), reason)
 
 
 def restore(stores: Stores, session: Session, user: Principal, path: str, reason: object = None) -> str:
     """Publish an archived document again, as it was. Returns the commit."""
-    return _set_archived(stores, user, docpath.validate(path), _reason(reason, required=False), restore=True)
+    return _set_archived(stores, user, docpath.validate(path),
+                         note(reason, "reason", limit=MAX_REASON, one_line=True), restore=True)
 
 
 def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, restore: bool = False) -> str:
@@ -89,19 +83,6 @@ def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, re
     stores.audit.record(user, action, path, revision=revision, level=doc.access, detail=reason)
     stores.defer(lambda: prerender(stores, revision))
     return revision
-
-
-def _reason(reason: object, *, required: bool) -> str:
-    if reason is None:
-        reason = ""
-    if not isinstance(reason, str):
-        raise BadRequest("reason 必须是字符串 (reason must be a string)")
-    reason = " ".join(reason.split())  # one line: it goes into a commit subject and the front matter
-    if required and not reason:
-        raise BadRequest("请填写归档原因 (a reason is required)")
-    if len(reason) > MAX_REASON:
-        raise BadRequest(f"原因不能超过 {MAX_REASON} 个字符 (reason too long)")
-    return reason
 
 
 # ---------------------------------------------------------------- lists
@@ -214,7 +195,7 @@ def list_as_of(stores: Stores, session: Session, user: Principal, at: str, *, pr
     """The knowledge base as it was at ``at``: the documents of the last commit before it that
     the user may see, by path. Each counts at the stricter of its level then and now."""
     access.require(user, "view_at_date")
-    when = parse_date(at, stores.timezone)
+    when = parse_moment(at, stores.timezone)
     revision = stores.store.revision_at(when)
     if revision is None:
         return PastListing(when, None, 0, [])
@@ -224,7 +205,7 @@ def list_as_of(stores: Stores, session: Session, user: Principal, at: str, *, pr
     standing = _standing(session, {version.path for version in known.values()})
     visible = []
     # the decision depends only on the two levels: ask the access function once per pair
-    allowed = functools.cache(lambda now, then: access.can(user, "view_at_date", _Level(now), then))
+    allowed = functools.cache(lambda now, then: access.can(user, "view_at_date", access.Standing(now), then))
     for path, blob in files:
         version = known.get((path, blob))
         if version is None:  # a commit the catalog has not seen: judge it by its own file
@@ -244,7 +225,7 @@ def get_as_of(stores: Stores, session: Session, user: Principal, at: str, path: 
     """The document that was at ``path`` at ``at`` (moved or deleted since, or not), as it was."""
     access.require(user, "view_at_date")
     path = docpath.validate(path)
-    when = parse_date(at, stores.timezone)
+    when = parse_moment(at, stores.timezone)
     revision = stores.store.revision_at(when)
     blob = stores.store.blob_id(path, revision.id) if revision else None
     if revision is None or blob is None:
@@ -252,7 +233,7 @@ def get_as_of(stores: Stores, session: Session, user: Principal, at: str, path: 
     version = _versions_by_blob(session, [(path, blob)]).get((path, blob))
     doc = catalog.read_document(stores.store, blob, path)
     now = _standing(session, {version.path})[version.path][0] if version else doc.access
-    access.require(user, "view_at_date", _Level(now), doc.access)
+    access.require(user, "view_at_date", access.Standing(now), doc.access)
     made = session.get(Version, version.id) if version else None  # who wrote this content, when, why
     view = view_of(stores, path, blob, revision.id, made.date if made else revision.date,
                    made.author_name if made else revision.author.name, doc)
