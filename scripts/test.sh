@@ -1,11 +1,13 @@
 #!/bin/sh
-# Install kb and its test tools into .venv (plus Debian's chromium and postgresql when missing
+# Install kb and its test tools into .venv (plus Debian's chromium, postgresql and a Chinese font when missing
 # and we may install them), then run the whole test suite and ruff.
 set -eu
 cd "$(dirname "$0")/.."
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+# a Chinese font, so the browser tests' screenshots show characters rather than boxes
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need="$need fonts-wqy-microhei"
 if [ -n "$need" ] && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null

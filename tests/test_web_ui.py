@@ -1,7 +1,7 @@
-"""The web UI in a real headless Chromium, against the real app and stores on tmp_path.
+"""The web UI in a real headless Chromium, against a real ``kb serve`` over stores on tmp_path.
 
-Users and documents are created through ``kb.services``; everything else happens the way a
-user does it: log in through the form, click, type, read what the page says.
+Users and documents are created through ``kb.services`` on the same instance folder; everything
+else happens the way a user does it: log in through the form, click, type, read what the page says.
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import PASSWORD
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
-from web_fixtures import LiveServer
+from web_fixtures import KbServer
 
 from kb.services import documents, users
 
@@ -78,9 +79,9 @@ class Site:
 
 @pytest.fixture
 def site(app: Flask) -> Iterator[Site]:
-    """The conftest app (users from PEOPLE) with CSRF back on, three documents, served live."""
-    app.config["WTF_CSRF_ENABLED"] = True  # the browser posts real forms with real tokens
-    with LiveServer(app) as server:
+    """``kb serve`` over the conftest app's instance (users from PEOPLE; CSRF on, as in
+    production), with three documents."""
+    with KbServer(Path(app.config["INSTANCE_DIR"])) as server:
         site = Site(server.url, app)
         site.save("wang.editor", BACKUP, "数据库备份策略", BACKUP_BODY, tags="备份, 数据库",
                   access_level="internal", message="新建备份策略")
@@ -201,8 +202,11 @@ def test_restoring_an_old_version_from_the_history(login, site):
     site.save("wang.editor", BACKUP, "数据库备份策略", BACKUP_BODY.replace("三十天", "七天"), message="缩短保留期")
     page = login("wang.editor")
     page.goto(f"{doc_url(BACKUP)}/history")
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     page.locator("table.history tbody tr").nth(1).get_by_role("button", name="恢复").click()
     expect(page.get_by_role("status")).to_contain_text("已将版本")
+    assert "当前版本仍保留在历史中" in questions[0]  # it asked first
     expect(page.locator("article .body")).to_contain_text("备份保留三十天")
     page.get_by_role("link", name="历史").click()
     expect(page.locator("table.history tbody tr")).to_have_count(3)
@@ -264,8 +268,15 @@ def test_a_stale_edit_that_overlaps_shows_the_conflict_page(login, site):
     expect(page.get_by_role("alert")).to_contain_text("您的修改尚未保存")
     expect(page.locator("pre.current-version")).to_contain_text("凌晨三点")
     expect(page.locator("pre.your-version")).to_contain_text("晚上十一点")
-    # the user's text is kept in the form, based on the current version now: saving it wins
-    page.get_by_role("button", name="保存我的版本").click()
+    # the form holds the merge, the overlapping line from each side between labelled markers
+    merge = page.get_by_label("正文（Markdown）")
+    expect(merge).to_have_value(re.compile("<<<<<<< 当前版本\n每日凌晨三点.*\n=======\n每日晚上十一点.*\n>>>>>>> 您的版本\n"))
+    page.get_by_role("button", name="保存合并结果").click()  # markers left in: refused, text kept
+    expect(page.get_by_role("alert")).to_contain_text("冲突标记")
+    merged = page.get_by_label("正文（Markdown）").input_value()
+    settled = re.sub(r"<<<<<<< .*?\n(.*?)=======\n(.*?)>>>>>>> .*?\n", r"\2", merged, flags=re.S)
+    page.get_by_label("正文（Markdown）").fill(settled)
+    page.get_by_role("button", name="发布", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("已保存。")
     expect(page.locator("article .body")).to_contain_text("每日晚上十一点执行全量备份")
 

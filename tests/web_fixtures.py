@@ -1,8 +1,9 @@
 """A live kb server and a real headless Chromium, for tests that drive the web UI.
 
-The server is the real app (real git store, index and SQLite on ``tmp_path``) served by
-werkzeug's threaded server on a free port in a background thread, so the browser exercises
-everything a user's would: cookies, CSRF tokens, redirects, the JavaScript preview.
+``KbServer`` runs the real ``kb serve`` (gunicorn, several worker processes) on a free loopback
+port over an instance folder on ``tmp_path``, so the browser exercises everything a user's
+would: cookies, CSRF tokens, redirects, the JavaScript preview, and writes that must reach
+every worker. ``LiveServer`` (an in-process werkzeug server) only takes the README's screenshot.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 
@@ -64,6 +70,70 @@ class LiveServer:
         self.server.shutdown()
         self._thread.join(timeout=10)
         self.server.server_close()
+
+
+class KbServer:
+    """``kb serve`` on 127.0.0.1 over ``instance`` while the ``with`` block runs.
+
+    The port is one the kernel just handed out; if another process takes it before gunicorn
+    binds, the server exits and a new port is tried. ``env`` adds ``KB_*`` settings.
+    """
+
+    STARTUP_SECONDS = 60
+
+    def __init__(self, instance: Path, env: dict[str, str] | None = None, workers: int = 2) -> None:
+        self.instance = instance
+        self.env = {**os.environ, "KB_INSTANCE_DIR": str(instance), **(env or {})}
+        self.workers = workers
+        self.url = ""
+        self._process: subprocess.Popen | None = None
+        self._log = instance / "kb-serve.log"
+
+    def __enter__(self) -> KbServer:
+        for _attempt in range(3):
+            port = _free_port()
+            self.url = f"http://127.0.0.1:{port}"
+            with self._log.open("ab") as log:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "kb", "serve", "--host", "127.0.0.1", "--port", str(port),
+                     "--workers", str(self.workers)], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            if self._wait_until_up():
+                return self
+        pytest.fail(f"kb serve did not start; its log:\n{self._log.read_text(errors='replace')[-4000:]}",
+                    pytrace=False)
+
+    def _wait_until_up(self) -> bool:
+        deadline = time.monotonic() + self.STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False  # exited: most likely the port was taken meanwhile
+            try:
+                with urllib.request.urlopen(f"{self.url}/login", timeout=2) as answer:
+                    if answer.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        self._stop()
+        return False
+
+    def _stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()  # gunicorn's master stops its workers on SIGTERM
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def take_screenshot(target: Path, document: str = "02-process/变更管理流程") -> None:

@@ -8,6 +8,7 @@ newer version gets the conflict page with both versions.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -24,11 +25,13 @@ from kb.routes.errors import error_response
 from kb.routes.guard import checked
 from kb.routes.params import int_arg
 from kb.services import documents, drafts, search
-from kb.versioning import side_by_side
+from kb.versioning import merge3, side_by_side
 
 bp = Blueprint("web", __name__)
 
 PER_PAGE = 20
+# the lines merge3 puts around overlapping edits, left in a text that is being saved
+CONFLICT_MARKERS = re.compile(r"^(<{7} |={7}$|>{7} )", re.MULTILINE)
 FORM_FIELDS = ("path", "title", "tags", "access", "review_by", "body", "message", "base_revision", "draft_revision")
 
 
@@ -77,7 +80,7 @@ def edit_doc(path: str) -> str:
 @bp.post("/docs/<path:path>/edit")
 @checked("edit")
 def save_doc(path: str) -> Response | tuple[str, int]:
-    return _save(path, _posted(), creating=False)
+    return _save(path, _posted() | {"path": path}, creating=False)  # the form shown again posts here
 
 
 @bp.get("/new")
@@ -184,8 +187,8 @@ def _normalized(body: str) -> str:
 
 
 def _form_page(form: dict[str, str], *, creating: bool, error: str | None = None, status: int = 200,
-               draft: drafts.DraftView | None = None) -> tuple[str, int]:
-    return render_template("edit.html", form=form, creating=creating, error=error, draft=draft,
+               draft: drafts.DraftView | None = None, resolving: bool = False) -> tuple[str, int]:
+    return render_template("edit.html", form=form, creating=creating, error=error, draft=draft, resolving=resolving,
                            require_review=extensions.stores().require_review,
                            levels=access.visible_levels(current_user())), status
 
@@ -213,16 +216,25 @@ def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tupl
     fields = {"title": form["title"], "body": form["body"], "tags": form["tags"],
               "access_level": form["access"] or None, "review_by": form["review_by"] or None,
               "message": form["message"]}
+    if request.form.get("resolving") and CONFLICT_MARKERS.search(form["body"]):
+        return _form_page(form, creating=creating, status=400, resolving=True, error=_(
+            "The text still holds conflict markers (<<<<<<<, =======, >>>>>>>): keep the lines you want "
+            "from each side and delete the markers, then save again."))
+    intent = request.form.get("intent", "publish")
     try:
         if creating and _exists(path):
             return _form_page(form, creating=True, status=409,
                               error=_("A document already exists at this path."))
-        as_draft = request.form.get("intent") == "draft" or bool(form["draft_revision"] and stores.require_review)
+        as_draft = intent in ("draft", "submit") or bool(form["draft_revision"] and stores.require_review)
         if as_draft or form["draft_revision"]:
             drafts.save_draft(stores, db.session(), user, path, draft_revision=form["draft_revision"] or None,
                               **fields)
             if as_draft:
-                flash(_("Draft saved. Readers still see the published version."), "ok")
+                if intent == "submit":
+                    drafts.submit(stores, db.session(), user, path)
+                    flash(_("Submitted for review: another editor publishes it or sends it back."), "ok")
+                else:
+                    flash(_("Draft saved. Readers still see the published version."), "ok")
                 return redirect(url_for("lifecycle.draft_page", path=path))
             result = drafts.publish(stores, db.session(), user, path, form["message"] or None)
         else:
@@ -237,14 +249,27 @@ def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tupl
 
 
 def _conflict_page(path: str, form: dict[str, str], conflict: KBError) -> tuple[str, int]:
-    """Both versions side by side, and the user's text ready to save over the current version."""
+    """Both versions side by side, and in the form their three-way merge: what merged cleanly is
+    in, the overlapping parts stand between labelled markers for the user to settle."""
     current = conflict.details.get("current", {})
     theirs = parse(current.get("text", "")) if current.get("text") else None
     body = theirs.body if theirs else ""
-    changes = "".join(difflib.unified_diff(body.splitlines(True), form["body"].splitlines(True),
-                                           _("current version"), _("your version")))
+    mine, other = _("your version"), _("current version")
+    changes = "".join(difflib.unified_diff(body.splitlines(True), form["body"].splitlines(True), other, mine))
     resubmit = {"base_revision": current.get("revision") or "",
                 "draft_revision": current.get("draft_revision") or form["draft_revision"]}
+    # the version both edits started from: the draft version for a draft, else the published one
+    started_from = form["draft_revision"] if "draft_revision" in current else form["base_revision"]
+    base = _readable(path, started_from) if theirs and started_from else None
+    merged = merge3(base.body, body, form["body"], labels=(other, mine)) if base else None
     return render_template("conflict.html", path=path, form=form | resubmit,
+                           merged_form=form | resubmit | {"body": merged.text} if merged else None,
                            theirs=theirs, changes=changes,
                            levels=access.visible_levels(current_user())), 409
+
+
+def _readable(path: str, revision: str) -> documents.DocumentView | None:
+    try:
+        return documents.get_document(extensions.stores(), db.session(), current_user(), path, revision=revision)
+    except KBError:
+        return None

@@ -7,6 +7,21 @@ document.addEventListener("submit", function (event) {
   if (question && !window.confirm(question)) event.preventDefault();
 });
 
+// The document form warns before its page is left with unsaved changes (a link, a reload,
+// closing the tab); saving it does not.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-unsaved]");
+  if (!form) return;
+  var saved = new URLSearchParams(new FormData(form)).toString(), leaving = false;
+  form.addEventListener("submit", function (event) { leaving = !event.defaultPrevented; });
+  window.addEventListener("beforeunload", function (event) {
+    if (leaving || new URLSearchParams(new FormData(form)).toString() === saved) return;
+    event.preventDefault();
+    event.returnValue = form.dataset.unsaved;  // older browsers show it; newer ones their own text
+  });
+})();
+
 // Live preview for the document form: the body is posted (with the form's CSRF token) to
 // /preview, which answers with the same sanitized HTML the document page shows.
 (function () {

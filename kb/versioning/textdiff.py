@@ -24,9 +24,7 @@ from markupsafe import Markup, escape
 from merge3 import Merge3
 
 NO_NEWLINE = "\\ No newline at end of file\n"
-START_MARKER = "<<<<<<< ours\n"
 MID_MARKER = "=======\n"
-END_MARKER = ">>>>>>> theirs\n"
 
 
 def _lines(text: str) -> list[str]:
@@ -167,11 +165,12 @@ class MergeResult:
     conflicts: bool
 
 
-def merge3(base: str, ours: str, theirs: str) -> MergeResult:
+def merge3(base: str, ours: str, theirs: str, labels: tuple[str, str] = ("ours", "theirs")) -> MergeResult:
     """Line-based three-way merge of two edits of ``base``.
 
     Clean when the edits touch different lines, or make the same edit. Overlapping edits are
-    kept side by side between ``<<<<<<< ours`` / ``=======`` / ``>>>>>>> theirs`` markers,
+    kept side by side between ``<<<<<<< ours`` / ``=======`` / ``>>>>>>> theirs`` markers
+    (``labels`` name the two sides, so an editor resolving them reads whose text is whose),
     narrowed to the lines that really differ.
     """
     base_lines, ours_lines, theirs_lines = _lines(base), _lines(ours), _lines(theirs)
@@ -189,11 +188,11 @@ def merge3(base: str, ours: str, theirs: str) -> MergeResult:
         else:  # "conflict"
             conflicts = True
             _, _, _, ours_start, ours_end, theirs_start, theirs_end = region
-            out.append(START_MARKER)
+            out.append(f"<<<<<<< {labels[0]}\n")
             out.extend(_closed(ours_lines[ours_start:ours_end]))
             out.append(MID_MARKER)
             out.extend(_closed(theirs_lines[theirs_start:theirs_end]))
-            out.append(END_MARKER)
+            out.append(f">>>>>>> {labels[1]}\n")
     return MergeResult(text="".join(out), conflicts=conflicts)
 
 
