@@ -488,3 +488,21 @@ def test_cli_audit_export_writes_csv_and_is_audited(app, admin, editor, tmp_path
     assert [row[CSV_FIELDS.index("target")] for row in rows[1:]] == ["流程/变更", "机密/预案", "公开/指南"]
     export = entries(app, action="audit_export")[-1]
     assert export.actor == f"cli:{getpass.getuser()}"[:64]
+
+
+def test_the_audit_page_shows_the_newest_recorded_check_of_the_chain(app, admin, editor, api_as):
+    page = admin.get("/audit").get_data(as_text=True)
+    assert "审计链尚未验证过" in page
+    archivist = api_as("zhao.archivist")
+    assert archivist.get("audit/verify").get_json()["ok"] is True
+    check = audit_entries(app, action="audit_verify")[-1]
+    assert (check.actor, check.outcome) == ("zhao.archivist", "ok")
+    save(editor, "流程/之后", "验证之后的修改")
+    page = admin.get("/audit").get_data(as_text=True)
+    assert "由 zhao.archivist 验证通过" in page and "此后新增" in page
+
+    tamper(app, ("UPDATE audit_trail SET detail = ? WHERE id = ?", ("篡改", 1)))  # an entry edited by hand
+    assert admin.get("/audit?verify=1").status_code == 200
+    page = admin.get("/audit").get_data(as_text=True)
+    assert "发现审计链已损坏" in page and "由 zhao.archivist 验证通过" not in page
+    assert audit_entries(app, action="audit_verify")[-1].outcome == "failed"

@@ -270,6 +270,23 @@ class AuditTrail:
                                         f" (entries after {last_id} removed; the newest was {anchor['id']})"})
         return Verification(ok=not problems, entries=count, problems=problems)
 
+    def check(self, session: Session, who: Principal) -> Verification:
+        """Verify the chain and record that it was verified, by whom and with what result: the
+        audit page shows the newest such entry, so the chain's state is visible on every visit
+        without walking the whole chain each time."""
+        result = self.verify(session)
+        self.record(who, "audit_verify", outcome="ok" if result.ok else "failed",
+                    detail=f"{result.entries} entries, {len(result.problems)} problems")
+        return result
+
+    @staticmethod
+    def last_check(session: Session) -> tuple[AuditEntry | None, int]:
+        """The newest recorded verification, and how many entries were appended after it."""
+        last = session.scalars(select(AuditEntry).where(AuditEntry.action == "audit_verify")
+                               .order_by(AuditEntry.id.desc()).limit(1)).first()
+        newest = session.execute(_NEWEST).first()
+        return last, (newest.id - last.id if last and newest else 0)
+
     def _read_anchor(self) -> dict:
         try:
             anchor = json.loads(self._anchor.read_text())
