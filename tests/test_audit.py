@@ -306,9 +306,11 @@ def test_kb_audit_verify_on_the_command_line_catches_a_hand_edited_entry(app, ad
     some_activity(app, admin, editor)
     runner = CliRunner()
     env = {"KB_INSTANCE_DIR": app.config["INSTANCE_DIR"]}
+    before = len(entries(app))
     intact = runner.invoke(kb_cli, ["audit", "verify"], env=env)
     assert intact.exit_code == 0, intact.output
-    assert f"intact: {len(entries(app))} entries" in intact.output
+    assert f"intact: {before} entries" in intact.output
+    assert entries(app)[-1].action == "audit_verify"  # the check itself is recorded
 
     victim = entries(app, action="update")[0].id
     tamper(app, ("UPDATE audit_trail SET actor = ? WHERE id = ?", ("somebody.else", victim)))
