@@ -39,6 +39,7 @@ ACTION_ROLE = {
     "audit": "archivist",
     "delete": "admin",
     "manage_users": "admin",
+    "health": "admin",
     "account": "reader",
 }
 
@@ -74,6 +75,8 @@ class Principal:
     email: str = ""
     anonymous_read: bool = False
     address: str = ""
+    # the UI language the user chose ("zh", "en"), None until they choose (see ``kb.i18n``)
+    language: str | None = None
 
     @property
     def is_authenticated(self) -> bool:

@@ -1,7 +1,9 @@
 """The UI language: Simplified Chinese by default, English as an option.
 
-The choice comes from ``?lang=`` (remembered in a cookie), else the browser's
-Accept-Language, else ``KB_LANGUAGE``. Templates and code use English msgids; the Chinese
+The choice comes from ``?lang=``, else the language the signed-in user saved (a ``?lang=``
+of theirs, or the form on /account, is stored on their row, so it follows them to any
+browser), else the cookie ``?lang=`` leaves, else the browser's Accept-Language, else
+``KB_LANGUAGE``. Templates and code use English msgids; the Chinese
 catalog lives in ``kb/translations/zh/LC_MESSAGES/messages.po`` (compiled ``.mo`` committed,
 so a fresh clone needs no build step). Rebuild it with::
 
@@ -12,8 +14,12 @@ so a fresh clone needs no build step). Rebuild it with::
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, gettext
+
+log = logging.getLogger(__name__)
 
 LANGUAGES = ("zh", "en")
 COOKIE = "kb_lang"
@@ -67,18 +73,54 @@ def label(value: str | None) -> str:
 
 
 def select_locale() -> str:
+    """``?lang=`` > the signed-in user's saved language > cookie > Accept-Language > default."""
     if "kb_locale" not in g:
-        wanted = request.args.get("lang") or request.cookies.get(COOKIE)
+        wanted = request.args.get("lang")
+        if wanted not in LANGUAGES:
+            wanted = _saved_language()
+        if wanted not in LANGUAGES:
+            wanted = request.cookies.get(COOKIE)
         if wanted not in LANGUAGES:
             wanted = request.accept_languages.best_match(LANGUAGES)
-        g.kb_locale = wanted or current_app.config["DEFAULT_LANGUAGE"]
+        g.kb_locale = wanted if wanted in LANGUAGES else current_app.config["DEFAULT_LANGUAGE"]
     return g.kb_locale
 
 
+def _caller() -> object | None:
+    """The caller (``kb.auth.viewer``), or None when they cannot be told: a failing lookup (a
+    broken database) must not break the page, and error pages least of all."""
+    try:
+        from kb.auth import viewer  # here, not at the top: kb.auth needs the whole service layer
+
+        return viewer()
+    except Exception:
+        log.warning("the caller's saved language could not be read", exc_info=True)
+        return None
+
+
+def _saved_language() -> str | None:
+    user = _caller()
+    return getattr(user, "language", None) if getattr(user, "is_authenticated", False) else None
+
+
 def _remember_choice(response: Response) -> Response:
+    """A ``?lang=`` is kept in a cookie, and on the signed-in user's row (session or token)."""
     chosen = request.args.get("lang")
-    if chosen in LANGUAGES and request.cookies.get(COOKIE) != chosen:
+    if chosen not in LANGUAGES:
+        return response
+    if request.cookies.get(COOKIE) != chosen:
         response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    user = _caller()
+    if getattr(user, "is_authenticated", False) and getattr(user, "language", None) != chosen:
+        try:
+            from kb.services import users
+
+            with current_app.extensions["kb.stores"].sessions() as session:
+                users.set_language(session, user, chosen)  # type: ignore[arg-type]
+                session.commit()
+        except Exception:
+            log.warning("the language %s chosen by %s was not saved", chosen, getattr(user, "username", "?"),
+                        exc_info=True)
     return response
 
 

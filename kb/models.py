@@ -1,8 +1,8 @@
 """SQLAlchemy 2.0 models.
 
-Users, login sessions, tokens and the audit trail are the truth. ``Document``, ``DocumentTag`` and ``Version`` are
-caches of the git repository (the catalog): ``SyncState`` records the commit they reflect, and
-``kb reindex`` rebuilds them from nothing.
+Users, login sessions, tokens and the audit trail are the truth. ``Document``, ``DocumentTag``,
+``DocumentLink`` and ``Version`` are caches of the git repository (the catalog): ``SyncState``
+records the commit they reflect, and ``kb reindex`` rebuilds them from nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(256), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the UI language the user last chose ("zh", "en"); None: the browser's or the default
+    language: Mapped[str | None] = mapped_column(String(8))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
     login_sessions: Mapped[list[LoginSession]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -160,6 +162,19 @@ class DocumentTag(Base):
     )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DocumentLink(Base):
+    """A link in a current document's body to another document's path, which need not exist
+    (yet): read backwards by ``target``, the "referenced by" list of a page. Part of the catalog,
+    rebuilt from the bodies in git (see ``kb.services.links``)."""
+
+    __tablename__ = "document_links"
+
+    source: Mapped[str] = mapped_column(
+        ForeignKey("documents.path", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    target: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
 
 
 class Version(Base):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import markdown
 import nh3
@@ -67,6 +67,33 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
+DOCS_PREFIX = "/docs/"
+
+
+def document_link(folder: str, href: str) -> str | None:
+    """The path of the document ``href`` leads to from a document in ``folder``, or None.
+
+    The one rule for links between documents, used by the renderer (``_DocumentLinks``) and by
+    the catalog's link table (``kb.services.links``). Relative links (``../02-process/变更管理流程``,
+    with or without ``.md``) resolve against ``folder``; absolute ones count when they are a
+    document page (``/docs/<path>``). Query and fragment are not part of the path;
+    percent-escapes are decoded. None: another site, a mail address, a place on this page, a
+    path above the root, any other page of kb.
+    """
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc or not parts.path:
+        return None
+    path = unquote(parts.path)
+    if path.startswith("/"):
+        if not path.startswith(DOCS_PREFIX):
+            return None
+        folder, path = "", path[len(DOCS_PREFIX):]
+    target = posixpath.normpath(posixpath.join(folder, path)).removesuffix(".md")
+    if target == "." or target.startswith(("..", "/")):
+        return None
+    return target
+
+
 class _DocumentLinks(Treeprocessor):
     """Rewrite relative links (``../02-process/变更管理流程``) to the linked document's page.
 
@@ -79,14 +106,11 @@ class _DocumentLinks(Treeprocessor):
     def run(self, root: object) -> None:
         for link in root.iter("a"):  # type: ignore[attr-defined]
             href = link.get("href", "")
-            parts = urlsplit(href)
-            if parts.scheme or parts.netloc or href.startswith(("/", "#")) or not parts.path:
-                continue
-            target = posixpath.normpath(posixpath.join(self.folder, parts.path)).removesuffix(".md")
-            if target.startswith(".."):
-                continue
-            fragment = f"#{parts.fragment}" if parts.fragment else ""
-            link.set("href", "/docs/" + quote(target) + fragment)
+            target = document_link(self.folder, href)
+            if target is None or href.startswith("/"):
+                continue  # not a document, or already its page's address
+            fragment = urlsplit(href).fragment
+            link.set("href", DOCS_PREFIX + quote(target) + (f"#{fragment}" if fragment else ""))
 
 
 class _DocumentLinksExtension(Extension):
@@ -213,7 +237,7 @@ class RenderCache:
 
 _WARM_CHUNK = 50
 # part of every cache key: bump it when rendering changes, so no page from older code is served
-RENDER_VERSION = 2
+RENDER_VERSION = 3  # 3: percent-escaped relative links decoded before they are quoted
 
 
 def _key(blob: str, path: str) -> str:

@@ -187,7 +187,7 @@ def observe(caller: Caller, level: str, status: str, surface: str, first_revisio
         paths = [item["path"] for item in response.get_json()["items"]]
         return "shown" if path in paths else "missing"
     if surface in ("home", "archive_page"):
-        response = caller.web.get("/" if surface == "home" else "/archive", query_string={"status": "all"})
+        response = caller.web.get("/browse" if surface == "home" else "/archive", query_string={"status": "all"})
         if response.status_code != 200:
             return _status(response.status_code)
         return "shown" if word in response.get_data(as_text=True) else "missing"

@@ -648,7 +648,7 @@ def test_xss_in_title_tags_body_and_message_is_escaped_on_every_page(app, admin,
     save(admin, path, f"应急预案第二版 {payload}\n\n{links}",
          title=f"标题 {payload}", tags=[payload, "安全"], message=f"第二次 {payload}")
     for url in ("/", f"/docs/{path}", f"/docs/{path}/history", f"/docs/{path}/diff", f"/docs/{path}/edit",
-                f"/search?q={quote('应急预案')}", f"/search?q={quote(payload)}", f"/?tag={quote(payload)}",
+                f"/search?q={quote('应急预案')}", f"/search?q={quote(payload)}", f"/browse?tag={quote(payload)}",
                 f"/search?q={quote('应急预案')}&tag={quote(payload)}"):
         response = admin_browser.get(url)
         assert response.status_code == 200, (url, response.status_code)

@@ -45,7 +45,8 @@ def test_an_overlapping_edit_gets_the_merge_with_labelled_markers(editor, editor
     merged = textarea.group(1).replace("&lt;", "<").replace("&gt;", ">")
     # the edit that did not overlap is merged in; the overlapping line stands between markers
     assert "值班 DBA 王五 负责。" in merged
-    assert "<<<<<<< 当前版本\n每日凌晨三点执行全量备份。\n=======\n每日晚上十一点执行全量备份。\n>>>>>>> 您的版本\n" in merged
+    assert ("<<<<<<< 当前版本\n每日凌晨三点执行全量备份。\n=======\n"
+            "每日晚上十一点执行全量备份。\n>>>>>>> 您的版本\n") in merged
     assert 'name="resolving" value="1"' in html
     # both whole versions are on the page too
     assert "每日凌晨三点" in html and "每日晚上十一点" in html

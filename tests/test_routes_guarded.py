@@ -119,6 +119,7 @@ ROUTES: dict[str, Call] = {
     "audit.page": Call("archivist", "GET", "/audit"),
     "audit.export": Call("archivist", "GET", "/audit/export"),
     "web.home": Call("reader", "GET", "/"),
+    "web.browse": Call("reader", "GET", "/browse"),
     "web.view_doc": Call("reader", "GET", "/docs/{path}", doc=True),
     "web.edit_doc": Call("editor", "GET", "/docs/{path}/edit", doc=True),
     "web.save_doc": Call("editor", "POST", "/docs/{path}/edit", doc=True, form=True, body=_form_doc),
@@ -155,6 +156,9 @@ ROUTES: dict[str, Call] = {
     "admin.edit_user": Call("admin", "GET", "/admin/users/walk.target"),
     "admin.update_user": Call("admin", "POST", "/admin/users/walk.target", form=True,
                               body=lambda w, p: {"display_name": "走查对象"}),
+    "admin.set_language": Call("reader", "POST", "/account/language", form=True, body=lambda w, p: {"language": "zh"}),
+    "admin.health": Call("admin", "GET", "/admin/health"),
+    "accounts_api.health": Call("admin", "GET", "/api/v1/health", api=True),
     # last: these two change who the web client is
     "auth.logout": Call(OPEN, "POST", "/logout", form=True),
     "auth.login#POST": Call(OPEN, "POST", "/login", form=True,

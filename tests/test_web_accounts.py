@@ -114,7 +114,7 @@ def test_a_reader_cleared_for_internal_never_sees_a_confidential_document(login)
     admin = login("admin")
     create_user(admin, "zheng.reader", "reader", "internal")
     reader = login("zheng.reader")
-    expect(reader.locator("table.list")).to_contain_text("数据库备份策略")
+    expect(reader.locator("main")).to_contain_text("数据库备份策略")
     expect(reader.locator("main")).not_to_contain_text("应急联系人")
 
     reader.goto("/search?q=张三")

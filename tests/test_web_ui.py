@@ -119,6 +119,9 @@ def doc_url(path: str) -> str:
 
 def test_logging_in_shows_the_document_list_in_chinese(login):
     page = login("li.reader")
+    expect(page.locator("h1")).to_contain_text("知识库")  # the home page; the list is one click away
+    expect(page.locator("#panel-updated").get_by_role("link", name="数据库备份策略")).to_be_visible()
+    page.locator("#panel-updated a[href='/browse']").click()
     expect(page.locator("h1")).to_contain_text("文档")
     expect(page.locator("h1")).to_contain_text("共 2 篇")
     expect(page.get_by_role("link", name="数据库备份策略")).to_be_visible()
@@ -217,7 +220,7 @@ def test_a_reader_sees_no_edit_link_and_no_confidential_document(login):
     expect(editor.get_by_role("link", name="应急联系人名单")).to_be_visible()
 
     page = login("li.reader")
-    expect(page.locator("table.list")).not_to_contain_text("应急联系人名单")
+    expect(page.locator("main")).not_to_contain_text("应急联系人名单")
     expect(page.get_by_role("link", name="新建文档")).to_have_count(0)
     page.goto(doc_url(BACKUP))
     expect(page.locator("article .body")).to_contain_text("全量备份")
@@ -238,6 +241,8 @@ def test_a_reader_sees_no_edit_link_and_no_confidential_document(login):
 def test_lang_en_switches_the_ui_to_english_and_is_remembered(login):
     page = login("li.reader")
     page.get_by_role("link", name="English").click()
+    expect(page.locator("h1")).to_contain_text("Knowledge base")
+    page.goto("/browse")
     expect(page.locator("h1")).to_contain_text("Documents")
     expect(page.locator("h1")).to_contain_text("2 in all")
     expect(page.locator("table.list")).to_contain_text("Internal")
@@ -250,9 +255,9 @@ def test_lang_en_switches_the_ui_to_english_and_is_remembered(login):
 
 def test_an_english_browser_gets_english_and_lang_zh_switches_back(login):
     page = login("li.reader", locale="en-US")
-    expect(page.locator("h1")).to_contain_text("Documents")
+    expect(page.locator("h1")).to_contain_text("Knowledge base")
     page.goto("/?lang=zh")
-    expect(page.locator("h1")).to_contain_text("文档")
+    expect(page.locator("h1")).to_contain_text("知识库")
 
 
 def test_a_stale_edit_that_overlaps_shows_the_conflict_page(login, site):
@@ -270,7 +275,8 @@ def test_a_stale_edit_that_overlaps_shows_the_conflict_page(login, site):
     expect(page.locator("pre.your-version")).to_contain_text("晚上十一点")
     # the form holds the merge, the overlapping line from each side between labelled markers
     merge = page.get_by_label("正文（Markdown）")
-    expect(merge).to_have_value(re.compile("<<<<<<< 当前版本\n每日凌晨三点.*\n=======\n每日晚上十一点.*\n>>>>>>> 您的版本\n"))
+    expect(merge).to_have_value(re.compile(
+        "<<<<<<< 当前版本\n每日凌晨三点.*\n=======\n每日晚上十一点.*\n>>>>>>> 您的版本\n"))
     page.get_by_role("button", name="保存合并结果").click()  # markers left in: refused, text kept
     expect(page.get_by_role("alert")).to_contain_text("冲突标记")
     merged = page.get_by_label("正文（Markdown）").input_value()

@@ -1,4 +1,4 @@
-"""The account API under /api/v1: tokens, the caller's own account, users (administrators)."""
+"""The account API under /api/v1: tokens, the caller's own account, users and health (administrators)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from kb.auth import address, current_user
 from kb.models import ApiToken, User
 from kb.routes.guard import PUBLIC, checked
 from kb.routes.params import iso, json_body, known_fields
+from kb.services import health as store_health
 from kb.services import logins, tokens, users
 
 bp = Blueprint("accounts_api", __name__)
@@ -83,3 +84,15 @@ def update_user(username: str) -> Response:
     user = users.update_user(extensions.stores().audit, current_user(), username,
                              known_fields(json_body(), users.UPDATABLE))
     return jsonify(user_json(user))
+
+
+@bp.get("/health")
+@checked("health")
+def health() -> Response:
+    """Store, catalog and index in step, and counts; ``?check=1`` also runs the full check."""
+    stores = extensions.stores()
+    payload = store_health.health(stores, db.session(), current_user()).as_json()
+    if request.args.get("check") == "1":
+        problems = store_health.full_check(stores, current_user())
+        payload["check"] = {"ok": not problems, "problems": problems}
+    return jsonify(payload)

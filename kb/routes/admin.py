@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from kb import db, extensions
+from kb import db, extensions, i18n
 from kb.access import CLEARANCES
 from kb.auth import current_user
 from kb.errors import KBError
 from kb.routes.guard import checked
+from kb.services import health as store_health
 from kb.services import tokens, users
 
 bp = Blueprint("admin", __name__)
@@ -90,6 +92,32 @@ def revoke_token(token_id: int) -> Response:
     owner = row.user.username
     return redirect(url_for("admin.edit_user", username=owner) if owner != current_user().username
                     else url_for("admin.account"))
+
+
+@bp.post("/account/language")
+@checked("account")
+def set_language() -> Response | tuple[str, int]:
+    """The UI language, saved on the user's row: it follows them to every browser."""
+    language = request.form.get("language", "")
+    try:
+        users.set_language(db.session(), current_user(), language)
+    except KBError as error:
+        return _account_page(error=error.message, status=error.status)
+    with force_locale(language):
+        flash(_("Language saved."), "ok")
+    response = redirect(url_for("admin.account"))
+    response.set_cookie(i18n.COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+@bp.get("/admin/health")
+@checked("health")
+def health() -> str:
+    """Store, catalog and index in step, and a few counts; ``?check=1`` runs the full check."""
+    stores = extensions.stores()
+    report = store_health.health(stores, db.session(), current_user())
+    problems = store_health.full_check(stores, current_user()) if request.args.get("check") == "1" else None
+    return render_template("admin_health.html", health=report, problems=problems)
 
 
 @bp.get("/admin/users")

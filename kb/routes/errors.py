@@ -1,14 +1,23 @@
-"""One place that turns errors into responses: JSON for the API, a page for browsers."""
+"""One place that turns errors into responses: JSON for the API, a page for browsers.
+
+The page says in plain words what happened and what the user can do next (``error.html``);
+the JSON stays ``{"error": {"code", "message"}}``. An unexpected error gets an incident
+reference, shown on the page and written to the log line, so an administrator can find it.
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 
-from flask import Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
+import flask_login
+from flask import Flask, Response, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from kb import extensions
-from kb.auth import viewer
+from kb.access import anonymous
+from kb.auth import address, viewer
 from kb.errors import Forbidden, KBError, Moved, NotFound, TooManyRequests
 from kb.security import SAFE_METHODS
 
@@ -33,12 +42,40 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None) -> tuple[Response, int]:
+def error_response(status: int, code: str, message: str, details: dict | None = None,
+                   reference: str | None = None) -> tuple[Response, int]:
     if wants_json():
         payload: dict = {"code": code, "message": message}
         payload.update(details or {})
         return jsonify(error=payload), status
-    return render_template("error.html", status=status, code=code, message=message), status
+    # a 409 names the document the user was working on: the way back to it
+    doc_path = (request.view_args or {}).get("path") if status == 409 else None
+    page = render_template("error.html", status=status, code=code, message=message, details=details or {},
+                           reference=reference, doc_path=doc_path if isinstance(doc_path, str) else None,
+                           method=request.method)
+    return make_response(page), status
+
+
+def _viewer_or_anonymous() -> None:
+    """Settle who the page is for before it is drawn: when even that fails (the database is
+    down), anonymous, so the error page itself renders. Flask-Login's template context asks for
+    its user too: the same answer, without the database."""
+    try:
+        viewer()
+    except Exception:
+        g.kb_user = anonymous(current_app.config["ANONYMOUS_READ"], address())
+    try:
+        flask_login.current_user._get_current_object()  # what the template context will load
+    except Exception:
+        g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+
+
+def _bare_page(status: int, reference: str) -> Response:
+    """The last resort when the error page cannot be drawn: no template, no database."""
+    text = (f"<!doctype html><meta charset=utf-8><title>{status}</title><h1>服务器内部错误 (internal server error)"
+            f"</h1><p>请稍后重试；如仍出错，请把事件编号告知管理员 (try again later; if it persists, give the "
+            f"administrator this reference): <code>{escape(reference)}</code></p>")
+    return Response(text, status, mimetype="text/html")
 
 
 def _audit_refusal(action: str, reason: str) -> None:
@@ -69,16 +106,33 @@ def register_errorhandlers(app: Flask) -> None:
         return response, status
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[Response, int]:
+    def http_error(error: HTTPException) -> Response | tuple[Response, int]:
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")
         message = _HTTP_MESSAGES.get(status, error.description or error.name)
         if status == 400 and error.description and "CSRF" in error.description:
             message = "表单已过期，请刷新页面后重试 (CSRF token missing or invalid)"
             _audit_refusal("csrf", error.description)
+        if status >= 500:
+            reference = secrets.token_hex(4)
+            log.error("HTTP %s on %s %s (incident %s): %s", status, request.method, request.path, reference,
+                      error.description)
+            return _server_error(status, code, message, reference)
         return error_response(status, code, message)
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> tuple[Response, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "服务器内部错误 (internal server error)")
+    def unexpected(error: Exception) -> Response | tuple[Response, int]:
+        reference = secrets.token_hex(4)
+        log.exception("unhandled error on %s %s (incident %s)", request.method, request.path, reference)
+        return _server_error(500, "internal_error", "服务器内部错误 (internal server error)", reference)
+
+
+def _server_error(status: int, code: str, message: str, reference: str) -> Response | tuple[Response, int]:
+    """The answer to a failure of the service itself, which must not fail in turn (the database
+    may be what broke)."""
+    _viewer_or_anonymous()
+    try:
+        return error_response(status, code, message, reference=reference)
+    except Exception:
+        log.exception("the error page for incident %s could not be drawn", reference)
+        return _bare_page(status, reference)

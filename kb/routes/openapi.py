@@ -137,6 +137,13 @@ def spec(version: str) -> dict[str, Any]:
                 "Change a user (admin); disabling or a password reset ends sessions and revokes tokens",
                 "200 user", [_in_path("username")],
                 _body({**_USER_FIELDS, "active": "boolean", "password": "string"}, []), _ADMIN_ERRORS)},
+            "/api/v1/health": {"get": _op(
+                "Health (admin): git HEAD, whether catalog and index are in step with it, counts of documents "
+                "(up to the caller's clearance), open drafts, users and audit entries",
+                "200 {ok, documents, git, catalog, index, drafts, users, audit, check?}",
+                [_query("check", "integer", "1: also compare every document in git with the tables and the index "
+                                            "(slow on a large store) -> check {ok, problems}")],
+                errors=("401", "403"))},
             "/api/v1/docs": {"get": _op("List documents; with at= (archivists) as they were at a date",
                                         "200 {total, items}", [
                 _query("prefix"), _query("tag"), _query("status", description="published|archived|all"),

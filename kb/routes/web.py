@@ -8,28 +8,34 @@ newer version gets the conflict page with both versions.
 from __future__ import annotations
 
 import difflib
+import json
 import re
+from collections import Counter
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from kb import access, db, extensions
-from kb.auth import current_user
+from kb.auth import current_user, session_authenticated
 from kb.document import parse
 from kb.errors import BadRequest, Conflict, KBError, NotFound, ReviewRequired, TooLarge, Unauthorized
 from kb.render import render
 from kb.routes.errors import error_response
 from kb.routes.guard import checked
 from kb.routes.params import int_arg
-from kb.services import documents, drafts, search
+from kb.services import documents, drafts, lifecycle, links, search
 from kb.versioning import merge3, side_by_side
 
 bp = Blueprint("web", __name__)
 
 PER_PAGE = 20
+DASHBOARD_ROWS = 8
+DASHBOARD_TAGS = 15
+# the recently viewed documents, kept in the session cookie: how many, and at most how long
+VIEWED_KEY, MAX_VIEWED, MAX_VIEWED_BYTES = "kb_viewed", 12, 2400
 # the lines merge3 puts around overlapping edits, left in a text that is being saved
 CONFLICT_MARKERS = re.compile(r"^(<{7} |={7}$|>{7} )", re.MULTILINE)
 FORM_FIELDS = ("path", "title", "tags", "access", "review_by", "body", "message", "base_revision", "draft_revision")
@@ -46,11 +52,29 @@ def login_first(error: Unauthorized) -> Response | tuple:
 @bp.get("/")
 @checked("view")
 def home() -> str:
+    """The dashboard: search, what changed, what the user read lately and their worklists."""
+    user, catalog = current_user(), db.session()
+    recent = documents.documents_at(catalog, user, _viewed_paths())
+    mine = None
+    if access.can(user, "draft"):
+        mine = [d for d in drafts.list_drafts(extensions.stores(), catalog, user)
+                if user.username == d.submitted_by or d.updated_by == user.author_name][:DASHBOARD_ROWS]
+    due = (lifecycle.review_due(catalog, user, within_days=30, owner=user.username)[:DASHBOARD_ROWS]
+           if access.can(user, "review_due") else None)
+    archived = (lifecycle.archived_documents(catalog, user, per_page=5)[1]
+                if access.can(user, "view_archived") else None)
+    return render_template("home.html", updated=documents.list_documents(catalog, user, per_page=10)[1],
+                           recent=recent, your_tags=_your_tags(recent), my_drafts=mine, due=due, archived=archived)
+
+
+@bp.get("/browse")
+@checked("view")
+def browse() -> str:
     page = int_arg("page", 1, 1)
     total, rows = documents.list_documents(db.session(), current_user(), prefix=request.args.get("prefix"),
                                            tag=request.args.get("tag"), status=request.args.get("status"),
                                            page=page, per_page=PER_PAGE)
-    return render_template("home.html", total=total, rows=rows, page=page, per_page=PER_PAGE)
+    return render_template("browse.html", total=total, rows=rows, page=page, per_page=PER_PAGE)
 
 
 @bp.get("/docs/<path:path>")
@@ -58,8 +82,12 @@ def home() -> str:
 def view_doc(path: str) -> str:
     doc = documents.get_document(extensions.stores(), db.session(), current_user(), path,
                                  revision=request.args.get("revision"), at=request.args.get("at"))
+    if doc.current:
+        _remember_viewed(doc.path)
     draft = _open_draft(doc.path) if doc.current and access.can(current_user(), "draft", doc) else None
-    return render_template("doc.html", doc=doc, draft=draft)
+    return render_template("doc.html", doc=doc, draft=draft,
+                           referenced_by=links.referenced_by(db.session(), current_user(), doc.path)
+                           if doc.current else [])
 
 
 @bp.get("/docs/<path:path>/edit")
@@ -140,9 +168,43 @@ def search_page() -> str:
     q = request.args.get("q", "")
     page = int_arg("page", 1, 1, 1000)
     result = search.search(extensions.index(), extensions.stores().audit, current_user(), q,
-                           tag=request.args.get("tag"), status=request.args.get("status"), limit=PER_PAGE,
-                           offset=(page - 1) * PER_PAGE)
-    return render_template("search.html", q=q, result=result, page=page, per_page=PER_PAGE)
+                           tag=request.args.get("tag"), status=request.args.get("status"),
+                           path_prefix=(request.args.get("prefix") or "").strip().strip("/") or None,
+                           limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    popular = documents.popular_tags(db.session(), current_user(), 15) if not result.hits else []
+    return render_template("search.html", q=q, result=result, page=page, per_page=PER_PAGE, popular=popular)
+
+
+# ---------------------------------------------------------------- recently viewed
+
+
+def _remember_viewed(path: str) -> None:
+    """Put ``path`` first in the signed-in user's recently viewed list (in the signed session
+    cookie, which logging in and out clears). Only paths are kept: every read goes through the
+    access check again (``documents.documents_at``)."""
+    if not session_authenticated():
+        return
+    paths = [path, *(p for p in _viewed_paths() if p != path)][:MAX_VIEWED]
+    while len(paths) > 1 and len(json.dumps(paths)) > MAX_VIEWED_BYTES:  # a cookie holds about 4 kB
+        paths.pop()
+    session[VIEWED_KEY] = {"user": current_user().username, "paths": paths}
+
+
+def _viewed_paths() -> list[str]:
+    kept = session.get(VIEWED_KEY)
+    if not isinstance(kept, dict) or kept.get("user") != current_user().username or not session_authenticated():
+        return []
+    paths = kept.get("paths")
+    return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
+
+
+def _your_tags(recent: list[Any]) -> tuple[bool, list[str]]:
+    """(from the history?, tags): those of the recently viewed documents, most frequent first,
+    else the most used among the documents the user may see."""
+    counted = Counter(tag for row in recent for tag in row.tag_names)
+    if counted:
+        return True, [tag for tag, _n in counted.most_common(DASHBOARD_TAGS)]
+    return False, [tag for tag, _n in documents.popular_tags(db.session(), current_user(), DASHBOARD_TAGS)]
 
 
 # ---------------------------------------------------------------- template helpers

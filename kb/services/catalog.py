@@ -13,13 +13,14 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.document import DocumentFile, archived_time, decode, parse, review_date
 from kb.errors import KBError
-from kb.models import Document, DocumentTag, SyncState, Version
+from kb.models import Document, DocumentLink, DocumentTag, SyncState, Version
 from kb.search import IndexedDoc, SearchIndex
+from kb.services.links import link_targets
 from kb.versioning import Change, GitStore, Revision
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ CATALOG = "catalog"
 # what the catalog records per document and version; a catalog written with another layout is
 # rebuilt from git on start-up (it is a cache), so new columns never stay empty for old rows
 LAYOUT = "catalog-layout"
-LAYOUT_VERSION = "2"
+LAYOUT_VERSION = "3"  # 3: the links between documents (DocumentLink)
 # a catch-up touching more documents than this rebuilds the index with all cores instead
 BULK_INDEX_THRESHOLD = 500
 
@@ -74,18 +75,26 @@ def catch_up(store: GitStore, index: SearchIndex, sessions: sessionmaker) -> Syn
 
 def apply_commit(session: Session, store: GitStore, revision: Revision, changes: Iterable[Change]) -> None:
     """Record one commit's changes in the catalog (the caller commits the session)."""
+    links: dict[str, set[str]] = {}  # the documents' links, written after the documents
     for change in changes:
         if change.kind == "delete":
+            links.pop(change.path, None)
             _record_delete(session, revision, change)
             continue
         if change.kind == "move" and change.old_path:
+            links.pop(change.old_path, None)
             session.execute(update(Version).where(Version.path == change.old_path).values(path=change.path))
+            session.execute(delete(DocumentLink).where(DocumentLink.source == change.old_path))
             session.execute(delete(Document).where(Document.path == change.old_path))
             session.flush()
         assert change.blob is not None
         doc = read_document(store, change.blob, change.path)
         _upsert_document(session, change.path, doc, revision, change.blob)
+        links[change.path] = link_targets(doc.body, change.path)
         session.add(_version(change, revision, doc))
+    rows = [{"source": source, "target": target} for source, targets in links.items() for target in sorted(targets)]
+    if rows:  # in one statement
+        session.execute(insert(DocumentLink), rows)
 
 
 def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision: Revision,
@@ -132,6 +141,7 @@ def rebuild(store: GitStore, index: SearchIndex, sessions: sessionmaker,
 def _rebuild_catalog(session: Session, store: GitStore, head: str | None) -> int:
     """Replay every commit into empty catalog tables; returns how many. Commits the session."""
     session.execute(delete(Version))
+    session.execute(delete(DocumentLink))
     session.execute(delete(DocumentTag))
     session.execute(delete(Document))
     commits = 0
@@ -187,6 +197,7 @@ def _record_delete(session: Session, revision: Revision, change: Change) -> None
     version = _version(change, revision, None)
     if current is not None:
         version.access, version.title, version.status = current.access, current.title, current.status
+        session.execute(delete(DocumentLink).where(DocumentLink.source == change.path))
         session.delete(current)
     session.add(version)
 
@@ -196,6 +207,8 @@ def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: R
     if row is None:
         row = Document(path=path)
         session.add(row)
+    else:  # a new row has no links yet: only a changed document's are replaced
+        session.execute(delete(DocumentLink).where(DocumentLink.source == path))
     row.title = doc.title[:300]
     row.access = doc.access
     row.status = doc.status

@@ -134,6 +134,37 @@ def list_documents(session: Session, user: Principal, prefix: str | None = None,
     return total, list(rows)
 
 
+def documents_at(session: Session, user: Principal, paths: list[str]) -> list[Document]:
+    """The documents at ``paths`` that exist and the user may see now, in the order given.
+
+    For paths remembered outside the catalog (a browser's recently viewed list): whatever was
+    deleted, moved or raised above the user's clearance since is silently left out.
+    """
+    access.require(user, "view")
+    wanted = list(dict.fromkeys(p for p in paths if isinstance(p, str)))[:MAX_PER_PAGE]
+    if not wanted:
+        return []
+    query = select(Document).where(Document.path.in_(wanted),
+                                   Document.access.in_(access.visible_levels(user)),
+                                   Document.status.in_(access.visible_statuses(user)))
+    found = {row.path: row for row in session.scalars(query) if access.can(user, "view", row)}
+    return [found[path] for path in wanted if path in found]
+
+
+def popular_tags(session: Session, user: Principal, limit: int = 20) -> list[tuple[str, int]]:
+    """(tag, number of documents) over the published documents the user may see, most used first."""
+    access.require(user, "view")
+    levels = access.visible_levels(user)
+    if not levels:
+        return []
+    count = func.count(DocumentTag.path)
+    query = (select(DocumentTag.tag, count).join(Document, Document.path == DocumentTag.path)
+             .where(Document.access.in_(levels), Document.status == "published")
+             .group_by(DocumentTag.tag).order_by(count.desc(), DocumentTag.tag)
+             .limit(min(max(limit, 1), MAX_PER_PAGE)))
+    return [(tag, n) for tag, n in session.execute(query)]
+
+
 def get_document(stores: Stores, session: Session, user: Principal, path: str,
                  revision: str | None = None, at: str | None = None) -> DocumentView:
     """The document now, at a revision (editors) or as it was at a date (archivists).

@@ -19,13 +19,14 @@ import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 from kb import access
 from kb.access import CLEARANCES, ROLES, Principal
 from kb.errors import BadRequest, Conflict, Forbidden, NotFound
+from kb.i18n import LANGUAGES
 from kb.models import ApiToken, LoginSession, User, utcnow
 from kb.services.audit import AuditTrail
 
@@ -39,7 +40,7 @@ ASSIGNABLE_ROLES = ROLES[1:]
 
 def principal(user: User, anonymous_read: bool = False, address: str = "") -> Principal:
     return Principal(user.username, user.role, user.clearance, user.display_name, user.email,
-                     anonymous_read, address)
+                     anonymous_read, address, user.language)
 
 
 # ---------------------------------------------------------------- passwords
@@ -240,6 +241,20 @@ def change_own_password(trail: AuditTrail, actor: Principal, current: object, ne
         user.password_hash = hash_password(_check_password_rules(new))
         end_all_sessions(session, user)
         trail.append(session, actor, "password_change")
+
+
+def set_language(session: Session, actor: Principal, language: object) -> bool:
+    """Remember the UI language ``actor`` chose; one UPDATE, and only when it changes (the caller
+    commits). Returns whether it changed. Raises BadRequest for a language kb does not speak."""
+    access.require(actor, "account")
+    if language not in LANGUAGES:
+        raise BadRequest(f"未知语言“{str(language)[:20]}”，应为 {', '.join(LANGUAGES)} (unknown language)")
+    if language == actor.language:
+        return False
+    changed = session.execute(update(User).where(User.username == actor.username,
+                                                 or_(User.language.is_(None), User.language != language))
+                              .values(language=language))
+    return bool(changed.rowcount)  # type: ignore[attr-defined]
 
 
 def end_all_sessions(session: Session, user: User) -> None:
