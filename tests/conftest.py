@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from argon2 import PasswordHasher
@@ -138,3 +139,17 @@ def save(api: ApiClient, path: str, body: str = "正文", title: str = "标题",
     response = api.put(f"docs/{path}", json={"title": title, "body": body, **fields})
     assert response.status_code in (200, 201), response.get_json()
     return response.get_json()
+
+
+def web_as(app: Flask, username: str) -> FlaskClient:
+    """A browser-like client logged in through the login form, so pages see a real session."""
+    web = app.test_client()
+    assert web.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
+    return web
+
+
+def page(web: FlaskClient, url: str, status: int = 200, **kwargs: Any) -> str:
+    """The HTML of ``url`` with percent-escapes undone, so assertions can name Chinese paths."""
+    response = web.get(url, **kwargs)
+    assert response.status_code == status, (url, response.status_code)
+    return unquote(response.get_data(as_text=True))

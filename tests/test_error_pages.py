@@ -10,9 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, save
+from conftest import save, web_as
 from flask import Flask
-from flask.testing import FlaskClient
 from flask_babel import force_locale, gettext
 from itsdangerous.timed import TimestampSigner
 from markupsafe import escape
@@ -22,12 +21,6 @@ from kb.errors import BadRequest, TooLarge, TooManyRequests
 from kb.routes.guard import checked
 
 DOC = "流程/受理"
-
-
-def web_as(app: Flask, username: str) -> FlaskClient:
-    web = app.test_client()
-    assert web.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
-    return web
 
 
 def _boom(status: int) -> Any:

@@ -3,20 +3,13 @@ not), the full check on demand, for administrators only and within their clearan
 
 from __future__ import annotations
 
-from conftest import PASSWORD, save
+from conftest import PASSWORD, save, web_as
 from flask import Flask
-from flask.testing import FlaskClient
 
 from kb.document import DocumentFile, serialize
 from kb.models import Document
 from kb.services import health, users
 from kb.versioning import Author, Write
-
-
-def web_as(app: Flask, username: str) -> FlaskClient:
-    web = app.test_client()
-    assert web.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
-    return web
 
 
 def report(app: Flask, user: str | None = None) -> health.Health:

@@ -10,26 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
-from conftest import PASSWORD, save
-from flask import Flask
-from flask.testing import FlaskClient
+from conftest import PASSWORD, page, save, web_as
 
 from kb.services import documents, users
-
-
-def web_as(app: Flask, username: str) -> FlaskClient:
-    web = app.test_client()
-    assert web.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
-    return web
-
-
-def page(web: FlaskClient, url: str, status: int = 200, **kwargs: Any) -> str:
-    response = web.get(url, **kwargs)
-    assert response.status_code == status, (url, response.status_code)
-    return unquote(response.get_data(as_text=True))
 
 
 def panel(html: str, name: str) -> str | None:

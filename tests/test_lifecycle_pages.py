@@ -6,28 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, make_app, save
+from conftest import PASSWORD, make_app, page, save, web_as
 from flask import Flask
 from flask.testing import FlaskClient
 
 from kb.services import users
-
-
-def web_as(app: Flask, username: str) -> FlaskClient:
-    web = app.test_client()
-    assert web.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
-    return web
-
-
-def page(web: FlaskClient, url: str, status: int = 200, **kwargs: Any) -> str:
-    response = web.get(url, **kwargs)
-    assert response.status_code == status, (url, response.status_code)
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture
