@@ -69,6 +69,22 @@ def shoot(page: Page, name: str, viewport: dict[str, int]) -> None:
     page.screenshot(path=str(SHOTS / f"{name}-{kind}.png"), full_page=True)
 
 
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
+        'input:not([type=hidden]), select, textarea, button, a[href]')]
+    .filter(el => el.offsetParent !== null || el.getClientRects().length)
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !el.getAttribute('aria-labelledby') && !el.getAttribute('title')
+                  && !(el.matches('button, a') && el.textContent.trim())
+                  && !(el.matches('input[type=submit], input[type=button]') && el.value))
+    .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    """The visible fields, buttons and links a screen reader could only call "edit" or "button":
+    no label, no aria-label(ledby), no title, no text."""
+    return page.evaluate(UNNAMED_CONTROLS)
+
+
 def accept_next_dialog(page: Page) -> list[str]:
     """Accept the next confirm() and keep its question."""
     questions: list[str] = []
@@ -253,4 +269,5 @@ def test_the_main_pages_fit_the_screen(login: Callable[..., Page], viewport):
     for name, url in pages.items():
         admin.goto(url)
         expect(admin.locator("main h1").first).to_be_visible()
+        assert unnamed_controls(admin) == [], name
         shoot(admin, name, viewport)
