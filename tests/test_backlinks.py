@@ -25,7 +25,7 @@ from kb.access import Principal
 from kb.document import parse
 from kb.models import DocumentLink, SyncState
 from kb.render import document_link, render
-from kb.services import catalog, links, users
+from kb.services import catalog, consistency, links, users
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -244,6 +244,25 @@ def test_rebuild_recreates_the_links(app, editor, admin):
     with stores.store.lock():
         catalog.rebuild(stores.store, stores.index, stores.sessions)
     assert link_rows(app) == before
+
+
+def test_kb_check_finds_a_link_table_out_of_step_with_git(app, editor):
+    _linked_documents(editor)
+    stores = app.extensions["kb.stores"]
+    assert consistency.check(stores) == []
+    with stores.sessions() as session:
+        session.execute(delete(DocumentLink).where(DocumentLink.source == "二"))
+        session.execute(delete(DocumentLink).where(DocumentLink.source == "一", DocumentLink.target == "三"))
+        session.add(DocumentLink(source="五", target="虚构"))
+        session.commit()
+    assert consistency.check(stores) == [
+        "link table: missing from link table: 二",
+        "link table: stale links in link table: 一",
+        "link table: stale links in link table: 五",
+    ]
+    with stores.store.lock():
+        catalog.rebuild(stores.store, stores.index, stores.sessions)
+    assert consistency.check(stores) == []
 
 
 def test_an_older_catalog_and_a_deleted_database_are_rebuilt_with_links(app, tmp_path, editor):

@@ -1,12 +1,14 @@
-"""``kb check``: do the git store, the SQL catalog and the search index agree?"""
+"""``kb check``: do the git store, the SQL catalog (its link table included) and the search
+index agree?"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from kb.models import Document, SyncState, Version
-from kb.services.catalog import CATALOG
+from kb.models import Document, DocumentLink, SyncState, Version
+from kb.services.catalog import CATALOG, read_document
 from kb.services.documents import Stores
+from kb.services.links import link_targets
 
 MAX_LISTED = 20
 
@@ -23,11 +25,15 @@ def check(stores: Stores) -> list[str]:
             problems.append(f"catalog reflects commit {_short(synced)}, git HEAD is {_short(head)}")
         rows = {row.path: row for row in session.scalars(select(Document))}
         latest = {v.path: v for v in session.scalars(select(Version).order_by(Version.id))}
+        recorded: dict[str, set[str]] = {}
+        for source, target in session.execute(select(DocumentLink.source, DocumentLink.target)):
+            recorded.setdefault(source, set()).add(target)
     problems += _compare("catalog", {p: r.blob for p, r in rows.items()}, in_git, "blob")
     for path, row in rows.items():
         version = latest.get(path)
         if version is None or version.blob != row.blob:
             problems.append(f"version table: latest version of {path} does not match the document")
+    problems += _compare("link table", _joined(recorded), _joined(_links_in_git(stores, in_git)), "links")
     indexed_commit = stores.index.indexed_commit()
     if indexed_commit != head:
         problems.append(f"index reflects commit {_short(indexed_commit)}, git HEAD is {_short(head)}")
@@ -46,6 +52,16 @@ def _compare(name: str, derived: dict[str, str], truth: dict[str, str], what: st
         if len(paths) > MAX_LISTED:
             lines.append(f"{name}: … and {len(paths) - MAX_LISTED} more {label} {name}")
     return lines
+
+
+def _links_in_git(stores: Stores, in_git: dict[str, str]) -> dict[str, set[str]]:
+    """What the link table should hold: the links of every document body in git."""
+    return {path: link_targets(read_document(stores.store, blob, path).body, path) for path, blob in in_git.items()}
+
+
+def _joined(links: dict[str, set[str]]) -> dict[str, str]:
+    """Each document's links as one comparable value; documents without links left out."""
+    return {path: "\n".join(sorted(targets)) for path, targets in links.items() if targets}
 
 
 def _short(commit: str | None) -> str:
