@@ -103,13 +103,18 @@ def _saved_language() -> str | None:
     return getattr(user, "language", None) if getattr(user, "is_authenticated", False) else None
 
 
+def remember_in_cookie(response: Response, language: str) -> None:
+    """Keep ``language`` in the browser for a year (what a visitor who has not logged in gets)."""
+    response.set_cookie(COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax")
+
+
 def _remember_choice(response: Response) -> Response:
     """A ``?lang=`` is kept in a cookie, and on the signed-in user's row (session or token)."""
     chosen = request.args.get("lang")
     if chosen not in LANGUAGES:
         return response
     if request.cookies.get(COOKIE) != chosen:
-        response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
+        remember_in_cookie(response, chosen)
     user = _caller()
     if getattr(user, "is_authenticated", False) and getattr(user, "language", None) != chosen:
         try:

@@ -106,7 +106,7 @@ def set_language() -> Response | tuple[str, int]:
     with force_locale(language):
         flash(_("Language saved."), "ok")
     response = redirect(url_for("admin.account"))
-    response.set_cookie(i18n.COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax")
+    i18n.remember_in_cookie(response, language)
     return response
 
 

@@ -84,8 +84,7 @@ def apply_commit(session: Session, store: GitStore, revision: Revision, changes:
         if change.kind == "move" and change.old_path:
             links.pop(change.old_path, None)
             session.execute(update(Version).where(Version.path == change.old_path).values(path=change.path))
-            session.execute(delete(DocumentLink).where(DocumentLink.source == change.old_path))
-            session.execute(delete(Document).where(Document.path == change.old_path))
+            session.execute(delete(Document).where(Document.path == change.old_path))  # its links cascade
             session.flush()
         assert change.blob is not None
         doc = read_document(store, change.blob, change.path)
@@ -197,8 +196,7 @@ def _record_delete(session: Session, revision: Revision, change: Change) -> None
     version = _version(change, revision, None)
     if current is not None:
         version.access, version.title, version.status = current.access, current.title, current.status
-        session.execute(delete(DocumentLink).where(DocumentLink.source == change.path))
-        session.delete(current)
+        session.delete(current)  # its links cascade
     session.add(version)
 
 
