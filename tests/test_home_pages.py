@@ -212,6 +212,20 @@ def test_browse_lists_and_filters_by_folder_tag_and_status(app, api_as, docs):
     assert "监控告警" not in page(reader, "/browse?status=archived")
 
 
+def test_a_folder_filter_leaves_out_a_folder_whose_name_begins_the_same(app, editor, api_as, docs):
+    save(editor, "运维组/值班表", "本周备份值班安排。", title="运维组值班表", tags=["备份"])
+    reader = web_as(app, "li.reader")
+    assert "运维组值班表" in page(reader, "/browse?prefix=运维组")
+    for url in ("/browse?prefix=运维", "/browse?prefix=运维/", "/search?q=备份&prefix=运维"):
+        html = page(reader, url)
+        assert "数据库备份策略" in html and "运维组值班表" not in html, url
+    archivist = api_as("zhao.archivist")
+    for path in ("运维组/值班表", "运维/监控告警"):
+        assert archivist.post(f"docs/{path}/archive", json={"reason": "过时"}).status_code == 200
+    archive = page(web_as(app, "zhao.archivist"), "/archive?prefix=运维")
+    assert "监控告警" in archive and "运维组值班表" not in archive
+
+
 def test_the_document_page_links_its_folders_and_tags_to_browse(app, docs):
     html = page(web_as(app, "li.reader"), "/docs/运维/数据库备份策略")
     assert 'href="/browse?prefix=运维"' in html and 'href="/browse?tag=备份"' in html

@@ -169,10 +169,17 @@ def search_page() -> str:
     page = int_arg("page", 1, 1, 1000)
     result = search.search(extensions.index(), extensions.stores().audit, current_user(), q,
                            tag=request.args.get("tag"), status=request.args.get("status"),
-                           path_prefix=(request.args.get("prefix") or "").strip().strip("/") or None,
+                           path_prefix=_folder_prefix(request.args.get("prefix")),
                            limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     popular = documents.popular_tags(db.session(), current_user(), 15) if not result.hits else []
     return render_template("search.html", q=q, result=result, page=page, per_page=PER_PAGE, popular=popular)
+
+
+def _folder_prefix(folder: str | None) -> str | None:
+    """The search filter for a folder: the paths under it, not those of a folder whose name
+    merely begins the same (``运维/``, not ``运维组``), as in ``documents.in_folder``."""
+    folder = (folder or "").strip().strip("/")
+    return f"{folder}/" if folder else None
 
 
 # ---------------------------------------------------------------- recently viewed

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import access, docpath
@@ -110,6 +110,13 @@ class Known:
 # ---------------------------------------------------------------- reading
 
 
+def in_folder(column: ColumnElement, folder: str) -> ColumnElement:
+    """The SQL condition "the path in ``column`` is in ``folder``, or is ``folder``": a folder
+    filter, so ``运维`` does not also take ``运维组/…``. Slashes around ``folder`` are ignored."""
+    folder = folder.strip("/")
+    return or_(column == folder, column.startswith(folder + "/", autoescape=True))
+
+
 def list_documents(session: Session, user: Principal, prefix: str | None = None, tag: str | None = None,
                    status: str | None = None, page: int = 1, per_page: int = 50) -> tuple[int, list[Document]]:
     """A page of the documents the user may see, newest first, with the total."""
@@ -124,7 +131,7 @@ def list_documents(session: Session, user: Principal, prefix: str | None = None,
     query = select(Document).where(Document.access.in_(access.visible_levels(user)),
                                    Document.status.in_(wanted))
     if prefix:
-        query = query.where(Document.path.startswith(prefix.strip("/"), autoescape=True))
+        query = query.where(in_folder(Document.path, prefix))
     if tag:
         query = query.where(Document.path.in_(select(DocumentTag.path).where(DocumentTag.tag == tag)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import ColumnElement, Row, or_, select, true
+from sqlalchemy import ColumnElement, Row, select, true
 from sqlalchemy.orm import Session
 
 from kb import access, docpath
@@ -33,7 +33,7 @@ from kb.access import Principal
 from kb.errors import BadRequest, Forbidden, NotFound
 from kb.models import Document, Version
 from kb.services import catalog
-from kb.services.documents import Known, Stores, deleted_standing
+from kb.services.documents import Known, Stores, deleted_standing, in_folder
 from kb.versioning import StoreError
 
 FORMAT = 1
@@ -193,7 +193,7 @@ class _Scope:
         if self.path is not None:
             return column == self.path
         if self.prefix is not None:
-            return or_(column == self.prefix, column.startswith(self.prefix + "/", autoescape=True))
+            return in_folder(column, self.prefix)
         return true()
 
     def describe(self) -> str:

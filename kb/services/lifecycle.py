@@ -33,6 +33,7 @@ from kb.services.documents import (
     audit_read,
     commit,
     deleted_standing,
+    in_folder,
     known_document,
     note,
     prerender,
@@ -96,7 +97,7 @@ def archived_documents(session: Session, user: Principal, *, prefix: str | None 
     query = select(Document).where(Document.status == "archived",
                                    Document.access.in_(access.visible_levels(user)))
     if prefix:
-        query = query.where(Document.path.startswith(prefix.strip("/"), autoescape=True))
+        query = query.where(in_folder(Document.path, prefix))
     if tag:
         query = query.where(Document.path.in_(select(DocumentTag.path).where(DocumentTag.tag == tag)))
     if since:
@@ -127,7 +128,7 @@ def deleted_documents(session: Session, user: Principal, *, prefix: str | None =
                                   Version.path.not_in(select(Document.path)),
                                   Version.access.in_(access.visible_levels(user)))
     if prefix:
-        query = query.where(Version.path.startswith(prefix.strip("/"), autoescape=True))
+        query = query.where(in_folder(Version.path, prefix))
     total, rows = _page(session, query, (Version.id.desc(),), page, per_page)
     before = _last_versions(session, rows)
     return total, [DeletedDocument(row.path, row.title or row.path, row.access or "secret", row.date,
