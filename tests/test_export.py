@@ -196,7 +196,7 @@ def test_archived_and_deleted_documents_are_included_for_archivists(knowledge, a
     assert got.entry("documents/网络/DNS.md")["status"] == "archived"
     assert "documents/桌面/打印机.md" not in got.documents
     printer = [name for name in got.history if name.startswith("history/桌面/打印机/")]
-    assert len(printer) == 1 and got.files[printer[0]].decode().endswith("打印机\n")
+    assert len(printer) == 1 and got.files[printer[0]].decode().endswith("\n---\n打印机")
     assert ("delete", "桌面/打印机") in {(row["action"], row["target"]) for row in got.audit}
     assert len(exported(archivist, "?path=桌面/打印机").history) == 1
     assert not any("打印机" in name for name in exported(archivist, "?history=latest").files)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb.document import DocumentFile, archived_time, decode, parse, review_date
+from kb import document
+from kb.document import DocumentFile, archived_time, review_date
 from kb.errors import KBError
 from kb.models import Document, DocumentLink, DocumentTag, SyncState, Version
 from kb.search import IndexedDoc, SearchIndex
@@ -38,13 +39,9 @@ Progress = Callable[[int], None]
 
 def read_document(store: GitStore, blob: str, path: str) -> DocumentFile:
     """Parse a stored blob. Commits made outside kb may hold malformed files: they are still
-    listed (title from the path, the whole text as body) rather than dropped."""
-    data = store.read_blob(blob)
-    title = path.rsplit("/", 1)[-1]
-    try:
-        return parse(decode(data), default_title=title)
-    except KBError:
-        return DocumentFile(title=title, body=data.decode("utf-8", errors="replace"))
+    listed (title from the path, the whole text as body), but at the strictest level
+    (``kb.document.read``), never at a default one."""
+    return document.read(store.read_blob(blob), path)
 
 
 @dataclass
