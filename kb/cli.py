@@ -163,8 +163,11 @@ def reindex() -> None:
 @main.command()
 def check() -> None:
     """Check that the git store, the tables and the index agree (exit 1 when they do not)."""
-    app = _app_without_catch_up()
-    problems = consistency.check(app.extensions["kb.stores"])
+    stores = _app_without_catch_up().extensions["kb.stores"]
+    try:
+        problems = consistency.check(stores)
+    finally:
+        stores.close()  # the index's files, for callers in the same process (tests)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

@@ -8,9 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import ApiClient, make_app, save, token_for
 
 from kb import create_app
+from kb.cli import main as kb_cli
 from kb.document import read
 
 SECRET_WORD = "蓝鲸密钥轮换"
@@ -88,3 +90,15 @@ def test_someone_cleared_for_secret_sees_it_with_its_raw_text(app, api_as):
         assert SECRET_WORD in answer["body"]
     hits = admin.get("search", query_string={"q": SECRET_WORD}).get_json()["hits"]
     assert {hit["path"] for hit in hits} == {f"手工/{name}" for name in BROKEN_FILES}
+
+
+def test_kb_check_and_the_health_panel_name_every_unreadable_document(app, api_as, tmp_path):
+    check = api_as("admin").get("health?check=1").get_json()["check"]
+    assert check["ok"] is False
+    assert sorted(line.split(":")[1].strip() for line in check["problems"] if line.startswith("unreadable:")) == \
+        sorted(f"手工/{name}" for name in BROKEN_FILES)
+    result = CliRunner().invoke(kb_cli, ["check"], env={"KB_INSTANCE_DIR": str(tmp_path / "instance")})
+    assert result.exit_code == 1
+    for name in BROKEN_FILES:
+        assert f"unreadable: 手工/{name}: " in result.output
+    assert "unreadable: 公开/目标" not in result.output

@@ -1,10 +1,11 @@
 """``kb check``: do the git store, the SQL catalog (its link table included) and the search
-index agree?"""
+index agree, and can every stored document be read?"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from kb.document import UNREADABLE_ACCESS, DocumentFile
 from kb.models import Document, DocumentLink, SyncState, Version
 from kb.services.catalog import CATALOG, read_document
 from kb.services.documents import Stores
@@ -33,7 +34,10 @@ def check(stores: Stores) -> list[str]:
         version = latest.get(path)
         if version is None or version.blob != row.blob:
             problems.append(f"version table: latest version of {path} does not match the document")
-    problems += _compare("link table", _joined(recorded), _joined(_links_in_git(stores, in_git)), "links")
+    files = {path: read_document(stores.store, blob, path) for path, blob in in_git.items()}
+    problems += _unreadable(files)
+    links_in_git = {path: link_targets(file.body, path) for path, file in files.items()}
+    problems += _compare("link table", _joined(recorded), _joined(links_in_git), "links")
     indexed_commit = stores.index.indexed_commit()
     if indexed_commit != head:
         problems.append(f"index reflects commit {_short(indexed_commit)}, git HEAD is {_short(head)}")
@@ -54,9 +58,15 @@ def _compare(name: str, derived: dict[str, str], truth: dict[str, str], what: st
     return lines
 
 
-def _links_in_git(stores: Stores, in_git: dict[str, str]) -> dict[str, set[str]]:
-    """What the link table should hold: the links of every document body in git."""
-    return {path: link_targets(read_document(stores.store, blob, path).body, path) for path, blob in in_git.items()}
+def _unreadable(files: dict[str, DocumentFile]) -> list[str]:
+    """Files kb cannot read (written into git by hand or by another tool): they count as
+    ``UNREADABLE_ACCESS`` until someone mends them, so an administrator must hear of them."""
+    broken = sorted(path for path, file in files.items() if file.problem)
+    lines = [f"unreadable: {path}: {files[path].problem}; it counts as {UNREADABLE_ACCESS} until its "
+             f"front matter is mended" for path in broken[:MAX_LISTED]]
+    if len(broken) > MAX_LISTED:
+        lines.append(f"unreadable: … and {len(broken) - MAX_LISTED} more unreadable documents")
+    return lines
 
 
 def _joined(links: dict[str, set[str]]) -> dict[str, str]:
