@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from kb import access
 from kb.auth import session_authenticated, viewer
 from kb.routes import accounts_api, admin, api, audit, auth, exports, lifecycle_api, lifecycle_web, web
+from kb.routes.params import readable_json
 from kb.security import SAFE_METHODS
 
 csrf = CSRFProtect()
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(lifecycle_api.bp)
     csrf.exempt(exports.bp)
     app.before_request(_csrf_for_cookie_calls)
+    app.before_request(readable_json)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(accounts_api.bp, url_prefix="/api/v1")
     app.register_blueprint(lifecycle_api.bp, url_prefix="/api/v1")

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from kb import access, db, extensions
 from kb.auth import address, current_user
 from kb.models import ApiToken, User
 from kb.routes.guard import PUBLIC, checked
-from kb.routes.params import iso, json_body, known_fields
+from kb.routes.openapi import operation
+from kb.routes.params import iso
+from kb.schemas.accounts import (
+    Health,
+    HealthQuery,
+    Me,
+    NewToken,
+    TokenList,
+    TokenRequest,
+    TokensQuery,
+    UserCreate,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
 from kb.services import health as store_health
 from kb.services import logins, tokens, users
 
 bp = Blueprint("accounts_api", __name__)
 
+# the largest id SQL stores (a signed 64-bit integer); a larger one is no token: 404
+MAX_ID = 2**63 - 1
 
 
 def user_json(user: User) -> dict:
@@ -29,32 +45,37 @@ def token_json(row: ApiToken) -> dict:
 
 @bp.post("/tokens")
 @checked(PUBLIC)
-def create_token() -> tuple[Response, int]:
+@operation({201: NewToken}, errors=(429,), public=True)
+def create_token(json: TokenRequest) -> tuple[Response, int]:
     """Username and password for a token, shown once; sign-in is throttled and audited."""
-    data = known_fields(json_body(), ("username", "password", "name", "expires_in_days"))
     trail = extensions.stores().audit
-    user = logins.sign_in(trail, db.session(), data.get("username"), data.get("password"), address(), "token_login")
-    token, row = tokens.issue(trail, users.principal(user, address=address()), user, data.get("name", "api"),
-                              data.get("expires_in_days"))
+    user = logins.sign_in(trail, db.session(), json.username, json.password, address(), "token_login")
+    token, row = tokens.issue(trail, users.principal(user, address=address()), user, json.name,
+                              json.expires_in_days)
     return jsonify(token=token, username=user.username, role=user.role, **token_json(row)), 201
 
 
 @bp.get("/tokens")
 @checked("account")
-def list_tokens() -> Response:
-    rows = tokens.list_tokens(db.session(), current_user(), request.args.get("user"))
+@operation({200: TokenList})
+def list_tokens(query: TokensQuery) -> Response:
+    """The caller's tokens (never the tokens themselves); administrators: another user's."""
+    rows = tokens.list_tokens(db.session(), current_user(), query.user)
     return jsonify(tokens=[token_json(row) for row in rows])
 
 
-@bp.delete("/tokens/<int:token_id>")
+@bp.delete(f"/tokens/<int(max={MAX_ID}):token_id>")
 @checked("account")
+@operation({204: None})
 def revoke_token(token_id: int) -> tuple[str, int]:
+    """Revoke a token (own; administrators: anyone's)."""
     tokens.revoke(extensions.stores().audit, current_user(), token_id)
     return "", 204
 
 
 @bp.get("/me")
 @checked("account")
+@operation({200: Me})
 def me() -> Response:
     """Who the caller is and what their role allows: the quickest way to see a role's reach."""
     user = current_user()
@@ -66,33 +87,40 @@ def me() -> Response:
 
 @bp.post("/users")
 @checked("manage_users")
-def create_user() -> tuple[Response, int]:
-    user = users.add_user(extensions.stores().audit, current_user(), known_fields(json_body(), users.USER_FIELDS))
+@operation({201: UserOut}, errors=(409,))
+def create_user(json: UserCreate) -> tuple[Response, int]:
+    """Create a user (admin)."""
+    user = users.add_user(extensions.stores().audit, current_user(), json.model_dump(mode="json"))
     return jsonify(user_json(user)), 201
 
 
 @bp.get("/users")
 @checked("manage_users")
+@operation({200: UserList})
 def list_users() -> Response:
+    """Every user (admin)."""
     return jsonify(users=[user_json(user) for user in users.list_users(db.session(), current_user())])
 
 
 @bp.patch("/users/<username>")
 @checked("manage_users")
-def update_user(username: str) -> Response:
-    """Change role, clearance, active, password, display_name or email."""
+@operation({200: UserOut})
+def update_user(username: str, json: UserUpdate) -> Response:
+    """Change role, clearance, active, password, display_name or email (admin); disabling or a
+    password reset ends sessions and revokes tokens."""
     user = users.update_user(extensions.stores().audit, current_user(), username,
-                             known_fields(json_body(), users.UPDATABLE))
+                             json.model_dump(mode="json", exclude_unset=True))
     return jsonify(user_json(user))
 
 
 @bp.get("/health")
 @checked("health")
-def health() -> Response:
+@operation({200: Health})
+def health(query: HealthQuery) -> Response:
     """Store, catalog and index in step, and counts; ``?check=1`` also runs the full check."""
     stores = extensions.stores()
     payload = store_health.health(stores, db.session(), current_user()).as_json()
-    if request.args.get("check") == "1":
+    if query.check == "1":
         problems = store_health.full_check(stores, current_user())
         payload["check"] = {"ok": not problems, "problems": problems}
     return jsonify(payload)

@@ -1,19 +1,35 @@
-"""The JSON API under /api/v1 (see DESIGN.md's table and ``/api/v1/openapi.json``)."""
+"""The JSON API under /api/v1 (see DESIGN.md's table and ``/api/v1/openapi.json``). Each view's
+query and body are validated by its models (``kb.schemas``) before it runs."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
 from kb import db, extensions
 from kb.auth import current_user
 from kb.routes.guard import PUBLIC, checked
-from kb.routes.openapi import spec
-from kb.routes.params import int_arg, iso, json_body, known_fields
+from kb.routes.openapi import description, operation
+from kb.routes.params import iso
+from kb.schemas.documents import (
+    DeleteQuery,
+    Diff,
+    DiffQuery,
+    DocumentList,
+    DocumentOut,
+    DocumentWrite,
+    History,
+    ListQuery,
+    Move,
+    ReadQuery,
+    Revert,
+    Revision_,
+    Saved,
+)
+from kb.schemas.search import SearchQuery, SearchResult
 from kb.services import documents, lifecycle, search
 from kb.services.documents import DocumentView
 
 bp = Blueprint("api", __name__)
-
 
 
 def _document_json(view: DocumentView) -> dict:
@@ -28,23 +44,22 @@ def _document_json(view: DocumentView) -> dict:
 
 @bp.get("/docs")
 @checked("view")
-def list_docs() -> Response:
+@operation({200: DocumentList})
+def list_docs(query: ListQuery) -> Response:
     """The documents now, or (``at``: archivists) the knowledge base as it was at a date."""
-    if request.args.get("at"):
-        return _list_as_of(request.args["at"])
-    total, rows = documents.list_documents(
-        db.session(), current_user(), prefix=request.args.get("prefix"), tag=request.args.get("tag"),
-        status=request.args.get("status"), page=int_arg("page", 1, 1), per_page=int_arg("per_page", 50, 1, 200),
-    )
+    if query.at:
+        return _list_as_of(query)
+    total, rows = documents.list_documents(db.session(), current_user(), prefix=query.prefix, tag=query.tag,
+                                           status=query.status, page=query.page, per_page=query.per_page)
     items = [{"path": r.path, "title": r.title, "tags": r.tag_names, "access": r.access, "status": r.status,
               "updated_at": iso(r.updated_at), "updated_by": r.updated_by, "revision": r.revision}
              for r in rows]
     return jsonify(total=total, items=items)
 
 
-def _list_as_of(at: str) -> Response:
-    past = lifecycle.list_as_of(_stores(), db.session(), current_user(), at, prefix=request.args.get("prefix"),
-                                page=int_arg("page", 1, 1), per_page=int_arg("per_page", 50, 1, 200))
+def _list_as_of(query: ListQuery) -> Response:
+    past = lifecycle.list_as_of(_stores(), db.session(), current_user(), query.at, prefix=query.prefix,
+                                page=query.page, per_page=query.per_page)
     return jsonify(total=past.total, at=iso(past.when), revision=past.revision.id if past.revision else None,
                    items=[{"path": d.path, "title": d.title, "access": d.access, "status": d.status,
                            "current_path": d.current_path} for d in past.items])
@@ -52,47 +67,51 @@ def _list_as_of(at: str) -> Response:
 
 @bp.get("/docs/<path:path>")
 @checked("view")
-def get_doc(path: str) -> Response:
-    view = documents.get_document(_stores(), db.session(), current_user(), path,
-                                  revision=request.args.get("revision"), at=request.args.get("at"))
+@operation({200: DocumentOut}, moves=True)
+def get_doc(path: str, query: ReadQuery) -> Response:
+    """Read a document, now, at a revision or at a date."""
+    view = documents.get_document(_stores(), db.session(), current_user(), path, revision=query.revision,
+                                  at=query.at)
     return jsonify(_document_json(view))
 
 
 @bp.get("/docs/<path:path>/raw")
 @checked("view")
-def get_raw(path: str) -> Response:
+@operation({200: None}, moves=True, media="text/markdown")
+def get_raw(path: str, query: ReadQuery) -> Response:
     """The stored file (front matter and Markdown), now, at a revision or at a date."""
-    data = documents.get_raw(_stores(), db.session(), current_user(), path,
-                             revision=request.args.get("revision"), at=request.args.get("at"))
+    data = documents.get_raw(_stores(), db.session(), current_user(), path, revision=query.revision, at=query.at)
     return Response(data, mimetype="text/markdown; charset=utf-8")
-
-
-# what a PUT may carry: status and owner change through the lifecycle, never through a save
-PUT_FIELDS = ("title", "body", "tags", "access", "review_by", "message", "base_revision")
 
 
 @bp.put("/docs/<path:path>")
 @checked("edit")
-def put_doc(path: str) -> tuple[Response, int]:
-    data = known_fields(json_body(), PUT_FIELDS)
+@operation({200: Saved, 201: Saved}, writes=True)
+def put_doc(path: str, json: DocumentWrite) -> tuple[Response, int]:
+    """Create (201) or update (200) a document; a stale ``base_revision`` is merged, or 409."""
+    data = json.model_dump(mode="json")
     result = documents.save_document(
-        _stores(), db.session(), current_user(), path, title=data.get("title"), body=data.get("body"),
-        tags=data.get("tags"), access_level=data.get("access"), review_by=data.get("review_by"),
-        message=data.get("message"), base_revision=data.get("base_revision"),
+        _stores(), db.session(), current_user(), path, title=data["title"], body=data["body"],
+        tags=data["tags"], access_level=data["access"], review_by=data["review_by"], message=data["message"],
+        base_revision=data["base_revision"],
     )
     return jsonify(path=result.path, revision=result.revision, merged=result.merged), 201 if result.created else 200
 
 
 @bp.delete("/docs/<path:path>")
 @checked("delete")
-def delete_doc(path: str) -> tuple[str, int]:
-    documents.delete(_stores(), db.session(), current_user(), path, request.args.get("message"))
+@operation({204: None}, writes=True)
+def delete_doc(path: str, query: DeleteQuery) -> tuple[str, int]:
+    """Delete a document (admin); its past versions stay retrievable by archivists."""
+    documents.delete(_stores(), db.session(), current_user(), path, query.message)
     return "", 204
 
 
 @bp.get("/docs/<path:path>/history")
 @checked("history")
+@operation({200: History}, moves=True)
 def doc_history(path: str) -> Response:
+    """Versions, newest first."""
     versions = documents.history(extensions.stores(), db.session(), current_user(), path)
     return jsonify(path=path, versions=[
         {"revision": v.revision, "author": v.author_name, "email": v.author_email, "date": iso(v.date),
@@ -101,37 +120,40 @@ def doc_history(path: str) -> Response:
 
 @bp.get("/docs/<path:path>/diff")
 @checked("diff")
-def doc_diff(path: str) -> Response:
-    comparison = documents.diff(_stores(), db.session(), current_user(), path,
-                                request.args.get("from") or None, request.args.get("to") or None)
+@operation({200: Diff}, moves=True)
+def doc_diff(path: str, query: DiffQuery) -> Response:
+    """A unified diff between two revisions (default: the last change)."""
+    comparison = documents.diff(_stores(), db.session(), current_user(), path, query.from_ or None,
+                                query.to or None)
     return jsonify(path=path, diff=comparison.unified())
 
 
 @bp.post("/docs/<path:path>/revert")
 @checked("revert")
-def revert_doc(path: str) -> Response:
-    data = json_body()
-    revision = documents.revert(_stores(), db.session(), current_user(), path, data.get("revision"),
-                                data.get("message"))
+@operation({200: Revision_}, writes=True)
+def revert_doc(path: str, json: Revert) -> Response:
+    """Make the version at a revision the current one, as a new commit."""
+    revision = documents.revert(_stores(), db.session(), current_user(), path, json.revision, json.message)
     return jsonify(path=path, revision=revision)
 
 
 @bp.post("/docs/<path:path>/move")
 @checked("move")
-def move_doc(path: str) -> Response:
-    data = json_body()
-    revision = documents.move(_stores(), db.session(), current_user(), path, data.get("to"))
-    return jsonify(path=data.get("to"), revision=revision)
+@operation({200: Revision_}, writes=True)
+def move_doc(path: str, json: Move) -> Response:
+    """Move a document; its history follows it."""
+    revision = documents.move(_stores(), db.session(), current_user(), path, json.to)
+    return jsonify(path=json.to, revision=revision)
 
 
 @bp.get("/search")
 @checked("search")
-def search_docs() -> Response:
+@operation({200: SearchResult})
+def search_docs(query: SearchQuery) -> Response:
+    """Full-text search, Chinese and English."""
     result = search.search(
-        extensions.index(), extensions.stores().audit, current_user(), request.args.get("q", ""),
-        tag=request.args.get("tag"),
-        status=request.args.get("status"), path_prefix=request.args.get("path"),
-        limit=int_arg("limit", 10, 1, 100), offset=int_arg("offset", 0, 0, 100_000),
+        extensions.index(), extensions.stores().audit, current_user(), query.q, tag=query.tag, status=query.status,
+        path_prefix=query.path, limit=query.limit, offset=query.offset,
     )
     return jsonify(total=result.total, suggestion=result.suggestion, hits=[
         {"path": h.path, "title": h.title, "snippet": h.snippet, "score": round(h.score, 4), "tags": h.tags,
@@ -140,8 +162,10 @@ def search_docs() -> Response:
 
 @bp.get("/openapi.json")
 @checked(PUBLIC)
+@operation({200: None}, public=True)
 def openapi() -> Response:
-    return jsonify(spec(current_app.config.get("KB_VERSION", "0.1.0")))
+    """This description (OpenAPI 3), generated from the models the views validate with."""
+    return jsonify(description(current_app.config.get("KB_VERSION", "0.1.0")))
 
 
 def _stores() -> documents.Stores:

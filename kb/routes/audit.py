@@ -9,7 +9,9 @@ from kb import db, extensions
 from kb.auth import current_user
 from kb.models import AuditEntry
 from kb.routes.guard import checked
+from kb.routes.openapi import operation
 from kb.routes.params import int_arg
+from kb.schemas.audit import AuditPageQuery, AuditQuery, Entries, Verification
 from kb.services.audit import CSV_FIELDS, OUTCOMES, Filters
 
 bp = Blueprint("audit", __name__)
@@ -40,20 +42,26 @@ def _csv() -> Response:
 
 @bp.get("/api/v1/audit")
 @checked("audit")
-def api_entries() -> Response:
+@operation({200: Entries})
+def api_entries(query: AuditPageQuery) -> Response:
+    """Audit entries, newest first (archivists, up to their clearance)."""
     _filters, page, per_page, total, rows = _page()
     return jsonify(total=total, page=page, per_page=per_page, entries=[entry_json(entry) for entry in rows])
 
 
 @bp.get("/api/v1/audit/export")
 @checked("audit")
-def api_export() -> Response:
+@operation({200: None}, media="text/csv")
+def api_export(query: AuditQuery) -> Response:
+    """Audit entries as CSV, oldest first (audited)."""
     return _csv()
 
 
 @bp.get("/api/v1/audit/verify")
 @checked("audit")
+@operation({200: Verification})
 def api_verify() -> Response:
+    """Check the audit trail's hash chain."""
     result = extensions.stores().audit.check(db.session(), current_user())
     return jsonify(ok=result.ok, entries=result.entries, problems=result.problems)
 

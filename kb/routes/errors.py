@@ -13,12 +13,13 @@ import secrets
 import flask_login
 from flask import Flask, Response, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from kb import extensions
 from kb.access import anonymous
 from kb.auth import address, viewer
 from kb.errors import Forbidden, KBError, Moved, NotFound, TooManyRequests
+from kb.routes.openapi import allow_header
 from kb.security import SAFE_METHODS
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,10 @@ def register_errorhandlers(app: Flask) -> None:
             log.error("HTTP %s on %s %s (incident %s): %s", status, request.method, request.path, reference,
                       error.description)
             return _server_error(status, code, message, reference)
-        return error_response(status, code, message)
+        response, status = error_response(status, code, message)
+        if isinstance(error, MethodNotAllowed):
+            response.headers.update(allow_header(error.valid_methods))
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response | tuple[Response, int]:

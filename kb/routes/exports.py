@@ -12,12 +12,13 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import Blueprint, Response, request, send_file
+from flask import Blueprint, Response, send_file
 
 from kb import extensions
 from kb.auth import current_user
-from kb.errors import BadRequest
 from kb.routes.guard import checked
+from kb.routes.openapi import operation
+from kb.schemas.audit import ExportQuery
 from kb.services import export
 
 bp = Blueprint("exports", __name__)
@@ -29,18 +30,17 @@ SPOOL_BYTES = 16 * 1024 * 1024
 
 @bp.get("/export")
 @checked("export")
-def export_zip() -> Response:
-    """One document (``path``), a folder (``prefix``) or everything, with every version
-    (``history=all``, the default) or only the current files (``history=latest``)."""
-    choice = request.args.get("history") or "all"
-    if choice not in HISTORY:
-        raise BadRequest(f"history 只能是 all 或 latest，而不是“{choice[:40]}” (history must be all or latest)")
+@operation({200: None}, media="application/zip")
+def export_zip(query: ExportQuery) -> Response:
+    """Export documents as a zip: one document (``path``), a folder (``prefix``) or everything, with
+    every version (``history=all``, the default) or only the current files (``history=latest``),
+    manifest.json and the audit entries about them (archivists, up to clearance; audited)."""
     stores = extensions.stores()
     # not a ``with``: the response closes it once sent
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
     try:
-        export.export_zip(stores, current_user(), spool, path=request.args.get("path") or None,
-                          prefix=request.args.get("prefix") or None, history=HISTORY[choice])
+        export.export_zip(stores, current_user(), spool, path=query.path or None, prefix=query.prefix or None,
+                          history=HISTORY[query.history])
     except BaseException:
         spool.close()
         raise
@@ -49,8 +49,9 @@ def export_zip() -> Response:
 
 @bp.get("/export/bundle")
 @checked("export")
+@operation({200: None}, media="application/x-git-bundle")
 def export_bundle() -> Response:
-    """The content repository as a git bundle of ``main`` (highest clearance only)."""
+    """The content repository as a git bundle of ``main`` (archivists with the highest clearance; audited)."""
     stores = extensions.stores()
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "content.bundle"

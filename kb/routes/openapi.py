@@ -1,201 +1,140 @@
-"""The OpenAPI 3 description of /api/v1, built from a compact table so it stays short to read."""
+"""Validation at the edge and the OpenAPI description, from one set of models (``kb.schemas``).
+
+Every JSON view wears ``operation(...)``: spectree validates its query and body against the
+models before the view runs (a failure is the 400 ``kb.schemas.base.refusal`` describes, naming
+the field in the caller's language), and records the statuses it answers. ``description()``
+builds /api/v1/openapi.json from those records, so what is described is what is enforced.
+
+Responses are not validated at run time: an answer that drifted from its model must not turn
+into a 500 for a user. The test suite checks every answer against the description instead
+(``tests/test_schemathesis.py``).
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable, Iterable
 from typing import Any
 
-_ERROR = {"$ref": "#/components/responses/Error"}
-_PATH_PARAM = {"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
-               "description": "document path, e.g. 02-process/服务请求受理流程"}
+from flask import current_app, make_response, request
+from spectree import Response as Answers
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.models import SecureType
+from spectree.plugins.flask_plugin import FlaskPlugin
+
+from kb.i18n import select_locale
+from kb.schemas.base import Error, refusal
+
+# every status a caller can meet, in words, for the description
+_STATUS_WORDS = {
+    302: "Moved: the same call at the document's new path (Location)",
+    400: "Refused input; the error names the field",
+    401: "Sign-in required (Bearer token or session)",
+    403: "The caller's role or clearance does not allow it",
+    404: "Not found, or above the caller's clearance",
+    405: "Method not allowed; Allow lists the methods",
+    409: "Conflict with a newer version or an existing name",
+    413: "Request larger than the limit",
+    429: "Too many failed sign-ins; Retry-After says how long to wait",
+    507: "Insufficient storage: nothing was committed",
+}
 
 
-def _in_path(name: str, kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+class _Plugin(FlaskPlugin):
+    """spectree's Flask plugin, answering exactly what the view answered (see the module
+    docstring); a file sent as it is read (an export) is never read back into memory."""
+
+    def validate_response(self, resp: Any, resp_model: Any, skip_validation: bool,
+                          force_resp_serialize: bool) -> tuple[Any, None]:
+        return make_response(resp), None
 
 
-def _query(name: str, kind: str = "string", description: str = "") -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": {"type": kind}, "description": description}
+def _refuse(_request: Any, _response: Any, error: Exception | None, _instance: Any, _adapter: Any) -> None:
+    """spectree's hook after validating a request: a failure becomes kb's own 400."""
+    if error is not None:
+        raise refusal(error, select_locale())  # type: ignore[arg-type]
 
 
-def _body(properties: dict[str, str], required: list[str]) -> dict[str, Any]:
-    """A JSON body; each property is "string", "integer", "boolean" or "array" (of strings)."""
-    schema = {"type": "object", **({"required": required} if required else {}),
-              "properties": {name: ({"type": "array", "items": {"type": "string"}} if kind == "array"
-                                    else {"type": kind}) for name, kind in properties.items()}}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+api = SpecTree(
+    backend=_Plugin, mode="strict", annotations=True, before=_refuse, validation_error_status=400,
+    validation_error_model=Error, title="kb API", openapi_version="3.0.3",
+    description="Knowledge base for IT service organisations. Auth: Bearer token from POST /api/v1/tokens, "
+                "or the web session cookie (writes then carry X-CSRFToken). Errors: "
+                '{"error": {"code", "message", "field"?}}; messages in Chinese with English, or English '
+                "with ?lang=en.",
+    security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer"))],
+    security={"bearer": []},
+)
 
 
-def _op(summary: str, ok: str, params: list | None = None, body: dict | None = None,
-        errors: tuple[str, ...] = ("400", "401", "404"), media: str | None = None) -> dict[str, Any]:
-    """One operation; ``media`` names the success response's type when it is not JSON."""
-    code, _, description = ok.partition(" ")
-    success: dict[str, Any] = {"description": description or "OK"}
+def operation(ok: dict[int, Any], *, errors: Iterable[int] = (), writes: bool = False, public: bool = False,
+              moves: bool = False, media: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Validate a JSON view's ``query`` and ``json`` (its annotated parameters) and record what it
+    answers: ``ok`` maps success statuses to their model (None: no JSON body); every operation
+    may answer 400, 404 and 405, a guarded one 401 and 403; ``writes`` adds 409, 413 and 507,
+    ``moves`` (reads of a document) 302, ``media`` names a success body that is not JSON."""
+    codes = {400, 404, 405, *errors}
+    if not public:
+        codes |= {401, 403}
+    if writes:
+        codes |= {409, 413, 507}
+    if moves:
+        codes.add(302)
+    answers = Answers(**{f"HTTP_{code}": model for code, model in ok.items()},
+                      **{f"HTTP_{code}": (Error, _STATUS_WORDS[code]) if code != 302 else None
+                         for code in sorted(codes)})
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        validated = api.validate(resp=answers, security={} if public else None)(view)
+        validated.kb_operation = {"media": media, "public": public}  # type: ignore[attr-defined]
+        return validated
+
+    return decorate
+
+
+def description(version: str) -> dict[str, Any]:
+    """The OpenAPI 3 description of /api/v1: spectree's, completed with what it cannot know
+    (media types that are not JSON, the Allow and Retry-After headers, 64-bit ids)."""
+    api.config.version = version
+    spec = copy.deepcopy(api.spec)
+    for rule in current_app.url_map.iter_rules():
+        view = current_app.view_functions[rule.endpoint]
+        recorded = getattr(view, "kb_operation", None)
+        if recorded is None:
+            continue
+        path, _parameters = api.backend.parse_path(rule, None)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:  # type: ignore[operator]
+            _complete(spec["paths"][path][method.lower()], recorded)
+    return spec
+
+
+def _complete(op: dict[str, Any], recorded: dict[str, Any]) -> None:
+    for parameter in op.get("parameters", []):
+        if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+            parameter["schema"]["format"] = "int64"
+    responses = op["responses"]
+    if "405" in responses:
+        responses["405"]["headers"] = {"Allow": {"schema": {"type": "string"}, "description": "allowed methods"}}
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+    if "302" in responses:
+        responses["302"]["headers"] = {"Location": {"schema": {"type": "string"}}}
+    media = recorded["media"]
     if media:
-        success["content"] = {media: {"schema": {"type": "string"}}}
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "parameters": params or [],
-        "responses": {code: success, **{e: _ERROR for e in errors}},
-    }
-    if body:
-        operation["requestBody"] = body
-    return operation
+        for code, answer in responses.items():
+            if code.startswith("2"):
+                answer["content"] = {media: {"schema": {"type": "string", "format": "binary"}}}
+    if recorded["public"]:
+        op["security"] = []
 
 
-_USER_FIELDS = {"role": "string", "clearance": "string", "display_name": "string", "email": "string"}
-_AUDIT_FILTERS = [_query("user", description="actor's username"),
-                  _query("path", description="a document path, or a folder: everything under it"),
-                  _query("action", description="e.g. login, create, read, user_update"),
-                  _query("outcome", description="ok|failed|denied|throttled"),
-                  _query("since", description="ISO 8601 date or date-time"),
-                  _query("until", description="ISO 8601 date (the whole day) or date-time")]
-_ADMIN_ERRORS = ("400", "401", "403", "404")
-
-_DOC_FIELDS = {"title": "string", "body": "string", "tags": "array", "access": "string", "review_by": "string",
-               "message": "string", "base_revision": "string"}
-_DRAFT_FIELDS = {**{k: v for k, v in _DOC_FIELDS.items() if k != "base_revision"}, "draft_revision": "string"}
-_WRITE_ERRORS = ("400", "401", "403", "404", "409")
+def allow_header(methods: Iterable[str] | None) -> dict[str, str]:
+    """The ``Allow`` header of a 405 answer (API and web alike)."""
+    return {"Allow": ", ".join(sorted(methods or ()))} if methods else {}
 
 
-def _lifecycle(doc: list) -> dict[str, Any]:
-    """Drafts, review, archive and restore, and the lists that go with them."""
-    comment = _body({"comment": "string"}, [])
-    return {
-        "/api/v1/docs/{path}/draft": {
-            "get": _op("The open draft with its versions (editors)", "200 draft", doc, errors=_WRITE_ERRORS),
-            "put": _op("Save a draft version; readers keep seeing the published document",
-                       "200 saved; 201 draft started {draft_revision}", doc, _body(_DRAFT_FIELDS, ["title", "body"]),
-                       (*_WRITE_ERRORS, "413")),
-            "delete": _op("Discard the draft (kept in git, out of sight)", "204 discarded", doc,
-                          errors=_WRITE_ERRORS),
-        },
-        "/api/v1/docs/{path}/draft/publish": {"post": _op(
-            "Publish the draft (merged with newer published changes, or 409 with both versions); "
-            "with KB_REQUIRE_REVIEW only a submitted draft, by another editor", "200 updated; 201 created {revision}",
-            doc, _body({"message": "string"}, []), _WRITE_ERRORS)},
-        "/api/v1/docs/{path}/draft/submit": {"post": _op("Submit the draft for review", "200 {state}", doc, comment,
-                                                         _WRITE_ERRORS)},
-        "/api/v1/docs/{path}/draft/return": {"post": _op("Send a submitted draft back, saying why", "200 {state}",
-                                                         doc, _body({"comment": "string"}, ["comment"]),
-                                                         _WRITE_ERRORS)},
-        "/api/v1/drafts": {"get": _op("Open drafts the caller may see (editors)", "200 {items}", [
-            _query("state", description="draft|submitted|returned")], errors=("401", "403"))},
-        "/api/v1/docs/{path}/archive": {"post": _op("Archive a document with a reason (archivists)",
-                                                    "200 {revision}", doc, _body({"reason": "string"}, ["reason"]),
-                                                    _WRITE_ERRORS)},
-        "/api/v1/docs/{path}/restore": {"post": _op("Restore an archived document (archivists)", "200 {revision}",
-                                                    doc, _body({"reason": "string"}, []), _WRITE_ERRORS)},
-        "/api/v1/archive": {"get": _op("Archived documents, most recent first (archivists)", "200 {total, items}", [
-            _query("prefix"), _query("tag"), _query("from", description="archived on or after (ISO 8601 date)"),
-            _query("to", description="archived on or before"), _query("page", "integer"),
-            _query("per_page", "integer")], errors=("400", "401", "403"))},
-        "/api/v1/deleted": {"get": _op("Deleted documents whose past versions remain (archivists)",
-                                       "200 {total, items}", [_query("prefix"), _query("page", "integer"),
-                                                              _query("per_page", "integer")],
-                                       errors=("400", "401", "403"))},
-        "/api/v1/review-due": {"get": _op("Documents whose review_by date is past or near (editors)", "200 {items}", [
-            _query("within", "integer", "days ahead (default 30)"), _query("mine", description="1: own documents")],
-            errors=("400", "401", "403"))},
-    }
-
-
-def spec(version: str) -> dict[str, Any]:
-    doc = [_PATH_PARAM]
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "kb API", "version": version,
-                 "description": "Knowledge base for IT service organisations. Auth: Bearer token from "
-                                "POST /api/v1/tokens, or the web session cookie."},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"error": {"type": "object", "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}}}},
-        },
-        "security": [{"bearer": []}],
-        "paths": {
-            "/api/v1/tokens": {
-                "post": {**_op("Create an API token (shown once)", "201 {token, id, name, expires_at, ...}",
-                               body=_body({"username": "string", "password": "string", "name": "string",
-                                           "expires_in_days": "integer"}, ["username", "password"]),
-                               errors=("400", "401", "429")), "security": []},
-                "get": _op("The caller's tokens (never the tokens themselves)", "200 {tokens}", [
-                    _query("user", description="another user's tokens (admin)")], errors=_ADMIN_ERRORS),
-            },
-            "/api/v1/tokens/{id}": {"delete": _op("Revoke a token (own; admin: anyone's)", "204 revoked",
-                                                  [_in_path("id", "integer")], errors=("401", "404"))},
-            "/api/v1/me": {"get": _op("The caller: role, clearance, visible levels, allowed actions",
-                                      "200 {username, role, clearance, visible_levels, actions}",
-                                      errors=("401",))},
-            "/api/v1/users": {
-                "post": _op("Create a user (admin)", "201 created", body=_body(
-                    {"username": "string", "password": "string", **_USER_FIELDS}, ["username", "password"]),
-                    errors=("400", "401", "403", "409")),
-                "get": _op("List users (admin)", "200 {users}", errors=("401", "403")),
-            },
-            "/api/v1/users/{username}": {"patch": _op(
-                "Change a user (admin); disabling or a password reset ends sessions and revokes tokens",
-                "200 user", [_in_path("username")],
-                _body({**_USER_FIELDS, "active": "boolean", "password": "string"}, []), _ADMIN_ERRORS)},
-            "/api/v1/health": {"get": _op(
-                "Health (admin): git HEAD, whether catalog and index are in step with it, counts of documents "
-                "(up to the caller's clearance), open drafts, users and audit entries",
-                "200 {ok, documents, git, catalog, index, drafts, users, audit, check?}",
-                [_query("check", "integer", "1: also compare every document in git with the tables and the index "
-                                            "(slow on a large store) -> check {ok, problems}")],
-                errors=("401", "403"))},
-            "/api/v1/docs": {"get": _op("List documents; with at= (archivists) as they were at a date",
-                                        "200 {total, items}", [
-                _query("prefix"), _query("tag"), _query("status", description="published|archived|all"),
-                _query("at", description="ISO 8601 date (the end of that day) or date-time"),
-                _query("page", "integer"), _query("per_page", "integer")], errors=("400", "401"))},
-            "/api/v1/docs/{path}": {
-                "get": _op("Read a document, now, at a revision or at a date", "200 document", [
-                    *doc, _query("revision", description="commit id (4-40 hex)"),
-                    _query("at", description="ISO 8601 date-time")]),
-                "put": _op("Create or update a document", "200 updated; 201 created", doc,
-                           _body(_DOC_FIELDS, ["title", "body"]), ("400", "401", "403", "404", "409", "413")),
-                "delete": _op("Delete a document (admin); past versions stay", "204 deleted", doc,
-                              errors=("400", "401", "403", "404")),
-            },
-            "/api/v1/docs/{path}/raw": {"get": _op("The stored file (front matter and Markdown)", "200 file", [
-                *doc, _query("revision", description="commit id (4-40 hex)"),
-                _query("at", description="ISO 8601 date-time")], media="text/markdown")},
-            "/api/v1/docs/{path}/history": {"get": _op("Versions, newest first", "200 {versions}", doc)},
-            "/api/v1/docs/{path}/diff": {"get": _op("Unified diff between two revisions", "200 {diff}", [
-                *doc, _query("from"), _query("to")])},
-            "/api/v1/docs/{path}/revert": {"post": _op("Restore the version at a revision", "200 {revision}", doc,
-                                                       _body({"revision": "string", "message": "string"},
-                                                             ["revision"]))},
-            "/api/v1/docs/{path}/move": {"post": _op("Move a document (history follows)", "200 {revision}", doc,
-                                                     _body({"to": "string"}, ["to"]),
-                                                     ("400", "401", "403", "404", "409"))},
-            "/api/v1/search": {"get": _op("Full-text search (Chinese and English)", "200 {total, hits}", [
-                _query("q", description='words, "phrases", -exclude, prefix*, tag:, status:, path:'),
-                _query("limit", "integer"), _query("offset", "integer"), _query("tag"), _query("status"),
-                _query("path", description="path prefix")], errors=("400", "401"))},
-            "/api/v1/audit": {"get": _op("Audit entries, newest first (archivist, up to clearance)",
-                                         "200 {total, page, per_page, entries}",
-                                         [*_AUDIT_FILTERS, _query("page", "integer"), _query("per_page", "integer")],
-                                         errors=("400", "401", "403"))},
-            "/api/v1/audit/export": {"get": _op("Audit entries as CSV, oldest first (audited)", "200 CSV",
-                                                _AUDIT_FILTERS, errors=("400", "401", "403"), media="text/csv")},
-            "/api/v1/audit/verify": {"get": _op("Check the audit trail's hash chain", "200 {ok, entries, problems}",
-                                                errors=("401", "403"))},
-            **_lifecycle(doc),
-            "/api/v1/export": {"get": _op(
-                "Export documents as a zip: current files, every version (history=all), manifest.json with "
-                "author, date, message and SHA-256 of each file, and the audit entries about them (archivists, "
-                "up to clearance; audited)", "200 zip", [
-                    _query("path", description="one document"),
-                    _query("prefix", description="a folder: every document under it"),
-                    _query("history", description="all (default): every version | latest: current files only")],
-                errors=("400", "401", "403", "404"), media="application/zip")},
-            "/api/v1/export/bundle": {"get": _op(
-                "The content repository (branch main) as a git bundle: every document and version; "
-                "archivists with secret clearance only (audited)", "200 git bundle",
-                errors=("401", "403", "404"), media="application/x-git-bundle")},
-            "/api/v1/openapi.json": {"get": {**_op("This description", "200 OpenAPI 3", errors=()),
-                                             "security": []}},
-        },
-    }
+def endpoint_takes_json() -> bool:
+    """Whether the view this request goes to validates a JSON body."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    metadata = api.get_function_metadata(view) if view is not None else None
+    return metadata is not None and metadata.json is not None

@@ -1,0 +1,139 @@
+"""Documents: listing, reading, saving, history, diff, revert, move, delete."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from kb.document import MAX_NAME, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE
+from kb.schemas.base import AccessLevel, Answer, Body, Moment, Page, Query, Revision, line, text
+
+MAX_PATH = 200  # kb.docpath's limit
+MAX_MESSAGE = 2000  # a commit message
+
+Title = line(MAX_TITLE, minimum=1)
+Tag = line(MAX_TAG_LENGTH)
+Tags = list[Tag]  # type: ignore[valid-type]
+Message = text(MAX_MESSAGE)
+DocPath = line(MAX_PATH, minimum=1)
+Name = line(MAX_NAME)
+ReviewDate = Field(default=None, pattern=r"^(\d{4}-\d{2}-\d{2})?$", description="YYYY-MM-DD; empty clears it")
+
+
+class DocumentWrite(Body):
+    """``PUT /docs/<path>``. The body's size limit is KB_MAX_BODY_BYTES (413 above it); status and
+    owner change through the lifecycle, never through a save."""
+
+    title: Title  # type: ignore[valid-type]
+    body: text()  # type: ignore[valid-type]
+    tags: Tags | None = Field(default=None, max_length=MAX_TAGS)
+    access: AccessLevel | None = None  # type: ignore[valid-type]
+    review_by: str | None = ReviewDate
+    message: Message | None = None  # type: ignore[valid-type]
+    base_revision: Revision | None = Field(default=None, description="the revision the edit started from: "
+                                           "a newer one is merged, or 409")
+
+
+class Revert(Body):
+    revision: Revision
+    message: Message | None = None  # type: ignore[valid-type]
+
+
+class Move(Body):
+    to: DocPath  # type: ignore[valid-type]
+
+
+class ListQuery(Query):
+    prefix: line(MAX_PATH) | None = None  # type: ignore[valid-type]
+    tag: Tag | None = None  # type: ignore[valid-type]
+    status: Literal["published", "archived", "all"] | None = None
+    at: Moment | None = Field(default=None, description="archivists: the knowledge base as it was then")
+    page: Page = 1
+    per_page: int = Field(default=50, ge=1, le=200)
+
+
+class ReadQuery(Query):
+    revision: Revision | None = None
+    at: Moment | None = None
+
+
+class DiffQuery(Query):
+    """An end left empty (or out) is the default: the last change."""
+
+    from_: Revision | Literal[""] | None = Field(default=None, alias="from")
+    to: Revision | Literal[""] | None = None
+
+
+class DeleteQuery(Query):
+    message: Message | None = None  # type: ignore[valid-type]
+
+
+class Listed(Answer):
+    path: str
+    title: str
+    tags: list[str] = Field(default_factory=list)
+    access: str
+    status: str
+    updated_at: str | None = None
+    updated_by: str | None = None
+    revision: str | None = None
+    current_path: str | None = None
+
+
+class DocumentList(Answer):
+    total: int
+    items: list[Listed]
+    at: str | None = None
+    revision: str | None = None
+
+
+class DocumentOut(Answer):
+    path: str
+    title: str
+    body: str
+    html: str
+    tags: list[str]
+    access: str
+    status: str
+    owner: str | None = None
+    revision: str | None = None
+    updated_at: str | None = None
+    updated_by: str | None = None
+    review_by: str | None = None
+    current: bool | None = None
+    message: str | None = None
+    archived_at: str | None = None
+    archived_by: str | None = None
+    archive_reason: str | None = None
+
+
+class Saved(Answer):
+    path: str
+    revision: str
+    merged: bool = False
+
+
+class Revision_(Answer):
+    path: str
+    revision: str
+
+
+class Version(Answer):
+    revision: str
+    author: str | None = None
+    email: str | None = None
+    date: str | None = None
+    message: str | None = None
+    kind: str | None = None
+    path: str | None = None
+
+
+class History(Answer):
+    path: str
+    versions: list[Version]
+
+
+class Diff(Answer):
+    path: str
+    diff: str
