@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -150,6 +151,44 @@ def test_a_database_behind_the_code_is_refused_with_a_message_naming_kb_migrate(
     assert refused.returncode == 1
     assert "kb migrate" in refused.stderr and "Traceback" not in refused.stderr
     assert "alembic_version" not in database.schema()  # refusing changed nothing
+
+
+@pytest.fixture
+def newer_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """kb's migrations plus a revision 0002 that adds a column, as the next kb will ship."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(Path(migrations.__file__).parent, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "versions" / "0002_users_team.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\nrevision = '0002'\ndown_revision = '0001'\n"
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
+        "    op.add_column('users', sa.Column('team', sa.String(64)))\n")
+    monkeypatch.setattr(migrations, "_FOLDER", folder)
+    migrations._scripts.cache_clear()
+    yield "0002"
+    migrations._scripts.cache_clear()
+
+
+def _require_head(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        migrations.require_head(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_one_revision_behind_is_refused_then_upgraded_by_migrate(database, newer_code, monkeypatch):
+    database.load_dump()
+    with pytest.raises(SchemaError, match="needs 0002"):
+        _require_head(database.url)
+    report = migrations.upgrade(database.url)
+    assert str(report).splitlines() == ["database made before migrations: recognised as revision 0001",
+                                        "upgraded 0001 → 0002"]
+    assert database.version() == ["0002"]
+    assert "team" in [name for name, _type, _null in database.schema()["users"][0]]
+    monkeypatch.setattr(migrations, "_FOLDER", Path(migrations.__file__).parent)  # the older kb again
+    migrations._scripts.cache_clear()
+    with pytest.raises(SchemaError, match=r"at revision 0002.*`kb migrate`"):
+        _require_head(database.url)
 
 
 def test_a_database_ahead_of_the_code_is_refused(database):
