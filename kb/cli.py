@@ -1,4 +1,4 @@
-"""The ``kb`` command line: init, serve, import, export, reindex, check, users and tokens."""
+"""The ``kb`` command line: init, migrate, serve, import, export, reindex, check, users and tokens."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="Import the starter content in content/ with some history.")
 def init(demo: bool) -> None:
     """Create the instance folder, database, content repository and the admin user."""
+    _migrate()
     app = _app()
     stores = app.extensions["kb.stores"]
     with stores.sessions() as session:
@@ -77,8 +78,25 @@ def serve(host: str, port: int, workers: int | None) -> None:
     """Serve with gunicorn (several workers; git and index writes are serialized by a file lock)."""
     from kb.server import run
 
+    _migrate()
     app = _app()  # catches derived stores up once, before the workers start
     run(host, port, workers or app.config["WORKERS"])
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database to this kb's schema (back it up first); a database made before
+    migrations is adopted. Safe to run again: a database at head is left alone."""
+    _migrate()
+
+
+def _migrate() -> None:
+    from kb import config, migrations
+
+    settings = config.load()
+    # the default SQLite database lives in the instance folder, which may not exist yet
+    Path(settings["INSTANCE_DIR"]).mkdir(mode=config.INSTANCE_MODE, parents=True, exist_ok=True)
+    click.echo(migrations.upgrade(settings["DATABASE_URL"]))
 
 
 @main.command("import")

@@ -8,11 +8,11 @@ write lock) opens its own session with ``new_session()``.
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb.models import Base
+from kb import migrations
 
 
 def make_engine(url: str) -> Engine:
@@ -33,36 +33,16 @@ def make_engine(url: str) -> Engine:
 
 
 def make_sessionmaker(url: str) -> sessionmaker:
-    """Engine, tables (created when missing, older ones given their new columns) and a session
-    factory for ``url``."""
+    """Engine and session factory for ``url``, whose schema must be at the code's migration head
+    (``kb.migrations.require_head``: a database with no tables is created, any other is refused
+    with a ``SchemaError`` naming ``kb migrate``)."""
     engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    add_missing_columns(engine)
+    try:
+        migrations.require_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Bring tables made by an older kb up to date where that is safe: a new column that may be
-    NULL is added (``ALTER TABLE … ADD COLUMN``), and a new index is created. Anything else is
-    refused with a clear error instead of failing later on the first query that needs the
-    column. Returns the columns added."""
-    inspector = inspect(engine)
-    added = []
-    for table in Base.metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                raise RuntimeError(f"table {table.name} lacks the required column {column.name}: "
-                                   "the database was made by an incompatible kb")
-            kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as connection:
-                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-            added.append(f"{table.name}.{column.name}")
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
-    return added
 
 
 def init_app(app: Flask) -> None:

@@ -87,3 +87,11 @@ class TooManyRequests(KBError):
 
     status = 429
     code = "too_many_requests"
+
+
+class SchemaError(KBError):
+    """The database's schema is not the one this code expects (behind or ahead of its
+    migrations); the message names ``kb migrate``."""
+
+    status = 503
+    code = "schema_mismatch"

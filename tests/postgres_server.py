@@ -56,3 +56,15 @@ def postgres_server() -> Iterator[str]:
     finally:
         run(_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def empty_database(url: str) -> None:
+    """Drop everything in the database at ``url`` (tables, the migrations' version table, the
+    audit trigger's function), so the next app starts on an empty database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()

@@ -297,13 +297,9 @@ def database_url() -> Iterator[str]:
 
 @pytest.mark.postgres
 def test_links_work_on_postgresql(database_url, tmp_path):
-    from sqlalchemy import create_engine
+    from postgres_server import empty_database
 
-    from kb.models import Base
-
-    engine = create_engine(database_url)
-    Base.metadata.drop_all(engine)
-    engine.dispose()
+    empty_database(database_url)
     config: dict[str, Any] = {"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
                               "DATABASE_URL": database_url}
     app = create_app(config)

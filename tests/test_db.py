@@ -1,16 +1,17 @@
-"""The database layer: tables made by an older kb are brought up to date where that is safe."""
+"""The database layer: a table made by an older kb is brought up to date by ``kb migrate``."""
 
 from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
+from kb import migrations
 from kb.db import make_sessionmaker
 from kb.models import ApiToken
 
 
-def test_a_database_from_an_older_kb_gets_the_new_nullable_columns(tmp_path):
+def test_a_database_from_an_older_kb_gets_the_new_nullable_columns_when_migrated(tmp_path):
     """API tokens gained expiry, revocation and last use; a token table made before that keeps
-    its rows and gains the columns, so an existing instance keeps working."""
+    its rows and gains the columns when adopted, so an existing instance keeps working."""
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -19,6 +20,9 @@ def test_a_database_from_an_older_kb_gets_the_new_nullable_columns(tmp_path):
                                 "created_at DATETIME NOT NULL)"))
         connection.execute(text("INSERT INTO api_tokens VALUES (1, 1, 'abc', 'old', '2026-01-01 00:00:00')"))
     engine.dispose()
+    report = migrations.upgrade(url)
+    assert {"api_tokens.expires_at", "api_tokens.revoked_at", "api_tokens.last_used_at", "table users"} <= set(
+        report.adopted or [])
     sessions = make_sessionmaker(url)
     with sessions() as session:
         token = session.get(ApiToken, 1)

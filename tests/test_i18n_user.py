@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, inspect, text
 
+from kb import migrations
 from kb.db import make_sessionmaker
 from kb.models import User
 from kb.services import users
@@ -166,6 +167,7 @@ def test_a_users_table_from_an_older_kb_gains_the_language_column(tmp_path):
         connection.execute(text("INSERT INTO users VALUES (1, 'old.user', 'x', 'reader', 'internal', 'Old', '', 1, "
                                 "'2026-01-01 00:00:00')"))
     engine.dispose()
+    migrations.upgrade(url)
     sessions = make_sessionmaker(url)
     engine = sessions.kw["bind"]
     assert "language" in {column["name"] for column in inspect(engine).get_columns("users")}

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, ApiClient, save, token_for
-from postgres_server import postgres_server
+from postgres_server import empty_database, postgres_server
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from kb import create_app
-from kb.models import Base
 from kb.services import users
 
 pytestmark = pytest.mark.postgres
@@ -26,9 +25,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture
 def pg_app(database_url: str, tmp_path: Path):
-    engine = create_engine(database_url)
-    Base.metadata.drop_all(engine)
-    engine.dispose()
+    empty_database(database_url)
     app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url})
     with app.extensions["kb.stores"].sessions() as session:
         users.create_user(session, "pg.editor", PASSWORD, "editor", "confidential")

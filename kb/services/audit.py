@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock
-from sqlalchemy import DDL, Row, Select, event, func, insert, or_, select, text
+from sqlalchemy import Row, Select, func, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import access
@@ -44,26 +44,6 @@ OUTCOMES = ("ok", "failed", "denied", "throttled")
 SIGN_IN_ACTIONS = ("login", "token_login")
 # more targets than this are matched as the rows stream by, not in one SQL statement
 MAX_SQL_TARGETS = 500
-
-# the database itself refuses to change or remove an entry
-_APPEND_ONLY = {
-    "sqlite": [
-        "CREATE TRIGGER IF NOT EXISTS audit_trail_no_update BEFORE UPDATE ON audit_trail "
-        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-        "CREATE TRIGGER IF NOT EXISTS audit_trail_no_delete BEFORE DELETE ON audit_trail "
-        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION kb_audit_append_only() RETURNS trigger AS $$ "
-        "BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER audit_trail_append_only BEFORE UPDATE OR DELETE ON audit_trail "
-        "FOR EACH ROW EXECUTE FUNCTION kb_audit_append_only()",
-    ],
-}
-for _dialect, _statements in _APPEND_ONLY.items():
-    for _statement in _statements:
-        event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
-
 
 # built once: the statements are on the path of every write and audited read
 _NEWEST = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
