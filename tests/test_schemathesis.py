@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pyte
 
 ROLES = ["li.reader", "wang.editor", "zhao.archivist", "admin"]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = 10
+EXAMPLES = 8
 
 
 def _conformance(app: Any, username: str, methods: set[str]) -> list[str]:

@@ -50,6 +50,10 @@ class DocumentForm(Query):
     draft_revision: Revision | Literal[""]
 
 
+class CommitMessage(Body):
+    message: Message | None = None  # type: ignore[valid-type]
+
+
 class Revert(Body):
     revision: Revision
     message: Message | None = None  # type: ignore[valid-type]
