@@ -17,11 +17,16 @@ from kb import create_app
 from kb.access import CLEARANCES, Principal
 from kb.errors import KBError
 from kb.models import User
+from kb.schemas.accounts import TokenName, UserCreate, UserUpdate
+from kb.schemas.base import validated
+from kb.schemas.documents import CommitMessage
 from kb.services import bulk, catalog, consistency, tokens, users
 from kb.services.audit import AuditTrail, Filters
 from kb.services.documents import Stores
 from kb.services.export import export_zip, git_bundle
 
+# text from the command line is held to the API's models; refusals read as all kb messages do
+LANGUAGE = "zh"
 
 def _app() -> Flask:
     return create_app()
@@ -104,6 +109,7 @@ def _migrate() -> None:
 @click.option("--message", default="", help="Commit message.")
 def import_(directory: Path, message: str) -> None:
     """Import a folder of .md files (front matter optional) as one commit."""
+    message = validated(CommitMessage, {"message": message}, LANGUAGE).message or ""
     app = _app()
     files = bulk.find_markdown(directory)
     with click.progressbar(length=max(len(files), 1), label="importing") as bar:
@@ -218,9 +224,9 @@ def user() -> None:
 @click.option("--email", default="")
 def user_add(username: str, role: str, clearance: str, password: str, display_name: str, email: str) -> None:
     """Add a user."""
-    users.add_user(_trail(_app()), _operator(), {"username": username, "password": password, "role": role,
-                                                 "clearance": clearance, "display_name": display_name,
-                                                 "email": email})
+    account = validated(UserCreate, {"username": username, "password": password, "role": role, "clearance": clearance,
+                                     "display_name": display_name, "email": email}, LANGUAGE)
+    users.add_user(_trail(_app()), _operator(), account.model_dump(mode="json"))
     click.echo(f"created {role} {username} with clearance {clearance}")
 
 
@@ -271,7 +277,8 @@ def user_passwd(username: str, password: str) -> None:
 
 
 def _update(username: str, changes: dict) -> None:
-    account = users.update_user(_trail(_app()), _operator(), username, changes)
+    checked = validated(UserUpdate, changes, LANGUAGE).model_dump(mode="json", exclude_unset=True)
+    account = users.update_user(_trail(_app()), _operator(), username, checked)
     click.echo(f"{account.username}: {account.role}, clearance {account.clearance}, "
                f"{'active' if account.active else 'disabled'}")
 
@@ -287,6 +294,7 @@ def token() -> None:
 @click.option("--expires-days", type=click.IntRange(1, 3650), default=None, help="Expire after this many days.")
 def token_create(username: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USERNAME and print it (shown once)."""
+    name = validated(TokenName, {"name": name}, LANGUAGE).name
     app = _app()
     with app.extensions["kb.stores"].sessions() as session:
         account = users.get_user(session, username)

@@ -45,7 +45,7 @@ def token_json(row: ApiToken) -> dict:
 
 @bp.post("/tokens")
 @checked(PUBLIC)
-@operation({201: NewToken}, errors=(429,), public=True)
+@operation({201: NewToken}, errors=(401, 429), public=True)
 def create_token(json: TokenRequest) -> tuple[Response, int]:
     """Username and password for a token, shown once; sign-in is throttled and audited."""
     trail = extensions.stores().audit

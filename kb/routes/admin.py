@@ -17,7 +17,10 @@ from kb import db, extensions, i18n
 from kb.access import CLEARANCES
 from kb.auth import current_user
 from kb.errors import KBError
+from kb.i18n import select_locale
 from kb.routes.guard import checked
+from kb.schemas.accounts import PasswordChange, TokenName, UserCreate, UserUpdate
+from kb.schemas.base import validated
 from kb.services import health as store_health
 from kb.services import tokens, users
 
@@ -60,6 +63,7 @@ def change_password() -> Response | tuple[str, int]:
     if form.get("new_password", "") != form.get("confirm_password", ""):
         return _account_page(error=_("The two new passwords differ."), status=400)
     try:
+        validated(PasswordChange, {"password": form.get("new_password", "")}, select_locale())
         users.change_own_password(extensions.stores().audit, current_user(), form.get("current_password", ""),
                                   form.get("new_password", ""))
     except KBError as error:
@@ -74,6 +78,7 @@ def create_token() -> tuple[str, int]:
     """A new token for the signed-in user, shown on this page once."""
     days = request.form.get("expires_in_days", "").strip()
     try:
+        validated(TokenName, {"name": request.form.get("name", "")}, select_locale())
         user = users.get_user(db.session(), current_user().username)
         # a number the form cannot read goes on as text, and tokens.issue refuses it with a message
         expires: object = int(days) if re.fullmatch(r"-?\d{1,6}", days) else days or None
@@ -131,7 +136,9 @@ def user_list() -> tuple[str, int]:
 def add_user() -> Response | tuple[str, int]:
     form = {name: request.form.get(name, "") for name in users.USER_FIELDS}
     try:
-        user = users.add_user(extensions.stores().audit, current_user(), form)
+        checked = validated(UserCreate, {key: value for key, value in form.items() if value or key == "password"},
+                            select_locale())
+        user = users.add_user(extensions.stores().audit, current_user(), checked.model_dump(mode="json"))
     except KBError as error:
         return _users_page(form=form | {"password": ""}, error=error.message, status=error.status)
     flash(_("User %(name)s created.", name=user.username), "ok")
@@ -154,7 +161,9 @@ def update_user(username: str) -> Response | tuple[str, int]:
     if form.get("password"):
         changes["password"] = form["password"]
     try:
-        users.update_user(extensions.stores().audit, current_user(), username, changes)
+        checked = validated(UserUpdate, changes, select_locale())
+        users.update_user(extensions.stores().audit, current_user(), username,
+                          checked.model_dump(mode="json", exclude_unset=True))
     except KBError as error:
         return _user_page(username, error=error.message, status=error.status)
     flash(_("Saved."), "ok")

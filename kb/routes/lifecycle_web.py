@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from pydantic import BaseModel
 from werkzeug.wrappers import Response
 
 from kb import db, extensions
 from kb.auth import current_user
 from kb.errors import BadRequest
+from kb.i18n import select_locale
 from kb.render import render
 from kb.routes.guard import checked
 from kb.routes.params import date_arg, int_arg
+from kb.schemas.base import validated
+from kb.schemas.drafts import Publish, SendBack, Submit
+from kb.schemas.lifecycle import Archive, Restore
 from kb.services import drafts, lifecycle
 
 bp = Blueprint("lifecycle", __name__)
@@ -43,7 +49,7 @@ def draft_page(path: str) -> str:
 @bp.post("/docs/<path:path>/draft/submit")
 @checked("review")
 def submit_draft(path: str) -> Response:
-    drafts.submit(extensions.stores(), db.session(), current_user(), path, request.form.get("comment"))
+    drafts.submit(extensions.stores(), db.session(), current_user(), path, _form(Submit, "comment").comment)
     flash(_("Submitted for review."), "ok")
     return redirect(url_for("lifecycle.draft_page", path=path))
 
@@ -51,7 +57,7 @@ def submit_draft(path: str) -> Response:
 @bp.post("/docs/<path:path>/draft/return")
 @checked("review")
 def return_draft(path: str) -> Response:
-    drafts.send_back(extensions.stores(), db.session(), current_user(), path, request.form.get("comment"))
+    drafts.send_back(extensions.stores(), db.session(), current_user(), path, _form(SendBack, "comment").comment)
     flash(_("Sent back to the authors."), "ok")
     return redirect(url_for("lifecycle.draft_page", path=path))
 
@@ -60,7 +66,7 @@ def return_draft(path: str) -> Response:
 @checked("publish")
 def publish_draft(path: str) -> Response:
     result = drafts.publish(extensions.stores(), db.session(), current_user(), path,
-                            request.form.get("message") or None)
+                            _form(Publish, "message").message or None)
     flash(_("Published; merged with the changes made meanwhile.") if result.merged else _("Published."), "ok")
     return redirect(url_for("web.view_doc", path=result.path))
 
@@ -97,7 +103,7 @@ def review_due_page() -> str:
 @bp.post("/docs/<path:path>/archive")
 @checked("archive")
 def archive_doc(path: str) -> Response:
-    lifecycle.archive(extensions.stores(), db.session(), current_user(), path, request.form.get("reason"))
+    lifecycle.archive(extensions.stores(), db.session(), current_user(), path, _form(Archive, "reason").reason)
     flash(_("Archived."), "ok")
     return redirect(url_for("web.view_doc", path=path))
 
@@ -105,7 +111,7 @@ def archive_doc(path: str) -> Response:
 @bp.post("/docs/<path:path>/restore")
 @checked("restore")
 def restore_doc(path: str) -> Response:
-    lifecycle.restore(extensions.stores(), db.session(), current_user(), path, request.form.get("reason"))
+    lifecycle.restore(extensions.stores(), db.session(), current_user(), path, _form(Restore, "reason").reason)
     flash(_("Restored: readers see the document again."), "ok")
     return redirect(url_for("web.view_doc", path=path))
 
@@ -162,3 +168,8 @@ def _moment(value: str) -> str:
     if not _MOMENT.fullmatch(value):
         raise BadRequest(f"无法识别的日期“{value[:40]}”，请用 2026-10-01 或 2026-10-01T09:30 格式 (invalid date)")
     return value
+
+
+def _form(model: type[BaseModel], *names: str) -> Any:
+    """The posted ``names`` held to the API's ``model`` (a refusal is a page saying why)."""
+    return validated(model, {name: request.form[name] for name in names if name in request.form}, select_locale())

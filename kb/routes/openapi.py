@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import current_app, make_response, request
+from pydantic import ValidationError
 from spectree import Response as Answers
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.models import SecureType
@@ -41,22 +42,24 @@ _STATUS_WORDS = {
 
 
 class _Plugin(FlaskPlugin):
-    """spectree's Flask plugin, answering exactly what the view answered (see the module
-    docstring); a file sent as it is read (an export) is never read back into memory."""
+    """spectree's Flask plugin, refusing input as kb does and answering exactly what the view
+    answered (see the module docstring); a file sent as it is read is never read into memory."""
+
+    def request_validation(self, request: Any, query: Any, json: Any, form: Any, headers: Any,
+                           cookies: Any) -> None:
+        # spectree would answer the failure itself, echoing the input (which may not even encode)
+        try:
+            super().request_validation(request, query, json, form, headers, cookies)
+        except ValidationError as error:
+            raise refusal(error, select_locale()) from None
 
     def validate_response(self, resp: Any, resp_model: Any, skip_validation: bool,
                           force_resp_serialize: bool) -> tuple[Any, None]:
         return make_response(resp), None
 
 
-def _refuse(_request: Any, _response: Any, error: Exception | None, _instance: Any, _adapter: Any) -> None:
-    """spectree's hook after validating a request: a failure becomes kb's own 400."""
-    if error is not None:
-        raise refusal(error, select_locale())  # type: ignore[arg-type]
-
-
 api = SpecTree(
-    backend=_Plugin, mode="strict", annotations=True, before=_refuse, validation_error_status=400,
+    backend=_Plugin, mode="strict", annotations=True, validation_error_status=400,
     validation_error_model=Error, title="kb API", openapi_version="3.0.3",
     description="Knowledge base for IT service organisations. Auth: Bearer token from POST /api/v1/tokens, "
                 "or the web session cookie (writes then carry X-CSRFToken). Errors: "

@@ -22,10 +22,14 @@ from kb import access, db, extensions
 from kb.auth import current_user, session_authenticated
 from kb.document import parse
 from kb.errors import BadRequest, Conflict, KBError, NotFound, ReviewRequired, TooLarge, Unauthorized
+from kb.i18n import select_locale
 from kb.render import render
 from kb.routes.errors import error_response
 from kb.routes.guard import checked
 from kb.routes.params import int_arg
+from kb.schemas.base import validated
+from kb.schemas.documents import DocumentForm
+from kb.schemas.search import SearchQuery
 from kb.services import documents, drafts, lifecycle, links, search
 from kb.versioning import merge3, side_by_side
 
@@ -165,10 +169,12 @@ def doc_diff(path: str) -> str:
 @bp.get("/search")
 @checked("search")
 def search_page() -> str:
-    q = request.args.get("q", "")
+    """The search page; its query is held to the API's rules (a refusal is a page saying why)."""
+    query = validated(SearchQuery, request.args.to_dict(), select_locale())
+    q = query.q
     page = int_arg("page", 1, 1, 1000)
     result = search.search(extensions.index(), extensions.stores().audit, current_user(), q,
-                           tag=request.args.get("tag"), status=request.args.get("status"),
+                           tag=query.tag, status=query.status,
                            path_prefix=_folder_prefix(request.args.get("prefix")),
                            limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     popular = documents.popular_tags(db.session(), current_user(), 15) if not result.hits else []
@@ -291,6 +297,7 @@ def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tupl
             "from each side and delete the markers, then save again."))
     intent = request.form.get("intent", "publish")
     try:
+        validated(DocumentForm, form, select_locale())  # the API's rules, for the same fields
         if creating and _exists(path):
             return _form_page(form, creating=True, status=409,
                               error=_("A document already exists at this path."))

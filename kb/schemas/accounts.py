@@ -15,10 +15,13 @@ DisplayName = line(128)
 Email = line(256)
 
 
-class TokenRequest(Body):
+class TokenName(Body):
+    name: line(128) = "api"  # type: ignore[valid-type]
+
+
+class TokenRequest(TokenName):
     username: Username  # type: ignore[valid-type]
     password: Password  # type: ignore[valid-type]
-    name: line(128) = "api"  # type: ignore[valid-type]
     expires_in_days: StrictInt | None = Field(default=None, ge=1, le=MAX_DAYS)
 
 
@@ -29,6 +32,10 @@ class UserCreate(Body):
     clearance: Clearance = Clearance["internal"]  # type: ignore[valid-type]
     display_name: DisplayName = ""  # type: ignore[valid-type]
     email: Email = ""  # type: ignore[valid-type]
+
+
+class PasswordChange(Body):
+    password: NewPassword  # type: ignore[valid-type]
 
 
 class UserUpdate(Body):

@@ -35,6 +35,25 @@ class DocumentWrite(Body):
                                            "a newer one is merged, or 409")
 
 
+class DocumentForm(Query):
+    """The web edit form: the fields of ``DocumentWrite`` as a browser posts them (tags comma-
+    separated; an empty string for what is left out)."""
+
+    path: line(MAX_PATH)  # type: ignore[valid-type]
+    title: Title  # type: ignore[valid-type]
+    body: text()  # type: ignore[valid-type]
+    tags: line(MAX_TAGS * (MAX_TAG_LENGTH + 2))  # type: ignore[valid-type]
+    access: AccessLevel | Literal[""]  # type: ignore[valid-type]
+    review_by: str = ReviewDate
+    message: Message  # type: ignore[valid-type]
+    base_revision: Revision | Literal[""]
+    draft_revision: Revision | Literal[""]
+
+
+class CommitMessage(Body):
+    message: Message | None = None  # type: ignore[valid-type]
+
+
 class Revert(Body):
     revision: Revision
     message: Message | None = None  # type: ignore[valid-type]

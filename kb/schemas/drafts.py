@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from kb.schemas.base import AccessLevel, Answer, Body, Query, Revision, text
-from kb.schemas.documents import MAX_TAGS, Message, ReviewDate, Tags, Title
+from kb.schemas.documents import MAX_TAGS, CommitMessage, Message, ReviewDate, Tags, Title
 from kb.services.drafts import MAX_COMMENT
 
 Comment = text(MAX_COMMENT)
@@ -24,8 +24,8 @@ class DraftWrite(Body):
     draft_revision: Revision | None = Field(default=None, description="the draft version the edit started from")
 
 
-class Publish(Body):
-    message: Message | None = None  # type: ignore[valid-type]
+class Publish(CommitMessage):
+    """Publishing a draft: the commit message, if any."""
 
 
 class Submit(Body):
