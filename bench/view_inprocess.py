@@ -7,9 +7,10 @@ figures are kb's own work per request (what a worker spends), and a profile can 
 Builds an instance with ``kb init`` and ``kb import`` (``--docs`` files of the corpus, or
 generated ones; an existing ``--workdir`` is reused), signs in as admin (a session cookie
 for pages, a Bearer token for the API), then times the document page (GET /docs/<path>),
-the document API (GET /api/v1/docs/<path>) and the search page: p50 / p95 ms (wall), CPU p50 ms, requests/s,
-SQL statements per request. ``--profile`` runs one of them again under cProfile and prints
-the ``--top`` functions by cumulative time.
+the document API (GET /api/v1/docs/<path>) and the search page: p50 / p95 ms (wall), CPU
+p50 ms, requests/s, SQL statements per request; and this process's RSS after import, after
+building the app and after the views. ``--profile`` runs one of them again under cProfile and
+prints the ``--top`` functions by cumulative time.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ def run(calls: list[Callable[[], object]]) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
+def rss_mb() -> float:
+    """This process's resident set in MB (Linux; 0 elsewhere)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0.0
+    return int(status.split("VmRSS:", 1)[1].split()[0]) / 1024
+
+
 def checked(client: FlaskClient, url: str, **kwargs: object) -> Callable[[], object]:
     def call() -> object:
         response = client.get(url, **kwargs)  # type: ignore[arg-type]
@@ -64,6 +74,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
+    memory = [("kb imported", rss_mb())]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="kb-view-"))
     instance = Instance(work / "instance")
     if instance.folder.exists():  # a --workdir built by an earlier run: measure it again
@@ -74,6 +85,7 @@ def main() -> None:
         instance.kb("import", str(work / "import"))
 
     app = create_app({"INSTANCE_DIR": str(instance.folder), "WTF_CSRF_ENABLED": False})
+    memory.append(("app created", rss_mb()))
     statements = [0]
     event.listen(app.extensions["kb.stores"].sessions.kw["bind"], "before_cursor_execute",
                  lambda *_: statements.__setitem__(0, statements[0] + 1))
@@ -103,6 +115,9 @@ def main() -> None:
                      f"{statements[0] / len(calls):.1f}"])
     print_table(f"in-process views ({args.docs} documents, Flask test client, one thread)",
                 ["request", "p50 ms", "p95 ms", "CPU p50 ms", "requests/s", "SQL statements / request"], rows)
+    memory.append(("after the views above", rss_mb()))
+    print_table("resident memory of this process (what one worker holds)", ["when", "RSS MB"],
+                [[when, f"{mb:.0f}"] for when, mb in memory])
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(run, cases[args.profile])
