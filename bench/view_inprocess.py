@@ -10,7 +10,7 @@ for pages, a Bearer token for the API), then times the document page (GET /docs/
 the document API (GET /api/v1/docs/<path>) and the search page: p50 / p95 ms (wall), CPU
 p50 ms, requests/s, SQL statements per request; and this process's RSS after import, after
 building the app and after the views. ``--profile`` runs one of them again under cProfile and
-prints the ``--top`` functions by cumulative time.
+prints the ``--top`` functions by ``--sort`` (cumulative time by default).
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--corpus", default="auto")
     parser.add_argument("--profile", choices=("page", "api", "search"), default=None)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sort", default="cumulative", help="a pstats sort key: cumulative, tottime…")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     memory = [("kb imported", rss_mb())]
@@ -122,7 +123,7 @@ def main() -> None:
         profiler = cProfile.Profile()
         profiler.runcall(run, cases[args.profile])
         print(f"\n### cProfile of {names[args.profile]} × {len(cases[args.profile])}\n")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     app.extensions["kb.stores"].close()
 
 
