@@ -2,15 +2,15 @@
 figures are kb's own work per request (what a worker spends), and a profile can be taken.
 
     .venv/bin/python bench/view_inprocess.py [--docs 1000] [--views 300] [--corpus auto|DIR]
-                                             [--profile page|api|search] [--top 30]
+                                             [--profile page|page-token|api|search] [--top 30]
 
 Builds an instance with ``kb init`` and ``kb import`` (``--docs`` files of the corpus, or
 generated ones; an existing ``--workdir`` is reused), signs in as admin (a session cookie
-for pages, a Bearer token for the API), then times the document page (GET /docs/<path>),
-the document API (GET /api/v1/docs/<path>) and the search page: p50 / p95 ms (wall), CPU
-p50 ms, requests/s, SQL statements per request; and this process's RSS after import, after
-building the app and after the views. ``--profile`` runs one of them again under cProfile and
-prints the ``--top`` functions by ``--sort`` (cumulative time by default).
+for pages, a Bearer token for the API), then times the document page (GET /docs/<path>, by
+cookie and by token), the document API (GET /api/v1/docs/<path>) and the search page:
+p50 / p95 ms (wall), CPU p50 ms, requests/s, SQL statements per request; and this process's
+RSS after import, after building the app and after the views. ``--profile`` runs one of them
+again under cProfile and prints the ``--top`` functions by ``--sort`` (cumulative by default).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--views", type=int, default=300)
     parser.add_argument("--corpus", default="auto")
-    parser.add_argument("--profile", choices=("page", "api", "search"), default=None)
+    parser.add_argument("--profile", choices=("page", "page-token", "api", "search"), default=None)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative", help="a pstats sort key: cumulative, tottime…")
     parser.add_argument("--workdir", default=None)
@@ -101,10 +101,13 @@ def main() -> None:
     sample = [rng.choice(paths) for _ in range(args.views)]
     cases: dict[str, list[Callable[[], object]]] = {
         "page": [checked(page, f"/docs/{quote(p)}") for p in sample],
+        "page-token": [checked(api, f"/docs/{quote(p)}", headers=bearer) for p in sample],
         "api": [checked(api, f"/api/v1/docs/{quote(p)}", headers=bearer) for p in sample],
         "search": [checked(page, f"/search?q={quote(SEARCHES[i % len(SEARCHES)])}") for i in range(args.views // 3)],
     }
-    names = {"page": "document page GET /docs/<path>", "api": "document API GET /api/v1/docs/<path>",
+    names = {"page": "document page GET /docs/<path> (session cookie)",
+             "page-token": "document page GET /docs/<path> (Bearer token, as ../shared/peers does)",
+             "api": "document API GET /api/v1/docs/<path>",
              "search": "search page GET /search?q="}
     rows = []
     for key, calls in cases.items():
