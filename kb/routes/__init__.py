@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from kb import access
 from kb.auth import session_authenticated, viewer
-from kb.routes import accounts_api, admin, api, audit, auth, exports, lifecycle_api, lifecycle_web, web
+from kb.routes import accounts_api, admin, api, audit, auth, chrome, exports, lifecycle_api, lifecycle_web, web
 from kb.routes.params import readable_json
 from kb.security import SAFE_METHODS
 
@@ -42,3 +42,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
     app.jinja_env.globals.update(kb_user=viewer, kb_can=lambda action, doc=None: access.can(viewer(), action, doc))
+    chrome.init_app(app)

@@ -10,11 +10,13 @@ entry in a transaction of its own.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, lazyload, sessionmaker
 
 from kb import access, docpath
 from kb.access import Principal
@@ -215,7 +217,8 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
     of their own level and the current one)."""
     path = docpath.validate(path)
     if revision is None and at is None:
-        row = session.get(Document, path)
+        # the access check and the answer need the row's columns, not its tags (a second query)
+        row = session.get(Document, path, options=[lazyload(Document.tags)])
         if row is None:
             raise missing(session, user, path)
         access.require(user, "view", row)
@@ -546,14 +549,37 @@ def _version_at_date(known: Known, when: dt.datetime) -> Version:
 
 def view_of(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
           updated_by: str, doc: DocumentFile | None = None) -> DocumentView:
-    doc = doc or catalog.read_document(stores.store, blob, path)
+    doc = doc or _parsed(stores.store, blob, path)
     page = stores.renders.page(blob, path, doc.body)
     return DocumentView(
         path=path, title=doc.title, body=doc.body, html=page.html, toc=page.toc,
-        tags=doc.tags, access=doc.access, status=doc.status, owner=doc.owner, revision=revision,
+        tags=list(doc.tags), access=doc.access, status=doc.status, owner=doc.owner, revision=revision,
         updated_at=updated_at, updated_by=updated_by, review_by=doc.review_by, archived_at=doc.archived_at,
         archived_by=doc.archived_by, archive_reason=doc.archive_reason,
     )
+
+
+_PARSED_SIZE = 256
+_parsed_files: OrderedDict[tuple[str, str], DocumentFile] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _parsed(store: GitStore, blob: str, path: str) -> DocumentFile:
+    """``catalog.read_document`` memoised by (blob id, path) for views: a blob never changes,
+    and parsing its front matter was a tenth of a page view. The cached value is shared, so
+    callers must not change it (``view_of`` copies the one list it hands on)."""
+    key = (blob, path)
+    with _parsed_lock:
+        doc = _parsed_files.get(key)
+        if doc is not None:
+            _parsed_files.move_to_end(key)
+            return doc
+    doc = catalog.read_document(store, blob, path)
+    with _parsed_lock:
+        _parsed_files[key] = doc
+        while len(_parsed_files) > _PARSED_SIZE:
+            _parsed_files.popitem(last=False)
+    return doc
 
 
 def commit_message(message: object, default: str) -> str:
