@@ -13,7 +13,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from kb import create_app
+from kb import config, create_app, migrations
 from kb.access import CLEARANCES, Principal
 from kb.errors import KBError
 from kb.models import User
@@ -96,8 +96,6 @@ def migrate() -> None:
 
 
 def _migrate() -> None:
-    from kb import config, migrations
-
     settings = config.load()
     # the default SQLite database lives in the instance folder, which may not exist yet
     Path(settings["INSTANCE_DIR"]).mkdir(mode=config.INSTANCE_MODE, parents=True, exist_ok=True)
