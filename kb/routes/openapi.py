@@ -101,8 +101,8 @@ def description(version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 description of /api/v1 (its JSON Schema is pydantic's): spectree's,
     completed with what it cannot know (media types that are not JSON, the Allow, Retry-After
     and Location headers, 64-bit ids)."""
-    api.config.version = version
-    spec = copy.deepcopy(api.spec)
+    spec = copy.deepcopy(api.spec)  # spectree builds it once, on the first call
+    spec["info"]["version"] = version
     for rule in current_app.url_map.iter_rules():
         view = current_app.view_functions[rule.endpoint]
         recorded = getattr(view, "kb_operation", None)
