@@ -20,9 +20,9 @@ from kb.schemas.documents import (
     History,
     ListQuery,
     Move,
+    NewRevision,
     ReadQuery,
     Revert,
-    Revision_,
     Saved,
 )
 from kb.schemas.search import SearchQuery, SearchResult
@@ -130,7 +130,7 @@ def doc_diff(path: str, query: DiffQuery) -> Response:
 
 @bp.post("/docs/<path:path>/revert")
 @checked("revert")
-@operation({200: Revision_}, writes=True)
+@operation({200: NewRevision}, writes=True)
 def revert_doc(path: str, json: Revert) -> Response:
     """Make the version at a revision the current one, as a new commit."""
     revision = documents.revert(_stores(), db.session(), current_user(), path, json.revision, json.message)
@@ -139,7 +139,7 @@ def revert_doc(path: str, json: Revert) -> Response:
 
 @bp.post("/docs/<path:path>/move")
 @checked("move")
-@operation({200: Revision_}, writes=True)
+@operation({200: NewRevision}, writes=True)
 def move_doc(path: str, json: Move) -> Response:
     """Move a document; its history follows it."""
     revision = documents.move(_stores(), db.session(), current_user(), path, json.to)

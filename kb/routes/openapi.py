@@ -60,7 +60,9 @@ class _Plugin(FlaskPlugin):
 
 api = SpecTree(
     backend=_Plugin, mode="strict", annotations=True, validation_error_status=400,
-    validation_error_model=Error, title="kb API", openapi_version="3.0.3",
+    # components named as the models are (spectree would add a hash of the module to each name)
+    naming_strategy=lambda model: model.__name__, nested_naming_strategy=lambda _parent, child: child,
+    validation_error_model=Error, title="kb API", openapi_version="3.1.0",
     description="Knowledge base for IT service organisations. Auth: Bearer token from POST /api/v1/tokens, "
                 "or the web session cookie (writes then carry X-CSRFToken). Errors: "
                 '{"error": {"code", "message", "field"?}}; messages in Chinese with English, or English '
@@ -96,10 +98,11 @@ def operation(ok: dict[int, Any], *, errors: Iterable[int] = (), writes: bool = 
 
 
 def description(version: str) -> dict[str, Any]:
-    """The OpenAPI 3 description of /api/v1: spectree's, completed with what it cannot know
-    (media types that are not JSON, the Allow and Retry-After headers, 64-bit ids)."""
-    api.config.version = version
-    spec = copy.deepcopy(api.spec)
+    """The OpenAPI 3.1 description of /api/v1 (its JSON Schema is pydantic's): spectree's,
+    completed with what it cannot know (media types that are not JSON, the Allow, Retry-After
+    and Location headers, 64-bit ids)."""
+    spec = copy.deepcopy(api.spec)  # spectree builds it once, on the first call
+    spec["info"]["version"] = version
     for rule in current_app.url_map.iter_rules():
         view = current_app.view_functions[rule.endpoint]
         recorded = getattr(view, "kb_operation", None)

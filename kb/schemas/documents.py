@@ -133,7 +133,7 @@ class Saved(Answer):
     merged: bool = False
 
 
-class Revision_(Answer):
+class NewRevision(Answer):
     path: str
     revision: str
 
