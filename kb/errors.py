@@ -95,3 +95,15 @@ class SchemaError(KBError):
 
     status = 503
     code = "schema_mismatch"
+
+
+class InsufficientStorage(KBError):
+    """The disk is full (ENOSPC): nothing of the change was committed, so it may be retried
+    once space is freed."""
+
+    status = 507
+    code = "insufficient_storage"
+
+    def __init__(self, message: str = "存储空间不足，未保存任何更改，请释放空间后重试 "
+                                      "(insufficient storage: nothing was saved)", **details: Any) -> None:
+        super().__init__(message, **details)

@@ -2,9 +2,8 @@
 diff, revert, move and delete.
 
 Every function takes the caller (a ``Principal``) and asks ``kb.access`` before it reveals or
-changes anything. Writes commit to git under the store's lock, then bring the catalog and the
-index to that commit (``catalog.record``) before the lock is released, then record an audit
-entry in a transaction of its own.
+changes anything. Writes go through the one write path (``kb.stores.writing``): lock, commit
+with trailers, audit entry, then catalog and index.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, lazyload, sessionmaker
 
 from kb import access, docpath
+from kb import stores as stores_
 from kb.access import Principal
-from kb.document import DocumentFile, check, decode, normalize_tags, parse, serialize
+from kb.document import DocumentFile, check, decode, normalize_tags, read, serialize
 from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, Moved, NotFound, ReviewRequired, TooLarge
 from kb.models import Document, DocumentTag, Version
 from kb.moments import parse_moment
@@ -28,7 +28,7 @@ from kb.render import RenderCache
 from kb.search import SearchIndex
 from kb.services import catalog
 from kb.services.audit import AuditTrail
-from kb.versioning import Author, Delete, GitStore, Move, Write
+from kb.versioning import Delete, GitStore, Move, Write
 from kb.versioning.drafts import DraftStore
 from kb.versioning.textdiff import merge3, unified_diff
 
@@ -295,8 +295,9 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
     texts = []
     levels = [known.access]
     for version, blob in (old, new):
-        text = decode(stores.store.read_blob(blob)) if blob else ""
-        level = parse(text).access if text else None
+        data = stores.store.read_blob(blob) if blob else b""
+        text = data.decode("utf-8", errors="replace")
+        level = read(data, path).access if blob else None
         access.require(user, "diff", known, level)
         levels.append(level or "public")
         texts.append((text, f"{path}@{version.revision[:10]}" if version else "/dev/null"))
@@ -323,12 +324,13 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
     if stores.require_review:
         raise ReviewRequired("本系统要求评审：请保存为草稿并提交评审，由另一位编辑发布 "
                              "(review required: save a draft and submit it for review)")
-    with stores.store.lock():
+    with stores_.writing(stores, user, "save", path) as w:
         with stores.sessions() as fresh:
             current = fresh.get(Document, path)
             known = known_document(fresh, path) if current is not None else None
         access.require(user, "edit", known)
-        old = parse(decode(stores.store.read_blob(current.blob))) if current is not None else None
+        w.action = "update" if current else "create"
+        old = catalog.read_document(stores.store, current.blob, path) if current is not None else None
         doc = compose(stores, user, old, title=title, body=body, tags=tags, access_level=access_level,
                       review_by=review_by)
         text = serialize(doc)
@@ -336,11 +338,9 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
         if known and current and base_revision and not current.revision.startswith(base_revision):
             text = merge_edit(stores.store, known, path, base_revision, text, current.blob)
             merged = True
-        revision = commit(stores, user, [Write(path, text.encode("utf-8"))],
-                          commit_message(message, f"{'更新' if current else '新建'} {path}"))
-    stores.audit.record(user, "update" if current else "create", path, revision=revision, level=doc.access,
-                        detail="merged" if merged else "")
-    stores.defer(lambda: prerender(stores, revision))
+        revision = w.commit([Write(path, text.encode("utf-8"))],
+                            commit_message(message, f"{'更新' if current else '新建'} {path}"),
+                            level=doc.access, detail="merged" if merged else "")
     return SaveResult(path, revision, created=current is None, merged=merged)
 
 
@@ -391,7 +391,7 @@ def revert(stores: Stores, session: Session, user: Principal, path: str, revisio
     path = docpath.validate(path)
     if not isinstance(revision, str) or not revision:
         raise BadRequest("需要 revision (revision required)")
-    with stores.store.lock():
+    with stores_.writing(stores, user, "revert", path) as w:
         with stores.sessions() as fresh:
             known = known_document(fresh, path)
         access.require(user, "revert", known)
@@ -399,14 +399,10 @@ def revert(stores: Stores, session: Session, user: Principal, path: str, revisio
         if blob is None:
             raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
         data = stores.store.read_blob(blob)
-        level = parse(decode(data)).access
+        level = read(data, path).access
         access.require(user, "revert", known, level)
-        new = commit(stores, user, [Write(path, data)],
-                      commit_message(message, f"恢复 {path} 到 {version.revision[:10]}"))
-    stores.audit.record(user, "revert", path, revision=new, level=access.strictest(level, known.access),
-                        detail=f"to {version.revision}")
-    stores.defer(lambda: prerender(stores, new))
-    return new
+        return w.commit([Write(path, data)], commit_message(message, f"恢复 {path} 到 {version.revision[:10]}"),
+                        level=access.strictest(level, known.access), detail=f"to {version.revision}")
 
 
 def move(stores: Stores, session: Session, user: Principal, path: str, to: object) -> str:
@@ -417,7 +413,7 @@ def move(stores: Stores, session: Session, user: Principal, path: str, to: objec
     target = docpath.validate(to)
     if target == path:
         raise BadRequest("目标路径与原路径相同 (target equals source)")
-    with stores.store.lock():
+    with stores_.writing(stores, user, "move", path) as w:
         with stores.sessions() as fresh:
             known = known_document(fresh, path)
             occupied = fresh.get(Document, target)
@@ -426,24 +422,22 @@ def move(stores: Stores, session: Session, user: Principal, path: str, to: objec
         access.require(user, "move", known)
         if occupied is not None:
             raise Conflict(f"目标路径“{target}”已有文档 (target exists)")
-        revision = commit(stores, user, [Move(path, target)], f"移动 {path} → {target}")
+        revision = w.commit([Move(path, target)], f"移动 {path} → {target}", level=known.access,
+                            detail=f"to {target}")
         stores.drafts.move(path, target)
-    stores.audit.record(user, "move", path, revision=revision, level=known.access, detail=f"to {target}")
     return revision
 
 
 def delete(stores: Stores, session: Session, user: Principal, path: str, message: object = None) -> str:
     """Remove a document from HEAD; its past versions stay readable by archivists."""
     path = docpath.validate(path)
-    with stores.store.lock():
+    with stores_.writing(stores, user, "delete", path) as w:
         with stores.sessions() as fresh:
             known = known_document(fresh, path)
         if known.row is None:
             raise NotFound("文档不存在 (document not found)")
         access.require(user, "delete", known)
-        revision = commit(stores, user, [Delete(path)], commit_message(message, f"删除 {path}"))
-    stores.audit.record(user, "delete", path, revision=revision, level=known.access)
-    return revision
+        return w.commit([Delete(path)], commit_message(message, f"删除 {path}"), level=known.access)
 
 
 def default_level(user: Principal, default: str) -> str:
@@ -452,22 +446,7 @@ def default_level(user: Principal, default: str) -> str:
     return default if default in levels or not levels else levels[-1]
 
 
-def prerender(stores: Stores, revision: str) -> None:
-    """Render the pages a commit changed now, after the write lock is released, so the first
-    view of a saved or imported document is a cache hit."""
-    stores.renders.warm((change.blob, change.path, catalog.read_document(stores.store, change.blob, change.path).body)
-                        for change in stores.store.changes(revision) if change.blob)
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def commit(stores: Stores, user: Principal, ops: list, message: str, merge: str | None = None) -> str:
-    """Commit as ``user`` and bring catalog and index to the commit (caller holds the lock)."""
-    revision, changes = stores.store.commit(ops, Author(user.author_name, user.author_email), message,
-                                            merge=merge)
-    catalog.record(stores.sessions, stores.store, stores.index, revision, changes)
-    return revision.id
 
 
 def merge_edit(store: GitStore, known: Known, path: str, base_revision: str, ours: str, current_blob: str) -> str:

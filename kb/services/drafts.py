@@ -6,7 +6,8 @@ and the published document's, with the published document's lifecycle (an archiv
 read-only, drafts included). With ``KB_REQUIRE_REVIEW`` a draft must be submitted and published
 by another editor (four eyes); without it the author may publish it directly.
 
-Every step is a commit on the draft's ref (or, for publishing, on ``main``) and an audit entry.
+Every step is a commit on the draft's ref (or, for publishing, on ``main``) and an audit entry,
+made through the one write path (``kb.stores.writing``).
 """
 
 from __future__ import annotations
@@ -17,22 +18,22 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from kb import access, docpath
+from kb import stores as stores_
 from kb.access import Principal
-from kb.document import DocumentFile, check, decode, parse, serialize
+from kb.document import DocumentFile, check, decode, parse, read, serialize
 from kb.errors import BadRequest, Conflict, Forbidden, NotFound
 from kb.models import Document
+from kb.services import catalog
 from kb.services.documents import (
     SaveResult,
     Stores,
-    commit,
     commit_message,
     compose,
     known_document,
     merge_edit,
     note,
-    prerender,
 )
-from kb.versioning import Author, Write, merge3
+from kb.versioning import Write, merge3
 from kb.versioning.drafts import Draft, DraftState
 
 MAX_COMMENT = 2000
@@ -115,7 +116,7 @@ def save_draft(stores: Stores, session: Session, user: Principal, path: str, *, 
     path = docpath.validate(path)
     if draft_revision is not None and not isinstance(draft_revision, str):
         raise BadRequest("draft_revision 必须是字符串 (draft_revision must be a string)")
-    with stores.store.lock():
+    with stores_.writing(stores, user, "draft_save", path) as w:
         draft = stores.drafts.get(path)
         with stores.sessions() as fresh:
             current = fresh.get(Document, path)
@@ -125,28 +126,27 @@ def save_draft(stores: Stores, session: Session, user: Principal, path: str, *, 
             old: DocumentFile | None = _document(draft)
             access.require(user, "draft", known or access.Standing(old.access), old.access)
         else:
-            old = parse(decode(stores.store.read_blob(current.blob))) if current is not None else None
+            old = catalog.read_document(stores.store, current.blob, path) if current is not None else None
         doc = compose(stores, user, old, title=title, body=body, tags=tags, access_level=access_level,
                       review_by=review_by)
         text = serialize(doc)
         if draft is not None and draft_revision and not draft.revision.id.startswith(draft_revision):
             text = _merge_drafts(stores, path, draft, draft_revision, text)
         state = DraftState(path, draft.state.base if draft else (current.revision if current else None))
-        revision = stores.drafts.save(text.encode("utf-8"), state, _author(user),
-                                      commit_message(message, f"草稿 {path}"),
-                                      expected=draft.revision.id if draft else None)
-    stores.audit.record(user, "draft_save", path, revision=revision.id, level=doc.access,
-                        detail="new draft" if draft is None else "")
+        revision = w.draft(text.encode("utf-8"), state, commit_message(message, f"草稿 {path}"),
+                           expected=draft.revision.id if draft else None, level=doc.access,
+                           detail="new draft" if draft is None else "")
     return revision.id, draft is None
 
 
 def discard_draft(stores: Stores, session: Session, user: Principal, path: str) -> None:
     """Close the draft without publishing it (its history is kept in git, out of sight)."""
     path = docpath.validate(path)
-    with stores.store.lock():
+    with stores_.writing(stores, user, "draft_discard", path) as w:
         draft = _open_draft(stores, session, user, "draft", path)
         stores.drafts.discard(path, draft.revision.id)
-    stores.audit.record(user, "draft_discard", path, revision=draft.revision.id, level=_document(draft).access)
+        w.record(draft.revision.id, level=_document(draft).access,
+                 undo=lambda: stores.drafts.restore(path, "", draft.revision.id))
 
 
 def submit(stores: Stores, session: Session, user: Principal, path: str, comment: object = None) -> str:
@@ -168,7 +168,7 @@ def publish(stores: Stores, session: Session, user: Principal, path: str, messag
     With review required, only a submitted draft may be published, and not by its submitter.
     """
     path = docpath.validate(path)
-    with stores.store.lock():
+    with stores_.writing(stores, user, "publish", path) as w:
         draft = _open_draft(stores, session, user, "publish", path)
         with stores.sessions() as fresh:
             current = fresh.get(Document, path)
@@ -191,14 +191,13 @@ def publish(stores: Stores, session: Session, user: Principal, path: str, messag
         check(doc)
         if not access.can(user, "publish", doc):
             raise Forbidden("不能发布高于您密级的文档 (access level above your clearance)")
-        revision = commit(stores, user, [Write(path, text.encode("utf-8"))],
-                          commit_message(message, f"发布 {path}"), merge=draft.revision.id)
+        detail = "; ".join(part for part in (
+            "merged" if merged else "",
+            f"reviewed; submitted by {draft.state.submitted_by}" if draft.state.state == "submitted" else "")
+            if part)
+        revision = w.commit([Write(path, text.encode("utf-8"))], commit_message(message, f"发布 {path}"),
+                            level=doc.access, detail=detail, merge=draft.revision.id)
         stores.drafts.close(path, draft.revision.id)
-    detail = "; ".join(part for part in (
-        "merged" if merged else "",
-        f"reviewed; submitted by {draft.state.submitted_by}" if draft.state.state == "submitted" else "") if part)
-    stores.audit.record(user, "publish", path, revision=revision, level=doc.access, detail=detail)
-    stores.defer(lambda: prerender(stores, revision))
     return SaveResult(path, revision, created=current is None, merged=merged)
 
 
@@ -222,11 +221,7 @@ def _target(session: Session, path: str, doc: DocumentFile) -> Document | access
 
 
 def _document(draft: Draft) -> DocumentFile:
-    return parse(decode(draft.data), default_title=draft.state.path.rsplit("/", 1)[-1])
-
-
-def _author(user: Principal) -> Author:
-    return Author(user.author_name, user.author_email)
+    return read(draft.data, draft.state.path)
 
 
 def _review_step(stores: Stores, session: Session, user: Principal, path: str, state: str, comment: object,
@@ -235,7 +230,8 @@ def _review_step(stores: Stores, session: Session, user: Principal, path: str, s
     path = docpath.validate(path)
     comment = note(comment, "comment", limit=MAX_COMMENT,
                    missing="请说明退回的原因 (a comment is required)" if required else None)
-    with stores.store.lock():
+    action = "draft_submit" if state == "submitted" else "draft_return"
+    with stores_.writing(stores, user, action, path) as w:
         draft = _open_draft(stores, session, user, "review", path)
         if state == "submitted" and draft.state.state == "submitted":
             raise Conflict("草稿已提交评审 (the draft is already submitted)")
@@ -244,12 +240,8 @@ def _review_step(stores: Stores, session: Session, user: Principal, path: str, s
         submitter = user.username if state == "submitted" else draft.state.submitted_by
         new_state = replace(draft.state, state=state, comment=comment, submitted_by=submitter)
         label = "提交评审" if state == "submitted" else "退回修改"
-        revision = stores.drafts.save(draft.data, new_state, _author(user),
-                                      f"{label} {path}" + (f"：{comment}" if comment else ""),
-                                      expected=draft.revision.id)
-    action = "draft_submit" if state == "submitted" else "draft_return"
-    stores.audit.record(user, action, path, revision=revision.id, level=_document(draft).access,
-                        detail=comment[:500])
+        revision = w.draft(draft.data, new_state, f"{label} {path}" + (f"：{comment}" if comment else ""),
+                           expected=draft.revision.id, level=_document(draft).access, detail=comment[:500])
     return revision.id
 
 

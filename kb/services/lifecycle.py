@@ -20,6 +20,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from kb import access, docpath
+from kb import stores as stores_
 from kb.access import Principal
 from kb.document import serialize
 from kb.errors import Conflict, NotFound
@@ -31,12 +32,10 @@ from kb.services.documents import (
     DocumentView,
     Stores,
     audit_read,
-    commit,
     deleted_standing,
     in_folder,
     known_document,
     note,
-    prerender,
     view_of,
 )
 from kb.versioning import Revision, Write
@@ -63,7 +62,7 @@ def restore(stores: Stores, session: Session, user: Principal, path: str, reason
 
 def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, restore: bool = False) -> str:
     action = "restore" if restore else "archive"
-    with stores.store.lock():
+    with stores_.writing(stores, user, action, path) as w:
         with stores.sessions() as fresh:
             known = known_document(fresh, path)
         if known.row is None:
@@ -80,10 +79,7 @@ def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, re
             now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
             doc = replace(doc, status="archived", archived_at=now, archived_by=user.username, archive_reason=reason)
             message = f"归档 {path}：{reason}"
-        revision = commit(stores, user, [Write(path, serialize(doc).encode("utf-8"))], message)
-    stores.audit.record(user, action, path, revision=revision, level=doc.access, detail=reason)
-    stores.defer(lambda: prerender(stores, revision))
-    return revision
+        return w.commit([Write(path, serialize(doc).encode("utf-8"))], message, level=doc.access, detail=reason)
 
 
 # ---------------------------------------------------------------- lists

@@ -107,6 +107,19 @@ class DraftStore:
         _swap(repo, _ref(state.path), expected, oid)
         return _revision(repo[oid])
 
+    def restore(self, path: str, current: str, previous: str | None) -> None:
+        """Point the draft ref of ``path`` back from ``current`` to ``previous`` (None: no draft):
+        a step after the draft commit failed before anyone was answered (see ``kb.stores``)."""
+        repo = self.store._repo()
+        ref = repo.references.get(_ref(path))
+        if previous is None:
+            if ref is not None and str(ref.target) == current:
+                ref.delete()
+        elif ref is None:
+            repo.references.create(_ref(path), pygit2.Oid(hex=previous))
+        elif str(ref.target) == current:
+            ref.set_target(pygit2.Oid(hex=previous))
+
     def discard(self, path: str, expected: str) -> None:
         """Close the draft, keeping its history under ``refs/drafts-discarded/``."""
         repo = self.store._repo()

@@ -26,8 +26,10 @@ class Revision:
     id: str  # 40-hex commit id
     author: Author
     date: dt.datetime  # tz-aware: the commit's author time with its own UTC offset
-    message: str
+    message: str  # without kb's trailers
     parents: tuple[str, ...]
+    # the KB-* trailers (``kb.versioning.trailers``), key without prefix, in lower case
+    trailers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

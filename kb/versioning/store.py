@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
+import errno
 import functools
 import math
 import os
@@ -53,6 +54,7 @@ from kb.versioning.model import (
     Revision,
     Write,
 )
+from kb.versioning.trailers import split_trailers
 
 BRANCH = "refs/heads/main"
 LOCK_FILE = "kb-write.lock"
@@ -375,6 +377,31 @@ class GitStore:
         return _revision(commit), _changes(repo, commit)
 
 
+    def undo(self, revision: Revision) -> None:
+        """Point ``main`` back at ``revision``'s first parent, if ``main`` is still at
+        ``revision``: a step after the commit failed before anyone was answered (see
+        ``kb.stores``), so the commit must not stand. Caller holds the lock."""
+        repo = self._repo()
+        if _head_oid(repo) != pygit2.Oid(hex=revision.id):
+            return
+        if revision.parents:
+            repo.lookup_reference(BRANCH).set_target(pygit2.Oid(hex=revision.parents[0]))
+        else:
+            repo.references.delete(BRANCH)
+
+    def every_commit(self) -> Iterator[Revision]:
+        """Every commit reachable from any ref (``main``, open and closed drafts), each once."""
+        repo = self._repo()
+        walker: pygit2.Walker | None = None
+        for name in repo.references:
+            target = repo.references[name].resolve().target
+            if walker is None:
+                walker = repo.walk(target, SortMode.NONE)
+            else:
+                walker.push(target)
+        return (_revision(commit) for commit in walker or ())
+
+
 # -- helpers: revisions -------------------------------------------------------------------------
 
 
@@ -465,12 +492,14 @@ def _text(raw: bytes) -> str:
 def _revision(commit: pygit2.Commit) -> Revision:
     sig = commit.author
     tz = dt.timezone(dt.timedelta(minutes=sig.offset))
+    message, trailers = split_trailers(_text(commit.raw_message))
     return Revision(
         id=str(commit.id),
         author=Author(name=_text(sig.raw_name), email=_text(sig.raw_email)),
         date=dt.datetime.fromtimestamp(sig.time, tz),
-        message=_text(commit.raw_message).removesuffix("\n"),
+        message=message,
         parents=tuple(str(p) for p in commit.parent_ids),
+        trailers=tuple(trailers.items()),
     )
 
 
@@ -769,4 +798,6 @@ def _move_branch(repo: pygit2.Repository, expected: pygit2.Oid | None, new: pygi
                 raise pygit2.GitError("branch moved")
             ref.set_target(new)  # libgit2 re-checks the on-disk value while writing
     except (pygit2.GitError, KeyError, OSError) as exc:  # OSError: another writer holds main.lock
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise  # a full disk is not a race: the unit of work answers 507
         raise Conflict("内容仓库在提交期间被其他写入者修改，请重试 (the branch moved during the commit)") from exc

@@ -1,0 +1,137 @@
+"""The one write path: every change to the content repository is one unit of work.
+
+``with writing(stores, user, "update", path) as w: w.commit(ops, message, level=...)`` takes the
+store's write lock, commits with trailers naming the action and the actor, appends the audit
+entry while the lock is still held, and then hands the commit to the subscribers (catalog
+tables and search index now, the prerendered page once the answer is sent). So:
+
+- a failure before the commit leaves nothing;
+- a failure of the audit append after the commit moves the ref back: nothing stands that
+  nobody is recorded as making, and the caller is told the change failed;
+- a process killed between the commit and the audit leaves a commit whose trailers let
+  ``kb.services.reconcile`` record it at the next start or ``kb check``;
+- a subscriber failing after the durable commit and its entry does not turn the answer into
+  an error: the derived stores catch up from git (``catalog.record`` / ``catalog.catch_up``).
+
+A full disk (ENOSPC) anywhere before the answer is ``InsufficientStorage`` (507), and then
+nothing was committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import OperationalError
+
+from kb.access import Principal
+from kb.errors import InsufficientStorage
+from kb.services import catalog
+from kb.versioning import Author, Change, Revision
+from kb.versioning.drafts import DraftState
+from kb.versioning.trailers import with_trailers
+
+if TYPE_CHECKING:
+    from kb.services.documents import Stores
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[["Stores", Revision, list[Change]], None]
+
+
+def update_catalog(stores: Stores, revision: Revision, changes: list[Change]) -> None:
+    """Catalog tables and search index take the commit before the lock is released, so the
+    saver's next read and search find it (read-your-writes)."""
+    catalog.record(stores.sessions, stores.store, stores.index, revision, changes)
+
+
+def prerender_later(stores: Stores, revision: Revision, changes: list[Change]) -> None:
+    """Render the changed pages once the answer is sent, so the first view is a cache hit."""
+    def warm() -> None:
+        stores.renders.warm((change.blob, change.path,
+                             catalog.read_document(stores.store, change.blob, change.path).body)
+                            for change in changes if change.blob)
+    stores.defer(warm)
+
+
+# run in this order after every commit on main; later issues append notifications, webhooks
+SUBSCRIBERS: list[Subscriber] = [update_catalog, prerender_later]
+
+
+@dataclass
+class Writing:
+    """One change in progress, inside ``writing``: the lock is held for its whole life."""
+
+    stores: Stores
+    user: Principal
+    action: str
+    path: str
+
+    @property
+    def author(self) -> Author:
+        return Author(self.user.author_name, self.user.author_email)
+
+    def message(self, text: str, level: str | None) -> str:
+        """The commit message with the trailers the audit can be rebuilt from."""
+        return with_trailers(text, action=self.action, actor=self.user.username, path=self.path, level=level)
+
+    def commit(self, ops: list, message: str, *, level: str, detail: str = "", merge: str | None = None,
+               date: dt.datetime | None = None, author: Author | None = None) -> str:
+        """Commit ``ops`` on main, audit it, hand it to the subscribers; the new revision.
+        ``date`` and ``author`` let an importer back-date history under its own names."""
+        revision, changes = self.stores.store.commit(ops, author or self.author, self.message(message, level),
+                                                     merge=merge, date=date)
+        self._audit(revision.id, level, detail, undo=lambda: self.stores.store.undo(revision))
+        for subscriber in SUBSCRIBERS:
+            try:
+                subscriber(self.stores, revision, changes)
+            except Exception:  # the commit and its entry are durable; catch-up repairs the rest
+                log.exception("subscriber %s failed after commit %s", subscriber.__name__, revision.id)
+        return revision.id
+
+    def draft(self, data: bytes, state: DraftState, message: str, *, expected: str | None, level: str,
+              detail: str = "") -> Revision:
+        """Commit a draft version on its ref (see ``DraftStore.save``) and audit it."""
+        revision = self.stores.drafts.save(data, state, self.author, self.message(message, level),
+                                           expected=expected)
+        self._audit(revision.id, level, detail,
+                    undo=lambda: self.stores.drafts.restore(state.path, revision.id, expected))
+        return revision
+
+    def record(self, revision: str, *, level: str, detail: str = "",
+               undo: Callable[[], None] | None = None) -> None:
+        """Audit a step that moved refs without a new commit (a discarded draft)."""
+        self._audit(revision, level, detail, undo=undo or (lambda: None))
+
+    def _audit(self, revision: str, level: str, detail: str, *, undo: Callable[[], None]) -> None:
+        try:
+            self.stores.audit.record(self.user, self.action, self.path, revision=revision, level=level,
+                                     detail=detail)
+        except BaseException:
+            undo()  # nobody was answered yet: the change must not stand unrecorded
+            raise
+
+
+@contextmanager
+def writing(stores: Stores, user: Principal, action: str, path: str) -> Iterator[Writing]:
+    """Hold the write lock for one change by ``user``; see the module docstring.
+
+    Raises InsufficientStorage when the disk is full (nothing was committed), and whatever the
+    body raises (the store's StoreBusy, Conflict, …).
+    """
+    try:
+        with stores.store.lock():
+            yield Writing(stores, user, action, path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise InsufficientStorage() from exc
+        raise
+    except OperationalError as exc:
+        if "full" in str(exc.orig):  # SQLite: "database or disk is full"
+            raise InsufficientStorage() from exc
+        raise
