@@ -69,8 +69,6 @@ def init(demo: bool) -> None:
             click.echo("the content repository already has documents; demo content not imported")
         else:
             count = bulk.import_demo(stores, Path(__file__).resolve().parent.parent / "content")
-            stores.audit.record(_operator(), "import", revision=stores.store.head(),
-                                detail=f"{count} demo documents")
             click.echo(f"imported {count} demo documents with history")
     click.echo(f"instance: {app.config['INSTANCE_DIR']}")
 
@@ -112,10 +110,7 @@ def import_(directory: Path, message: str) -> None:
     files = bulk.find_markdown(directory)
     with click.progressbar(length=max(len(files), 1), label="importing") as bar:
         report = bulk.import_files(app.extensions["kb.stores"], directory, files, message=message,
-                                   progress=bar.update)
-    if report.revision:
-        _trail(app).record(_operator(), "import", revision=report.revision,
-                           detail=f"{report.imported} documents from {directory}"[:500])
+                                   progress=bar.update, user=_operator())
     for problem in report.skipped:
         click.echo(f"skipped {problem}", err=True)
     click.echo(f"imported {report.imported} documents"

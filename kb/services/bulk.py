@@ -53,8 +53,9 @@ def prepare(directory: Path, file: Path, default_access: str) -> tuple[str, byte
 
 def import_files(stores: Stores, directory: Path, files: list[Path], *, message: str = "",
                  author: Author = IMPORT_AUTHOR, progress: Callable[[int], None] | None = None,
-                 date: dt.datetime | None = None) -> ImportReport:
-    """Import ``files`` as one commit; files that cannot be read are reported, not committed."""
+                 date: dt.datetime | None = None, user: Principal = IMPORTER) -> ImportReport:
+    """Import ``files`` as one commit, audited as ``user``'s; files that cannot be read are
+    reported, not committed."""
     started = time.perf_counter()
     report = ImportReport()
     writes: dict[str, Write] = {}
@@ -69,7 +70,8 @@ def import_files(stores: Stores, directory: Path, files: list[Path], *, message:
             progress(1)
     if writes:
         report.revision = _commit(stores, list(writes.values()), author,
-                                  message or f"导入 {len(writes)} 篇文档 (import)", date)
+                                  message or f"导入 {len(writes)} 篇文档 (import)", date, user=user,
+                                  detail=f"{len(writes)} documents from {directory}"[:500])
     report.imported = len(writes)
     report.seconds = time.perf_counter() - started
     return report
@@ -118,8 +120,9 @@ def _draft(data: bytes) -> bytes:
 
 
 def _commit(stores: Stores, writes: list[Write], author: Author, message: str,
-            date: dt.datetime | None) -> str:
-    """One commit of many documents through the one write path, audited as the importer's."""
+            date: dt.datetime | None, *, user: Principal = IMPORTER, detail: str = "") -> str:
+    """One commit of many documents through the one write path, audited as ``user``'s."""
     level = access.strictest(*(read(write.data, write.path).access for write in writes))
-    with writing(stores, IMPORTER, "import", "") as w:
-        return w.commit(writes, message, level=level, detail=f"{len(writes)} documents", date=date, author=author)
+    with writing(stores, user, "import", "") as w:
+        return w.commit(writes, message, level=level, detail=detail or f"{len(writes)} documents",
+                        date=date, author=author)
