@@ -21,7 +21,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+# ../shared/corpus beside the checkout; a git worktree further down (wt/<name>) finds it higher up
+SHARED_CORPUS = next((folder / "shared" / "corpus" for folder in ROOT.parents
+                      if (folder / "shared" / "corpus").is_dir()), ROOT.parent / "shared" / "corpus")
 PASSWORD = "Bench-admin-pw-1!"
 
 
@@ -34,7 +36,11 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}, {platform.system()}"
+    try:
+        load = "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        load = "load average unknown"
+    return f"{os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}, {platform.system()}, {load}"
 
 
 def corpus_dir(arg: str = "auto") -> Path | None:

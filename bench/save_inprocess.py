@@ -1,0 +1,199 @@
+"""Saves in-process, through the Flask test client: ``PUT /api/v1/docs/<path>`` with a Bearer
+token, as ../shared/peers drives ``kb serve`` (its JSON: title, body, access, message), timed
+with the stages of the one write path taken apart.
+
+    .venv/bin/python bench/save_inprocess.py [--docs 1000] [--saves 100] [--corpus auto|DIR]
+                                             [--warmup 3] [--workdir DIR] [--profile] [--top 30]
+
+Builds an instance with ``kb init`` and ``kb import`` (``--docs`` files of the corpus in
+../shared/corpus, replicated under dupN/ as needed; an existing ``--workdir`` is reused), takes a
+token for admin, then edits ``--saves`` existing documents one after another (the corpus file
+with a paragraph appended, like the peer benchmark's edits). Printed: p50 / p95 / max of the
+request (what the client waits for), and per stage, from wrappers this script puts around the
+stores of the app (nothing in kb is changed): waiting for the write lock, the git commit, the
+audit entry, the catalog tables, the search index, and the rest of the request (routing, auth,
+validation, reading the current version, composing the file). The prerender that runs after
+the answer (``call_on_close``) is timed apart and is not part of the request's time.
+
+``--profile`` runs the saves once more under cProfile and prints the ``--top`` functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import pstats
+import random
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from flask.testing import FlaskClient
+from harness import PASSWORD, Instance, corpus_dir, percentile, print_table, write_corpus
+from sqlalchemy import event
+
+from kb import create_app
+from kb.services import catalog
+
+STAGES = ("lock wait", "git commit", "audit", "catalog", "index", "other")
+
+
+class Stages:
+    """Milliseconds per stage of the save in progress (``current``), kept per save."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] = defaultdict(float)
+        self.saves: list[dict[str, float]] = []
+
+    def add(self, name: str, started: float) -> None:
+        self.current[name] += (time.perf_counter() - started) * 1000
+
+    def timed(self, name: str, function: Callable) -> Callable:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(name, started)
+        return wrapper
+
+    def done(self, total: float) -> None:
+        """Close the save that took ``total`` ms: the catalog's time without the index's in it."""
+        row = dict(self.current)
+        row["catalog"] = row.get("catalog+index", 0.0) - row.get("index", 0.0)
+        row.pop("catalog+index", None)
+        row["other"] = total - sum(row.get(name, 0.0) for name in STAGES if name != "other")
+        self.saves.append(row)
+        self.current = defaultdict(float)
+
+
+def instrument(app, stages: Stages) -> None:
+    """Wrap the stages of ``kb.stores.writing`` on this app's stores (and catalog's module
+    functions, which ``kb.stores`` calls through the module)."""
+    stores = app.extensions["kb.stores"]
+    store = stores.store
+    original_lock = store.lock
+
+    @contextlib.contextmanager
+    def lock() -> Iterator[None]:
+        started = time.perf_counter()
+        with original_lock():
+            stages.add("lock wait", started)
+            yield
+
+    store.lock = lock
+    store.commit = stages.timed("git commit", store.commit)
+    stores.audit.record = stages.timed("audit", stores.audit.record)
+    catalog.record = stages.timed("catalog+index", catalog.record)
+    catalog._index_changes = stages.timed("index", catalog._index_changes)
+    catalog._catch_up_index = stages.timed("index", catalog._catch_up_index)
+
+
+def edits(work: Path, paths: list[str], count: int, seed: int, skip: int) -> list[tuple[str, str, str]]:
+    """(path, body, mark) of ``count`` edits of documents whose name has no dot (as the peer
+    benchmark samples them), after ``skip`` for the warm-up; each appends a paragraph."""
+    plain = [p for p in paths if "." not in p.rsplit("/", 1)[-1]]
+    rng = random.Random(seed)
+    chosen = rng.sample(plain, min(count + skip, len(plain)))
+    while len(chosen) < count + skip:
+        chosen.append(rng.choice(plain))
+    out = []
+    for i, path in enumerate(chosen):
+        mark = f"bench{seed}e{i:03d}"
+        text = (work / "import" / f"{path}.md").read_text(encoding="utf-8", errors="replace").rstrip()
+        out.append((path, f"{text}\n\n## 修订 {i}\n\n基准测试第 {i} 次修改（bench edit {i}），标记 {mark}。\n", mark))
+    return out
+
+
+def save(client: FlaskClient, bearer: dict, path: str, body: str) -> tuple[float, float]:
+    """One save: (ms until the answer, ms of the work deferred until after it)."""
+    started = time.perf_counter()
+    response = client.put(f"/api/v1/docs/{quote(path)}", headers=bearer,
+                          json={"title": path.rsplit("/", 1)[-1], "body": body, "access": "public",
+                                "message": "bench edit"})
+    answered = time.perf_counter()
+    if response.status_code not in (200, 201) or "revision" not in (response.get_json() or {}):
+        raise RuntimeError(f"save {path}: HTTP {response.status_code} {response.get_data(as_text=True)[:200]}")
+    response.close()  # runs the call_on_close work (prerender), as the server does after sending
+    return (answered - started) * 1000, (time.perf_counter() - answered) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument("--saves", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed saves first (other documents)")
+    parser.add_argument("--corpus", default="auto")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--profile", action="store_true", help="run the saves again under cProfile")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sort", default="cumulative", help="a pstats sort key: cumulative, tottime…")
+    args = parser.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="kb-save-"))
+    instance = Instance(work / "instance")
+    if instance.folder.exists():  # a --workdir built by an earlier run: measure it again
+        paths = sorted(p.relative_to(work / "import").as_posix()[:-3] for p in (work / "import").rglob("*.md"))
+    else:
+        paths = write_corpus(work / "import", args.docs, corpus_dir(args.corpus))
+        instance.kb("init")
+        instance.kb("import", str(work / "import"))
+
+    app = create_app({"INSTANCE_DIR": str(instance.folder), "WTF_CSRF_ENABLED": False})
+    statements = [0]
+    event.listen(app.extensions["kb.stores"].sessions.kw["bind"], "before_cursor_execute",
+                 lambda *_: statements.__setitem__(0, statements[0] + 1))
+    client = app.test_client()
+    token = client.post("/api/v1/tokens", json={"username": "admin", "password": PASSWORD}).get_json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    planned = edits(work, paths, args.saves, args.seed, args.warmup)
+    warm, timed = planned[:args.warmup], planned[args.warmup:]
+    for path, body, _mark in warm:
+        save(client, bearer, path, body)
+
+    stages = Stages()
+    instrument(app, stages)
+    statements[0] = 0
+    totals, deferred = [], []
+    for path, body, _mark in timed:
+        total, later = save(client, bearer, path, body)
+        stages.done(total)
+        totals.append(total)
+        deferred.append(later)
+    sql_per_save = statements[0] / len(timed)
+    last_path, _body, last_mark = timed[-1]
+    hits = client.get(f"/api/v1/search?q={quote(last_mark)}&limit=10", headers=bearer).get_json()["hits"]
+    found = any(hit["path"] == last_path for hit in hits)
+
+    print_table(f"in-process saves PUT /api/v1/docs/<path> ({len(paths)} documents, {len(timed)} saves, "
+                "Flask test client, one thread)",
+                ["N docs", "saves", "p50 ms", "p95 ms", "max ms", "mean ms", "SQL statements / save",
+                 "deferred p50 ms (after the answer)", "last edit found by search"],
+                [[len(paths), len(timed), f"{statistics.median(totals):.1f}", f"{percentile(totals, 95):.1f}",
+                  f"{max(totals):.1f}", f"{statistics.fmean(totals):.1f}", f"{sql_per_save:.1f}",
+                  f"{statistics.median(deferred):.1f}", "yes" if found else "NO"]])
+    rows = []
+    mean_total = statistics.fmean(totals)
+    for name in STAGES:
+        values = [row.get(name, 0.0) for row in stages.saves]
+        rows.append([name, f"{statistics.fmean(values):.2f}", f"{statistics.median(values):.2f}",
+                     f"{percentile(values, 95):.2f}", f"{max(values):.2f}",
+                     f"{100 * statistics.fmean(values) / mean_total:.0f}%"])
+    print_table("stages of a save (ms)", ["stage", "mean", "p50", "p95", "max", "share of mean"], rows)
+
+    if args.profile:
+        profiler = cProfile.Profile()
+        again = edits(work, paths, args.saves, args.seed + 2000, 0)
+        profiler.runcall(lambda: [save(client, bearer, path, body) for path, body, _mark in again])
+        print(f"\n### cProfile of {len(again)} more saves (answer and deferred work)\n")
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+    app.extensions["kb.stores"].close()
+
+
+if __name__ == "__main__":
+    main()
