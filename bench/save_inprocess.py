@@ -119,8 +119,9 @@ def edits(work: Path, paths: list[str], count: int, seed: int, skip: int) -> lis
     while len(chosen) < count + skip:
         chosen.append(rng.choice(plain))
     out = []
+    run = f"{time.time_ns() % 10**9:09d}"  # every run's texts are new blobs (nothing cached from the last run)
     for i, path in enumerate(chosen):
-        mark = f"bench{seed}e{i:03d}"
+        mark = f"bench{seed}r{run}e{i:03d}"
         text = (work / "import" / f"{path}.md").read_text(encoding="utf-8", errors="replace").rstrip()
         out.append((path, f"{text}\n\n## 修订 {i}\n\n基准测试第 {i} 次修改（bench edit {i}），标记 {mark}。\n", mark))
     return out
