@@ -3,7 +3,7 @@
 ``with writing(stores, user, "update", path) as w: w.commit(ops, message, level=...)`` takes the
 store's write lock, commits with trailers naming the action and the actor, appends the audit
 entry while the lock is still held, and then hands the commit to the subscribers (catalog
-tables and search index now, the prerendered page once the answer is sent). So:
+tables now; the search index and the prerendered page once the answer is sent). So:
 
 - a failure before the commit leaves nothing;
 - a failure of the audit append after the commit moves the ref back: nothing stands that
@@ -11,7 +11,11 @@ tables and search index now, the prerendered page once the answer is sent). So:
 - a process killed between the commit and the audit leaves a commit whose trailers let
   ``kb.services.reconcile`` record it at the next start or ``kb check``;
 - a subscriber failing after the durable commit and its entry does not turn the answer into
-  an error: the derived stores catch up from git (``catalog.record`` / ``catalog.catch_up``).
+  an error: the derived stores catch up from git (``catalog.record`` / ``catalog.catch_up``);
+- the saver's next search finds the change although the index is written after the answer:
+  every search first brings the index to the catalog's commit (``catalog.refresh_index``),
+  which the update after the answer has usually done already. Writing a Whoosh segment (and
+  now and then merging segments) was most of a save's time.
 
 A full disk (ENOSPC) anywhere before the answer is ``InsufficientStorage`` (507), and then
 nothing was committed.
@@ -45,9 +49,20 @@ Subscriber = Callable[["Stores", Revision, list[Change]], None]
 
 
 def update_catalog(stores: Stores, revision: Revision, changes: list[Change]) -> None:
-    """Catalog tables and search index take the commit before the lock is released, so the
-    saver's next read and search find it (read-your-writes)."""
+    """The catalog tables take the commit before the lock is released, so the saver's next
+    read finds it (read-your-writes)."""
     catalog.record(stores.sessions, stores.store, stores.index, revision, changes)
+
+
+def index_later(stores: Stores, revision: Revision, changes: list[Change]) -> None:
+    """The search index takes the commit once the answer is sent (and merges its small
+    segments); a search before that brings it up to date itself (``SearchIndex.refresh``)."""
+    def update() -> None:
+        try:
+            catalog.refresh_index(stores.store, stores.index, stores.sessions, merge=True)
+        except Exception:  # the next search or write catches up
+            log.exception("search index not updated after commit %s", revision.id)
+    stores.defer(update)
 
 
 def prerender_later(stores: Stores, revision: Revision, changes: list[Change]) -> None:
@@ -60,7 +75,7 @@ def prerender_later(stores: Stores, revision: Revision, changes: list[Change]) -
 
 
 # run in this order after every commit on main; later issues append notifications, webhooks
-SUBSCRIBERS: list[Subscriber] = [update_catalog, prerender_later]
+SUBSCRIBERS: list[Subscriber] = [update_catalog, index_later, prerender_later]
 
 
 @dataclass

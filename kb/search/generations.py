@@ -32,6 +32,7 @@ RETIRE_GRACE = 60.0
 
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
+_held = threading.local()  # .keys: the roots whose file lock this thread holds
 
 
 def new_name() -> str:
@@ -103,12 +104,23 @@ def remove_stale(root: Path, keep: set[str], grace: float | None = None) -> None
 
 @contextlib.contextmanager
 def write_lock(root: Path, timeout: float = 600.0) -> Iterator[None]:
-    """Exclusive across threads and processes; waits up to ``timeout`` seconds."""
+    """Exclusive across threads and processes; waits up to ``timeout`` seconds. Re-entrant in
+    the thread that holds it (a catch-up that applies a commit holds it around ``apply``)."""
     key = str(root.resolve())
     with _thread_locks_guard:
         tlock = _thread_locks.setdefault(key, threading.RLock())
     if not tlock.acquire(timeout=timeout):
         raise TimeoutError(f"search index is locked for writing: {root}")
+    held = getattr(_held, "keys", None)
+    if held is None:
+        held = _held.keys = set()
+    if key in held:  # this thread holds the file lock already: a second flock would wait for itself
+        try:
+            yield
+        finally:
+            tlock.release()
+        return
+    held.add(key)
     try:
         fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -128,4 +140,5 @@ def write_lock(root: Path, timeout: float = 600.0) -> Iterator[None]:
         finally:
             os.close(fd)
     finally:
+        held.discard(key)
         tlock.release()

@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import AbstractContextManager
 from itertools import islice
 from pathlib import Path
 
@@ -86,6 +87,8 @@ class SearchIndex:
         self._current: tuple[tuple[int, int] | None, _Generation] | None = None
         self._closed = False
         self._pid = os.getpid()
+        # set by the services: brings the index up to the last commit before a search
+        self.catch_up: Callable[[], object] | None = None
         if generations.read_pointer(self.root) is None:
             with generations.write_lock(self.root):
                 if generations.read_pointer(self.root) is None:
@@ -205,12 +208,28 @@ class SearchIndex:
 
     # Writing
 
-    def apply(self, upserts: Iterable[IndexedDoc], deletes: Iterable[str], commit: str) -> None:
+    def writing(self, timeout: float = WRITER_TIMEOUT) -> AbstractContextManager[None]:
+        """Hold the index's write lock (threads and processes; re-entrant in this thread), e.g.
+        around reading ``indexed_commit`` and applying what follows it. TimeoutError after
+        ``timeout`` seconds."""
+        return generations.write_lock(self.root, timeout=timeout)
+
+    def refresh(self) -> None:
+        """Bring the index up to what has been committed before reading it, when the app gave
+        it a way to (``catch_up``: the services catch it up from the catalog). Searches call it,
+        so a search finds what was saved before it even while the index update of that save is
+        still pending (it runs once the save has been answered)."""
+        if self.catch_up is not None:
+            self.catch_up()
+
+    def apply(self, upserts: Iterable[IndexedDoc], deletes: Iterable[str], commit: str, *,
+              merge: bool = True) -> None:
         """Bring the index to ``commit``: add or replace ``upserts``, remove ``deletes``.
 
         One Whoosh commit, so readers see all of it or none of it, together with the new
         commit id. Deletes are applied before upserts (a path both deleted and upserted ends up
-        indexed).
+        indexed). ``merge=False`` only adds a segment (segments emptied by it are still
+        dropped); ``merge()`` merges later.
         """
         latest: dict[str, IndexedDoc] = {d.path: d for d in upserts}
         with generations.write_lock(self.root):
@@ -229,7 +248,23 @@ class SearchIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit(mergetype=merge_policy)
+            writer.commit(mergetype=merge_policy if merge else _drop_empty)
+
+    def merge(self) -> bool:
+        """Merge small segments as ``merge_policy`` does, in a commit of its own (the one-document
+        segments that ``apply(merge=False)`` leaves); whether anything was merged. Readers go
+        on with the segments they have until the merged one is committed."""
+        with generations.write_lock(self.root):
+            gen = self._generation()
+            if _merge_group(gen.ix._segments()) is None:
+                return False
+            writer = KBSegmentWriter(gen.ix, timeout=WRITER_TIMEOUT, codec=KBCodec(), compound=COMPOUND)
+            try:
+                writer.commit(mergetype=merge_policy)
+            except BaseException:
+                writer.cancel()
+                raise
+            return True
 
     def rebuild(self, docs: Iterable[IndexedDoc], commit: str, total: int | None = None,
                 progress: Callable[[int], None] | None = None) -> None:
@@ -279,6 +314,7 @@ class SearchIndex:
         levels = set(access_levels)
         if not levels or not allowed_status:
             return result
+        self.refresh()
         snap = self._snapshot()
         searcher = snap.searcher
         ctx = engine.Context(searcher, snap.cache)
@@ -306,23 +342,37 @@ def merge_policy(writer: SegmentWriter, segments: list) -> list:
     and segments whose documents were all replaced are dropped.
     """
     live = [s for s in segments if s.doc_count() > 0]
+    group = _merge_group(live)
+    if group is None:
+        return live
+    for seg in group:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        try:
+            writer.add_reader(reader)
+        finally:
+            reader.close()
+    merged = {id(seg) for seg in group}
+    return [seg for seg in live if id(seg) not in merged]
+
+
+def _merge_group(segments: list) -> list | None:
+    """The segments ``merge_policy`` merges next (the smallest full tier), or None."""
     tiers: dict[int, list] = {}
-    for seg in live:
+    for seg in segments:
+        if seg.doc_count() == 0:
+            continue
         n = seg.doc_count_all()
         if n <= MAX_MERGE_DOCS:
             tiers.setdefault(int(math.log(max(n, 1), TIER)), []).append(seg)
     for tier in sorted(tiers):
-        group = tiers[tier]
-        if len(group) >= TIER:
-            for seg in group:
-                reader = SegmentReader(writer.storage, writer.schema, seg)
-                try:
-                    writer.add_reader(reader)
-                finally:
-                    reader.close()
-            merged = {id(seg) for seg in group}
-            return [seg for seg in live if id(seg) not in merged]
-    return live
+        if len(tiers[tier]) >= TIER:
+            return tiers[tier]
+    return None
+
+
+def _drop_empty(writer: SegmentWriter, segments: list) -> list:
+    """No merging: keep the segments that still hold a live document."""
+    return [s for s in segments if s.doc_count() > 0]
 
 
 def _create(path: Path) -> whoosh_index.Index:

@@ -95,10 +95,12 @@ def apply_commit(session: Session, store: GitStore, revision: Revision, changes:
 
 def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision: Revision,
            changes: list[Change]) -> None:
-    """After kb's own commit (caller holds the lock): catalog and index take exactly that commit.
+    """After kb's own commit (caller holds the lock): the catalog takes exactly that commit, with
+    the changes the store reported (no second diff of the commit). The index follows with
+    ``refresh_index``, once the save is answered or before the next search, whichever is first.
 
-    When a derived store is not at the commit's parent (an earlier process crashed between its
-    commit and the update), it catches up over every missing commit instead.
+    When the catalog is not at the commit's parent (an earlier process crashed between its
+    commit and the update), catalog and index catch up over every missing commit instead.
     """
     parent = revision.parents[0] if revision.parents else None
     with sessions() as session:
@@ -108,16 +110,35 @@ def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision
         apply_commit(session, store, revision, changes)
         _set_synced_commit(session, revision.id)
         session.commit()
-        # the changes of this one commit, as the store reported them: no second diff of the commit.
-        # The commit is already safe in git and the catalog: an index failure must not turn the
-        # accepted save into an error. The index stays at its commit and catches up next time.
-        try:
-            if index.indexed_commit() == parent:
-                _index_changes(session, store, index, changes, revision.id)
-            else:
-                _catch_up_index(session, store, index, index.indexed_commit(), revision.id)
-        except Exception:
-            log.exception("search index not updated to %s; it catches up on the next write", revision.id)
+
+
+def refresh_index(store: GitStore, index: SearchIndex, sessions: sessionmaker, *, merge: bool = False,
+                  timeout: float | None = None) -> int:
+    """Bring the index to the commit the catalog reflects; how many documents it touched.
+
+    Needs no store lock: it takes the index's own write lock, and the catalog only ever records
+    commits that stand (their audit entries are written), so its commit is never one a failed
+    audit undoes. Cheap when there is nothing to do: HEAD and the index's commit are compared
+    first, the catalog is read only when they differ. The index takes every commit it missed in
+    one Whoosh commit. ``merge`` merges small segments afterwards (work for after the answer);
+    ``timeout`` bounds the wait for the write lock (a search does not wait for a rebuild, it
+    answers from the index as it is: TimeoutError).
+    """
+    head = store.head()
+    if head is None or index.indexed_commit() == head:
+        return 0
+    with sessions() as session:
+        target = synced_commit(session)
+        if target is None or target == index.indexed_commit():
+            return 0
+        with index.writing(timeout=timeout if timeout is not None else 600.0):
+            indexed = index.indexed_commit()  # again, under the lock: another process may have done it
+            touched = 0
+            if indexed != target:
+                touched = _catch_up_index(session, store, index, indexed, target, merge=False)
+    if merge:
+        index.merge()
+    return touched
 
 
 def rebuild(store: GitStore, index: SearchIndex, sessions: sessionmaker,
@@ -151,29 +172,47 @@ def _rebuild_catalog(session: Session, store: GitStore, head: str | None) -> int
 
 
 def _catch_up_index(session: Session, store: GitStore, index: SearchIndex, since: str | None,
-                    head: str) -> int:
-    """Bring the index from ``since`` to ``head`` over every commit in between."""
-    changes: list[Change] = []
+                    head: str, *, merge: bool = True) -> int:
+    """Bring the index from ``since`` to ``head`` over every commit in between; how many
+    documents that touched.
+
+    The documents come from git, as the commits left them (the revision and date of the last
+    commit that changed each, as the catalog records them); too many for one writer, or an
+    indexed commit git does not know (history rewritten), and the index is rebuilt from the
+    catalog with all cores instead.
+    """
+    final: dict[str, tuple[Revision, str] | None] = {}  # path -> (last revision, blob), None: gone
+    commits = 0
+    unknown = False
     try:
-        for _revision, commit_changes in store.walk(since, head):
-            changes.extend(commit_changes)
+        for revision, commit_changes in store.walk(since, head):
+            commits += 1
+            for change in commit_changes:  # a move's old path first: the same commit may reuse it
+                if change.old_path:
+                    final[change.old_path] = None
+            for change in commit_changes:
+                final[change.path] = None if change.kind == "delete" else (revision, change.blob)
+            if len(final) > BULK_INDEX_THRESHOLD:
+                break  # a rebuild it is: no need to read the rest
     except KBError:
-        since = None  # the indexed commit is unknown (history rewritten): rebuild
-    return _index_changes(session, store, index, changes, head, rebuild=since is None)
-
-
-def _index_changes(session: Session, store: GitStore, index: SearchIndex, changes: list[Change], head: str,
-                   *, rebuild: bool = False) -> int:
-    """Apply the documents ``changes`` touched as they are at ``head`` (the catalog already is),
-    or rebuild the index with all cores when there are too many of them for one writer."""
-    touched = {change.path for change in changes} | {change.old_path for change in changes if change.old_path}
-    if rebuild or len(touched) > BULK_INDEX_THRESHOLD:
+        unknown = True
+    if not unknown and not commits:
+        return 0  # ``head`` is not after ``since`` (the index is ahead): never move it back
+    if unknown or len(final) > BULK_INDEX_THRESHOLD:
         total = session.scalar(select(func.count()).select_from(Document)) or 0
         index.rebuild(_indexed_docs(session, store, None), head, total=total)
         return total
-    upserts = list(_indexed_docs(session, store, touched))
-    index.apply(upserts, sorted(touched - {doc.path for doc in upserts}), head)
-    return len(touched)
+    upserts = [_indexed(store, path, blob, revision) for path, state in final.items() if state is not None
+               for revision, blob in [state]]
+    index.apply(upserts, sorted(path for path, state in final.items() if state is None), head, merge=merge)
+    return len(final)
+
+
+def _indexed(store: GitStore, path: str, blob: str, revision: Revision) -> IndexedDoc:
+    doc = read_document(store, blob, path)
+    return IndexedDoc(path=path, title=doc.title, body=doc.body, tags=doc.tags, access=doc.access,
+                      status=doc.status, owner=doc.owner, updated_at=revision.date.astimezone(dt.UTC),
+                      revision=revision.id)
 
 
 def _indexed_docs(session: Session, store: GitStore, paths: set[str] | None) -> Iterator[IndexedDoc]:

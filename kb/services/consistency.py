@@ -15,7 +15,10 @@ MAX_LISTED = 20
 
 
 def check(stores: Stores) -> list[str]:
-    """Every disagreement found, as a readable line (empty when all agree)."""
+    """Every disagreement found, as a readable line (empty when all agree). The index is
+    first brought to the catalog's commit, as before a search: an update still pending after a
+    save is no disagreement."""
+    stores.refresh_index()
     problems: list[str] = []
     head = stores.store.head()
     in_git = dict(stores.store.documents()) if head else {}

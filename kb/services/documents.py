@@ -9,6 +9,7 @@ with trailers, audit entry, then catalog and index.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,7 +33,11 @@ from kb.versioning import Delete, GitStore, Move, Write
 from kb.versioning.drafts import DraftStore
 from kb.versioning.textdiff import merge3, unified_diff
 
+log = logging.getLogger(__name__)
+
 MAX_PER_PAGE = 200
+# seconds a search waits for the index's write lock to bring the index up to date
+REFRESH_WAIT = 5.0
 AUDITED_READ_LEVELS = ("confidential", "secret")
 
 
@@ -62,6 +67,18 @@ class Stores:
 
     def __post_init__(self) -> None:
         self.drafts = DraftStore(self.store)
+        self.index.catch_up = self.refresh_index
+
+    def refresh_index(self) -> None:
+        """Bring the index to the catalog's commit before a search (see ``kb.stores``). When
+        that fails, or the index's lock is held longer than ``REFRESH_WAIT`` (a rebuild), the
+        search answers from the index as it is: a search never fails for it."""
+        try:
+            catalog.refresh_index(self.store, self.index, self.sessions, timeout=REFRESH_WAIT)
+        except TimeoutError:
+            log.warning("search index busy; searching it as it is")
+        except Exception:
+            log.exception("search index not brought up to date; searching it as it is")
 
     def close(self) -> None:
         """Release the index and the database connections (tests, short-lived commands)."""

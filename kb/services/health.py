@@ -108,6 +108,7 @@ def health(stores: Stores, session: Session, user: Principal | None = None) -> H
         select(Document.access, func.count()).where(shown).group_by(Document.access))}
     users = {bool(active): n for active, n in session.execute(select(User.active, func.count()).group_by(User.active))}
     audit_entries, last_audit_at = session.execute(select(func.count(AuditEntry.id), func.max(AuditEntry.at))).one()
+    stores.refresh_index()  # as before a search: an index update pending after a save is no lag
     head_sha = stores.store.head()
     head = None
     if head_sha is not None:
