@@ -3,7 +3,7 @@ token, as ../shared/peers drives ``kb serve`` (its JSON: title, body, access, me
 with the stages of the one write path taken apart.
 
     .venv/bin/python bench/save_inprocess.py [--docs 1000] [--saves 100] [--corpus auto|DIR]
-                                             [--warmup 3] [--workdir DIR] [--profile] [--top 30]
+                                             [--warmup 3] [--workdir DIR] [--profile [request|all]] [--top 30]
 
 Builds an instance with ``kb init`` and ``kb import`` (``--docs`` files of the corpus in
 ../shared/corpus, replicated under dupN/ as needed; an existing ``--workdir`` is reused), takes a
@@ -17,7 +17,8 @@ the answer (``call_on_close``) is timed apart and is not part of the request's t
 more edits are each searched for at once, before that work has run (as when the saver's next
 request reaches another worker first): the search's time, and whether it found the edit.
 
-``--profile`` runs the saves once more under cProfile and prints the ``--top`` functions.
+``--profile [request|all]`` runs the saves once more under cProfile (the requests only, or with
+the work after the answers) and prints the ``--top`` functions.
 """
 
 from __future__ import annotations
@@ -128,17 +129,19 @@ def edits(work: Path, paths: list[str], count: int, seed: int, skip: int) -> lis
 
 
 def save(client: FlaskClient, bearer: dict, path: str, body: str,
-         stages: Stages | None = None) -> tuple[float, float]:
-    """One save: (ms until the answer, ms of the work deferred until after it)."""
-    started = time.perf_counter()
+         stages: Stages | None = None) -> tuple[float, float, float]:
+    """One save: (ms until the answer, CPU ms of this thread until then, ms of the work
+    deferred until after it). On a shared machine the CPU time is the steadier figure; the
+    difference is time waiting (fsync, other processes on the cores)."""
+    started, started_cpu = time.perf_counter(), time.thread_time()
     response = put(client, bearer, path, body)
-    answered = time.perf_counter()
+    answered, cpu = time.perf_counter(), time.thread_time() - started_cpu
     if stages is not None:
         stages.after = True
     response.close()  # runs the call_on_close work (index, prerender), as the server does after sending
     if stages is not None:
         stages.after = False
-    return (answered - started) * 1000, (time.perf_counter() - answered) * 1000
+    return (answered - started) * 1000, cpu * 1000, (time.perf_counter() - answered) * 1000
 
 
 def put(client: FlaskClient, bearer: dict, path: str, body: str):
@@ -172,7 +175,8 @@ def main() -> None:
     parser.add_argument("--corpus", default="auto")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default=None)
-    parser.add_argument("--profile", action="store_true", help="run the saves again under cProfile")
+    parser.add_argument("--profile", nargs="?", const="request", choices=("request", "all"), default=None,
+                        help="run the saves again under cProfile: the requests only, or with the work after them")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative", help="a pstats sort key: cumulative, tottime…")
     args = parser.parse_args()
@@ -186,9 +190,10 @@ def main() -> None:
         instance.kb("import", str(work / "import"))
 
     app = create_app({"INSTANCE_DIR": str(instance.folder), "WTF_CSRF_ENABLED": False})
-    statements = [0]
+    stages = Stages()
+    statements = [0]  # in the requests, not after them
     event.listen(app.extensions["kb.stores"].sessions.kw["bind"], "before_cursor_execute",
-                 lambda *_: statements.__setitem__(0, statements[0] + 1))
+                 lambda *_: statements.__setitem__(0, statements[0] + (not stages.after)))
     client = app.test_client()
     token = client.post("/api/v1/tokens", json={"username": "admin", "password": PASSWORD}).get_json()["token"]
     bearer = {"Authorization": f"Bearer {token}"}
@@ -197,24 +202,25 @@ def main() -> None:
     for path, body, _mark in warm:
         save(client, bearer, path, body)
 
-    stages = Stages()
     instrument(app, stages)
     statements[0] = 0
-    totals, deferred = [], []
+    totals, cpus, deferred = [], [], []
     for path, body, _mark in timed:
-        total, later = save(client, bearer, path, body, stages)
+        total, cpu, later = save(client, bearer, path, body, stages)
         stages.done(total, later)
         totals.append(total)
+        cpus.append(cpu)
         deferred.append(later)
     sql_per_save = statements[0] / len(timed)
     probes = search_right_after(client, bearer, edits(work, paths, 10, args.seed + 1000, 0))
 
     print_table(f"in-process saves PUT /api/v1/docs/<path> ({len(paths)} documents, {len(timed)} saves, "
                 "Flask test client, one thread)",
-                ["N docs", "saves", "p50 ms", "p95 ms", "max ms", "mean ms", "SQL statements / save",
+                ["N docs", "saves", "p50 ms", "p95 ms", "max ms", "mean ms", "CPU p50 ms", "SQL statements / request",
                  "after the answer p50 / mean ms", "search right after a save p50 ms", "edit found by it"],
                 [[len(paths), len(timed), f"{statistics.median(totals):.1f}", f"{percentile(totals, 95):.1f}",
-                  f"{max(totals):.1f}", f"{statistics.fmean(totals):.1f}", f"{sql_per_save:.1f}",
+                  f"{max(totals):.1f}", f"{statistics.fmean(totals):.1f}", f"{statistics.median(cpus):.1f}",
+                  f"{sql_per_save:.1f}",
                   f"{statistics.median(deferred):.1f} / {statistics.fmean(deferred):.1f}",
                   f"{statistics.median(ms for ms, _ in probes):.1f}",
                   f"{sum(found for _, found in probes)} of {len(probes)}"]])
@@ -230,9 +236,16 @@ def main() -> None:
 
     if args.profile:
         profiler = cProfile.Profile()
-        again = edits(work, paths, args.saves, args.seed + 2000, 0)
-        profiler.runcall(lambda: [save(client, bearer, path, body) for path, body, _mark in again])
-        print(f"\n### cProfile of {len(again)} more saves (answer and deferred work)\n")
+        for path, body, _mark in edits(work, paths, args.saves, args.seed + 2000, 0):
+            profiler.enable()
+            response = put(client, bearer, path, body)
+            profiler.disable()
+            if args.profile == "all":
+                profiler.enable()
+            response.close()
+            profiler.disable()
+        what = "the requests" if args.profile == "request" else "the requests and the work after the answers"
+        print(f"\n### cProfile of {args.saves} more saves ({what})\n")
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     app.extensions["kb.stores"].close()
 
