@@ -17,6 +17,7 @@ from kb.render import RenderCache
 from kb.search import SearchIndex
 from kb.services.audit import AuditTrail
 from kb.services.documents import Stores
+from kb.stores import answered
 from kb.versioning import GitStore
 
 
@@ -52,9 +53,13 @@ def after_reply(work: Callable[[], None]) -> None:
         work()
         return
 
+    def run() -> None:
+        with answered():
+            work()
+
     @after_this_request
     def attach(response: Response) -> Response:
-        response.call_on_close(work)
+        response.call_on_close(run)
         return response
 
 

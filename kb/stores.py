@@ -26,6 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# seconds an index update after an answer lets a recently written index settle (see index_later)
+COALESCE = 0.03
+
 Subscriber = Callable[["Stores", Revision, list[Change]], None]
 
 
@@ -56,13 +61,41 @@ def update_catalog(stores: Stores, revision: Revision, changes: list[Change]) ->
 
 def index_later(stores: Stores, revision: Revision, changes: list[Change]) -> None:
     """The search index takes the commit once the answer is sent (and merges its small
-    segments); a search before that brings it up to date itself (``SearchIndex.refresh``)."""
+    segments); a search before that brings it up to date itself (``SearchIndex.refresh``).
+
+    After a web answer, an index written less than ``COALESCE`` seconds ago is left to settle
+    that long first: during a burst of saves one update then takes several commits, so fewer,
+    larger segments are written and merged (each update has a fixed cost, and a segment of one
+    document is the dearest to merge per document).
+    """
     def update() -> None:
         try:
+            if after_an_answer():
+                wait = COALESCE - stores.index.written_ago()
+                if wait > 0:
+                    time.sleep(wait)
             catalog.refresh_index(stores.store, stores.index, stores.sessions, merge=True)
         except Exception:  # the next search or write catches up
             log.exception("search index not updated after commit %s", revision.id)
     stores.defer(update)
+
+
+_answered = threading.local()
+
+
+@contextmanager
+def answered() -> Iterator[None]:
+    """Around work that runs once a web answer has been sent (``kb.extensions.after_reply``):
+    it may take its time (``index_later``), nobody waits for it."""
+    _answered.active = True
+    try:
+        yield
+    finally:
+        _answered.active = False
+
+
+def after_an_answer() -> bool:
+    return getattr(_answered, "active", False)
 
 
 def prerender_later(stores: Stores, revision: Revision, changes: list[Change]) -> None:

@@ -250,6 +250,15 @@ class SearchIndex:
                 raise
             writer.commit(mergetype=merge_policy if merge else _drop_empty)
 
+    def written_ago(self) -> float:
+        """Seconds since the live generation was last written (by any process): its folder
+        changes with every commit."""
+        try:
+            changed = os.stat(self._generation().path).st_mtime_ns
+        except OSError:
+            return math.inf
+        return max(0.0, (time.time_ns() - changed) / 1e9)
+
     def merge(self) -> bool:
         """Merge small segments as ``merge_policy`` does, in a commit of its own (the one-document
         segments that ``apply(merge=False)`` leaves); whether anything was merged. Readers go

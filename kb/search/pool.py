@@ -26,6 +26,8 @@ from whoosh.writing import SegmentWriter
 
 # Rough bytes per posting held in memory (tuple, value bytes, list slot).
 _POSTING_BYTES = 120
+_TERMINFO_SIZE = W3TermInfo._struct.size
+_UNSEEN = object()
 
 Posting = tuple[int, float, bytes]
 Group = tuple[tuple[str, bytes], list[Posting]]
@@ -207,18 +209,38 @@ class KBSegmentWriter(SegmentWriter):
         postfile = terms._postfile
         pool = self.pool
         count = 0
+        # per two-byte field prefix: (the pool's table of the field, its format), None when the
+        # field is not in the schema; a merge reads tens of thousands of records per segment
+        fields: dict[bytes, tuple[dict, object] | None] = {}
+        loads = pickle.loads
         for key, value in _term_records(terms._tindex):
-            fieldname = unmap[unpack_ushort(key[:2])[0]]
-            if fieldname not in schema:
+            prefix = key[:2]
+            field = fields.get(prefix, _UNSEEN)
+            if field is _UNSEEN:
+                fieldname = unmap[unpack_ushort(prefix)[0]]
+                field = fields[prefix] = ((pool.terms_of(fieldname), schema[fieldname].format)
+                                          if fieldname in schema else None)
+            if field is None:
                 continue
-            ids, weights, values = _all_postings(postfile, W3TermInfo.from_bytes(value), schema[fieldname].format)
+            table, fmt = field
+            if value[0]:  # W3TermInfo's flags byte: the postings are inlined (pickled after the struct)
+                ids, weights, values = loads(value[_TERMINFO_SIZE:])
+                if not values:
+                    values = (b"",) * len(ids)
+            else:
+                ids, weights, values = _all_postings(postfile, W3TermInfo.from_bytes(value), fmt)
             if docmap is None:
                 kept = list(zip(map(startdoc.__add__, ids), weights, values, strict=True))
             else:
                 kept = [(docmap[d], w, v) for d, w, v in zip(ids, weights, values, strict=True) if d in docmap]
-            if not kept:
-                continue  # every document holding the term was deleted: the term goes with them
-            pool.terms_of(fieldname).setdefault(key[2:], []).extend(kept)
+                if not kept:
+                    continue  # every document holding the term was deleted: the term goes with them
+            text = key[2:]
+            postings = table.get(text)
+            if postings is None:
+                table[text] = kept
+            else:
+                postings.extend(kept)
             count += len(kept)
         pool.added(count)
 
