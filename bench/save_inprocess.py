@@ -3,7 +3,7 @@ token, as ../shared/peers drives ``kb serve`` (its JSON: title, body, access, me
 with the stages of the one write path taken apart.
 
     .venv/bin/python bench/save_inprocess.py [--docs 1000] [--saves 100] [--corpus auto|DIR]
-                                             [--warmup 3] [--workdir DIR] [--profile [request|all]] [--top 30]
+                                             [--warmup 3] [--workdir DIR] [--profile [request|after|all]] [--top 30]
 
 Builds an instance with ``kb init`` and ``kb import`` (``--docs`` files of the corpus in
 ../shared/corpus, replicated under dupN/ as needed; an existing ``--workdir`` is reused), takes a
@@ -17,8 +17,8 @@ the answer (``call_on_close``) is timed apart and is not part of the request's t
 more edits are each searched for at once, before that work has run (as when the saver's next
 request reaches another worker first): the search's time, and whether it found the edit.
 
-``--profile [request|all]`` runs the saves once more under cProfile (the requests only, or with
-the work after the answers) and prints the ``--top`` functions.
+``--profile [request|after|all]`` runs the saves once more under cProfile (the requests, the
+work after the answers, or both) and prints the ``--top`` functions.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def main() -> None:
     parser.add_argument("--corpus", default="auto")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default=None)
-    parser.add_argument("--profile", nargs="?", const="request", choices=("request", "all"), default=None,
+    parser.add_argument("--profile", nargs="?", const="request", choices=("request", "after", "all"), default=None,
                         help="run the saves again under cProfile: the requests only, or with the work after them")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative", help="a pstats sort key: cumulative, tottime…")
@@ -244,14 +244,16 @@ def main() -> None:
     if args.profile:
         profiler = cProfile.Profile()
         for path, body, _mark in edits(work, paths, args.saves, args.seed + 2000, 0):
-            profiler.enable()
+            if args.profile != "after":
+                profiler.enable()
             response = put(client, bearer, path, body)
             profiler.disable()
-            if args.profile == "all":
+            if args.profile != "request":
                 profiler.enable()
             response.close()
             profiler.disable()
-        what = "the requests" if args.profile == "request" else "the requests and the work after the answers"
+        what = {"request": "the requests", "after": "the work after the answers",
+                "all": "the requests and the work after the answers"}[args.profile]
         print(f"\n### cProfile of {args.saves} more saves ({what})\n")
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     app.extensions["kb.stores"].close()

@@ -16,7 +16,13 @@ from kb import migrations
 
 
 def make_engine(url: str) -> Engine:
-    """An engine; SQLite gets WAL (readers never wait for the writer) and a busy timeout."""
+    """An engine; SQLite gets WAL (readers never wait for the writer) and a busy timeout.
+
+    SQLite commits with ``synchronous=NORMAL``: in WAL mode a commit then survives the process
+    but not necessarily a power cut, which is right for the catalog and the other caches of git
+    (they catch up from it). A transaction that must be on disk before anyone is answered (an
+    audit entry, ``durable``) syncs the log at its commit.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -28,8 +34,28 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        @event.listens_for(engine, "checkin")
+        def _back_to_normal(connection: object, record: object) -> None:
+            if record is not None and record.info.pop(_DURABLE, False):  # type: ignore[attr-defined]
+                cursor = connection.cursor()  # type: ignore[attr-defined]
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+_DURABLE = "kb_durable"
+
+
+def durable(session: Session) -> None:
+    """Make the commit of ``session``'s transaction durable: on SQLite its connection syncs the
+    write-ahead log at the commit (``synchronous=FULL``) until it goes back to the pool. Call it
+    before the transaction writes anything. PostgreSQL commits durably anyway."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.info.get(_DURABLE):
+        connection.exec_driver_sql("PRAGMA synchronous=FULL")
+        connection.info[_DURABLE] = True
 
 
 def make_sessionmaker(url: str) -> sessionmaker:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb import access
 from kb.access import Principal
+from kb.db import durable
 from kb.errors import BadRequest
 from kb.models import AuditEntry, utcnow
 from kb.moments import parse_moment
@@ -115,9 +116,11 @@ class AuditTrail:
         """A session whose transaction may append entries; commits on success.
 
         The chain stays locked until the commit, so a change and its entry (a role change, say)
-        land together or not at all, and no other writer can slip an entry in between.
+        land together or not at all, and no other writer can slip an entry in between. The
+        commit is durable (``db.durable``): an entry is on disk before anyone is answered.
         """
         with self._lock, self.sessions() as session:
+            durable(session)
             if session.get_bind().dialect.name == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(hashtext('kb_audit_trail'))"))
             yield session
