@@ -77,6 +77,7 @@ def apply_commit(session: Session, store: GitStore, revision: Revision, changes:
         if change.kind == "delete":
             links.pop(change.path, None)
             _record_delete(session, revision, change)
+            session.flush()  # in commit order with the rows written by plain statements below
             continue
         if change.kind == "move" and change.old_path:
             links.pop(change.old_path, None)
@@ -87,7 +88,7 @@ def apply_commit(session: Session, store: GitStore, revision: Revision, changes:
         doc = read_document(store, change.blob, change.path)
         _upsert_document(session, change.path, doc, revision, change.blob)
         links[change.path] = link_targets(doc.body, change.path)
-        session.add(_version(change, revision, doc))
+        session.execute(_INSERT_VERSION, [_version_row(change, revision, doc)])
     rows = [{"source": source, "target": target} for source, targets in links.items() for target in sorted(targets)]
     if rows:  # in one statement
         session.execute(insert(DocumentLink), rows)
@@ -237,26 +238,41 @@ def _record_delete(session: Session, revision: Revision, change: Change) -> None
 
 
 def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: Revision, blob: str) -> None:
-    row = session.get(Document, path)
-    if row is None:
-        row = Document(path=path)
-        session.add(row)
-    else:  # a new row has no links yet: only a changed document's are replaced
-        session.execute(delete(DocumentLink).where(DocumentLink.source == path))
-    row.title = doc.title[:300]
-    row.access = doc.access
-    row.status = doc.status
-    row.owner = doc.owner
-    row.updated_at = revision.date
-    row.updated_by = revision.author.name
-    row.revision = revision.id
-    row.blob = blob
-    row.review_by = review_date(doc)
+    """The document's row, its tags and (for a changed document) no links yet, in plain
+    statements: this runs for every document of every commit the catalog records, a save's
+    among them, and the ORM's unit of work cost more than the statements."""
     archived = doc.status == "archived"
-    row.archived_at = archived_time(doc) if archived else None
-    row.archived_by = doc.archived_by[:64] if archived and doc.archived_by else None
-    row.archive_reason = doc.archive_reason[:500] if archived and doc.archive_reason else None
-    row.tags = [DocumentTag(path=path, tag=tag[:100], position=i) for i, tag in enumerate(doc.tags)]
+    values = {
+        "title": doc.title[:300], "access": doc.access, "status": doc.status, "owner": doc.owner,
+        "updated_at": revision.date, "updated_by": revision.author.name, "revision": revision.id, "blob": blob,
+        "review_by": review_date(doc),
+        "archived_at": archived_time(doc) if archived else None,
+        "archived_by": doc.archived_by[:64] if archived and doc.archived_by else None,
+        "archive_reason": doc.archive_reason[:500] if archived and doc.archive_reason else None,
+    }
+    documents = Document.__table__
+    if session.execute(update(documents).where(documents.c.path == path).values(values)).rowcount:
+        # a new row has no links or tags yet: only a changed document's are replaced
+        session.execute(delete(DocumentLink.__table__).where(DocumentLink.__table__.c.source == path))
+        session.execute(delete(DocumentTag.__table__).where(DocumentTag.__table__.c.path == path))
+    else:
+        session.execute(insert(documents).values(path=path, **values))
+    if doc.tags:
+        session.execute(insert(DocumentTag.__table__),
+                        [{"path": path, "tag": tag[:100], "position": i} for i, tag in enumerate(doc.tags)])
+
+
+_INSERT_VERSION = insert(Version.__table__)
+
+
+def _version_row(change: Change, revision: Revision, doc: DocumentFile) -> dict:
+    """The values of ``_version`` for a plain INSERT."""
+    return {
+        "path": change.path, "file_path": change.path, "kind": change.kind, "revision": revision.id,
+        "blob": change.blob, "access": doc.access, "title": doc.title[:300], "status": doc.status,
+        "author_name": revision.author.name, "author_email": revision.author.email,
+        "date": revision.date.astimezone(dt.UTC), "message": revision.message,
+    }
 
 
 def _version(change: Change, revision: Revision, doc: DocumentFile | None) -> Version:

@@ -343,8 +343,11 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
                              "(review required: save a draft and submit it for review)")
     with stores_.writing(stores, user, "save", path) as w:
         with stores.sessions() as fresh:
-            current = fresh.get(Document, path)
-            known = known_document(fresh, path) if current is not None else None
+            # the row's columns decide; its tags come from the file, its versions only for a merge
+            current = fresh.get(Document, path, options=[lazyload(Document.tags)])
+            stale = current is not None and bool(base_revision) and not current.revision.startswith(base_revision)
+            known = (known_document(fresh, path) if stale
+                     else Known(current.access, current.status, current) if current is not None else None)
         access.require(user, "edit", known)
         w.action = "update" if current else "create"
         old = catalog.read_document(stores.store, current.blob, path) if current is not None else None
@@ -352,7 +355,8 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
                       review_by=review_by)
         text = serialize(doc)
         merged = False
-        if known and current and base_revision and not current.revision.startswith(base_revision):
+        if stale:
+            assert known is not None and current is not None
             text = merge_edit(stores.store, known, path, base_revision, text, current.blob)
             merged = True
         revision = w.commit([Write(path, text.encode("utf-8"))],
