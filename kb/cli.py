@@ -77,13 +77,18 @@ def init(demo: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", type=int, default=None, help="Worker processes (default KB_WORKERS).")
-def serve(host: str, port: int, workers: int | None) -> None:
-    """Serve with gunicorn (several workers; git and index writes are serialized by a file lock)."""
-    from kb.server import run
-
+@click.option("--threads", type=int, default=None, help="Threads per worker (default KB_THREADS).")
+def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Serve with gunicorn: several workers with threads (git and index writes are serialized by a
+    file lock). Migrates and catches the stores up first, then becomes the server process."""
     _migrate()
     app = _app()  # catches derived stores up once, before the workers start
-    run(host, port, workers or app.config["WORKERS"])
+    workers, threads = workers or app.config["WORKERS"], threads or app.config["THREADS"]
+    app.extensions["kb.stores"].close()
+    sys.stdout.flush()
+    # the server process keeps this one's pid, environment and folder, not its imports
+    os.execv(sys.executable, [sys.executable, "-m", "kb.server", "--host", host, "--port", str(port),
+                              "--workers", str(workers), "--threads", str(threads)])
 
 
 @main.command()

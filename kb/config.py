@@ -37,6 +37,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "TIMEZONE": ("KB_TIMEZONE", str),
     "LOCK_TIMEOUT": ("KB_LOCK_TIMEOUT", float),
     "WORKERS": ("KB_WORKERS", int),
+    "THREADS": ("KB_THREADS", int),
     "DEFAULT_LANGUAGE": ("KB_LANGUAGE", str),
     "SESSION_HOURS": ("KB_SESSION_HOURS", float),
     "PROXY_COUNT": ("KB_PROXY_COUNT", int),
@@ -59,7 +60,9 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REQUIRE_REVIEW": False,
         "TIMEZONE": "Asia/Shanghai",
         "LOCK_TIMEOUT": 60.0,
-        "WORKERS": min(4, (os.cpu_count() or 1) * 2),
+        # threads serve concurrent requests; processes add CPUs (and memory: ~70 MB each)
+        "WORKERS": min(4, os.cpu_count() or 1),
+        "THREADS": 8,
         "DEFAULT_LANGUAGE": "zh",
         "SESSION_HOURS": 12.0,
         "PROXY_COUNT": 0,
