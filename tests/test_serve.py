@@ -57,7 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         try:
             for _ in range(300):
                 try:
-                    requests.get(server.base + "/login", timeout=2)
+                    requests.get(server.base + "/login", timeout=30)
                     break
                 except requests.ConnectionError:
                     time.sleep(0.1)
