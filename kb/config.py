@@ -60,8 +60,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REQUIRE_REVIEW": False,
         "TIMEZONE": "Asia/Shanghai",
         "LOCK_TIMEOUT": 60.0,
-        # threads serve concurrent requests; processes add CPUs (and memory: ~70 MB each)
-        "WORKERS": min(4, os.cpu_count() or 1),
+        # threads serve concurrent requests; a process adds a CPU for Python's work and costs
+        # ~140 MB (the Chinese dictionary alone is 30 MB): half the CPUs, the other half being
+        # left to git, SQLite and the index, which do their work outside the interpreter
+        "WORKERS": max(1, min(4, (os.cpu_count() or 1) // 2)),
         "THREADS": 8,
         "DEFAULT_LANGUAGE": "zh",
         "SESSION_HOURS": 12.0,
