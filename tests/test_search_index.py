@@ -295,7 +295,6 @@ def _segment_ids(index_dir: Path) -> list[str]:
         ix.close()
 
 
-@pytest.mark.xfail(strict=True, reason="Whoosh names segments with the global random; fixed next")
 def test_applies_under_a_reseeded_global_random_keep_every_segment(tmp_path: Path) -> None:
     # Hypothesis (the schemathesis tests) reseeds the global ``random`` before every example, and
     # so may any library. Whoosh names new segments with ``random.choice``: each apply then named
