@@ -128,14 +128,16 @@ class AuditTrail:
 
     def append(self, session: Session, who: Principal, action: str, target: str = "", *,
                revision: str | None = None, level: str | None = None, outcome: str = "ok",
-               detail: str = "") -> None:
+               detail: str = "", at: dt.datetime | None = None) -> None:
         """Add an entry inside ``transaction()``; its hash chains it to the newest entry.
+        ``at`` is when it happened (default: now): an entry recovered from git is dated by its
+        commit (``kb.services.reconcile``).
 
         A plain INSERT rather than an ORM object: it is on the path of every write and every
         audited read, and the ORM's unit of work would double its cost.
         """
         previous = session.execute(_NEWEST).first()
-        values = {"id": previous.id + 1 if previous else 1, "at": utcnow(), "actor": who.username[:64],
+        values = {"id": previous.id + 1 if previous else 1, "at": at or utcnow(), "actor": who.username[:64],
                   "address": who.address[:64], "action": action[:32], "target": target[:256], "revision": revision,
                   "level": level, "outcome": outcome, "detail": detail[:MAX_DETAIL],
                   "prev_hash": previous.hash if previous else GENESIS}

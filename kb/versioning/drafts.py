@@ -135,17 +135,25 @@ class DraftStore:
             raise _moved()
         ref.delete()
 
-    def move(self, old: str, new: str) -> None:
-        """Let the open draft of a moved document follow it (its state names the new path)."""
+    def move(self, old: str, new: str, message: str) -> tuple[Revision, Revision] | None:
+        """Let the open draft of a moved document follow it (its state names the new path), as
+        a commit with ``message`` on the new path's ref; (the old tip, the new one), or None
+        when ``old`` has no draft. ``unmove`` takes it back."""
         draft = self.get(old)
         if draft is None:
-            return
+            return None
         repo = self.store._repo()
         state = DraftState(**{**asdict(draft.state), "path": new})
-        oid = _write(repo, draft.data, state, draft.revision.author, f"草稿随文档移动到 {new}", None,
-                     parent=draft.revision.id)
+        oid = _write(repo, draft.data, state, draft.revision.author, message, None, parent=draft.revision.id)
         _swap(repo, _ref(new), None, oid)
         self.close(old, draft.revision.id)
+        return draft.revision, _revision(repo[oid])
+
+    def unmove(self, old: str, new: str, previous: str, current: str) -> None:
+        """Undo ``move``: the draft back on ``old`` at ``previous``, ``new``'s ref (at ``current``)
+        removed; a step after it failed before anyone was answered (see ``kb.stores``)."""
+        self.restore(new, current, None)
+        self.restore(old, "", previous)
 
 
 def _write(repo: pygit2.Repository, data: bytes, state: DraftState, author: Author, message: str,

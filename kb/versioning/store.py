@@ -30,7 +30,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -389,17 +389,27 @@ class GitStore:
         else:
             repo.references.delete(BRANCH)
 
-    def every_commit(self) -> Iterator[Revision]:
-        """Every commit reachable from any ref (``main``, open and closed drafts), each once."""
+    def every_commit(self, refs: Sequence[str] | None = None, *, hide: Iterable[str] = ()) -> Iterator[Revision]:
+        """Every commit reachable from the refs ``refs`` names (full names such as ``refs/heads/main``
+        and namespaces ending in ``/`` such as ``refs/drafts/``; None: every ref), each once, newest
+        first (a commit before its parents), leaving out the commits reachable from ``hide``
+        (ids of commits already looked at; an id that names no commit is ignored)."""
         repo = self._repo()
-        walker: pygit2.Walker | None = None
+        walker = repo.walk(None, SortMode.TOPOLOGICAL)
+        tips = 0
         for name in repo.references:
-            target = repo.references[name].resolve().target
-            if walker is None:
-                walker = repo.walk(target, SortMode.NONE)
-            else:
-                walker.push(target)
-        return (_revision(commit) for commit in walker or ())
+            if refs is None or any(name == ref or (ref.endswith("/") and name.startswith(ref)) for ref in refs):
+                target = repo.references[name].resolve().target
+                if isinstance(target, pygit2.Oid):
+                    walker.push(target)
+                    tips += 1
+        if not tips:
+            return iter(())
+        for commit_id in hide:
+            with contextlib.suppress(KeyError, ValueError, pygit2.GitError):
+                if repo[commit_id].type == ObjectType.COMMIT:
+                    walker.hide(pygit2.Oid(hex=commit_id))
+        return (_revision(commit) for commit in walker)
 
 
 # -- helpers: revisions -------------------------------------------------------------------------
