@@ -29,7 +29,7 @@ from pygit2.enums import FileMode, SortMode
 
 from kb.errors import Conflict
 from kb.versioning.model import Author, Revision
-from kb.versioning.store import GitStore, _commit, _revision, _signature
+from kb.versioning.store import GitStore, _commit, _revision, _signature, create_blob, disk_full
 
 DRAFT_REFS = "refs/drafts/"
 DISCARDED_REFS = "refs/drafts-discarded/"
@@ -160,9 +160,9 @@ def _write(repo: pygit2.Repository, data: bytes, state: DraftState, author: Auth
            date: dt.datetime | None, *, parent: str | None) -> pygit2.Oid:
     """A draft commit (document file and state) on top of ``parent``; no ref moves yet."""
     builder = repo.TreeBuilder()
-    builder.insert(DOCUMENT_FILE, repo.create_blob(data), FileMode.BLOB)
+    builder.insert(DOCUMENT_FILE, create_blob(repo, data), FileMode.BLOB)
     state_json = json.dumps(asdict(state), ensure_ascii=False, indent=1).encode("utf-8")
-    builder.insert(STATE_FILE, repo.create_blob(state_json), FileMode.BLOB)
+    builder.insert(STATE_FILE, create_blob(repo, state_json), FileMode.BLOB)
     signature = _signature(author, date)
     text = message if message.endswith("\n") else message + "\n"
     parents = [pygit2.Oid(hex=parent)] if parent else []
@@ -199,4 +199,6 @@ def _swap(repo: pygit2.Repository, name: str, expected: str | None, new: pygit2.
             raise _moved()
         ref.set_target(new)
     except (pygit2.GitError, ValueError, OSError) as exc:  # ValueError: the ref already exists
+        if disk_full(exc):
+            raise  # a full disk is not a race: the unit of work answers 507
         raise _moved() from exc
