@@ -168,6 +168,34 @@ def test_a_commit_with_no_trailers_is_reported_and_not_invented(app, editor, tmp
     assert run(app).problems() == [line]
 
 
+def test_a_read_of_the_commit_does_not_count_as_its_record(app, editor, admin):
+    save(editor, "机密/合同", "第一版", access="confidential")
+    revision = commit_left_by_a_killed_process(app, "机密/合同", "第二版")
+    stores = app.extensions["kb.stores"]
+    with stores.store.lock():
+        catalog.catch_up(stores.store, stores.index, stores.sessions)
+    assert admin.get("docs/机密/合同").get_json()["revision"] == revision
+    assert [e.action for e in audit_entries(app, revision=revision)] == ["read"]
+    assert [missing.revision for missing in run(app).recovered] == [revision]
+
+
+def test_a_commit_from_before_trailers_counts_as_recorded_by_its_entry(app, editor):
+    """Before kb wrote trailers, the entry named the revision: that is its record; a read is not."""
+    save(editor, "甲", "内容")
+    store = app.extensions["kb.stores"].store
+    old, _ = store.commit([Write("乙", serialize(DocumentFile(title="乙", body="旧")).encode())],
+                          Author("Wang.Editor", "wang.editor@example.com"), "新建 乙")
+    read_only, _ = store.commit([Write("丙", serialize(DocumentFile(title="丙", body="旧")).encode())],
+                                Author("Wang.Editor", "wang.editor@example.com"), "新建 丙")
+    trail = app.extensions["kb.stores"].audit
+    who = Principal("wang.editor", "editor", "confidential")
+    trail.record(who, "create", "乙", revision=old.id, level="internal")
+    trail.record(who, "read", "丙", revision=read_only.id, level="internal")
+    report = run(app)
+    assert [commit.revision for commit in report.unattributed] == [read_only.id]
+    assert report.recovered == []
+
+
 def test_a_dry_run_lists_what_is_missing_and_appends_nothing(app, editor):
     save(editor, "甲", "内容")
     revision = commit_left_by_a_killed_process(app, "甲", "一", level="internal")

@@ -14,7 +14,7 @@ made before kb wrote trailers) cannot be attributed: it is reported, never given
 entry.
 
 A commit counts as recorded when an entry names its revision with the action of its trailers
-(without trailers: any action but a read, which names the revision read). Entries that name a
+(without trailers: any action that makes commits; a read names the revision it read). Entries that name a
 revision without a commit of their own (a discarded draft's tip) name a commit recorded
 already. After a run that found every commit recorded, the tip of ``main`` is remembered
 (``SyncState('audit-reconciled')``) and the next run reads only the commits since; a run that
@@ -44,8 +44,10 @@ RECOVERED = "recovered from git trailers"
 # where kb's commits live: main (published drafts' history joins it as second parents) and the
 # draft refs, open and discarded
 REFS = (BRANCH, DRAFT_REFS, DISCARDED_REFS)
-# entries that name the revision they read, not one they made
-READ_ACTIONS = frozenset({"read", "read_raw", "read_history", "read_diff", "search", "export"})
+# the actions that make commits (reads and exports name the revision they read, not one they
+# made): a commit without trailers counts as recorded by an entry of one of these
+WRITE_ACTIONS = frozenset({"create", "update", "revert", "move", "delete", "archive", "restore", "import", "publish",
+                           "draft_save", "draft_submit", "draft_return", "draft_discard", "draft_move"})
 MAX_LISTED = 20
 
 
@@ -136,7 +138,7 @@ def _finding(commit: Revision, actions: set[str]) -> Missing | Unattributed | No
     action = trailers.get("action", "")[:32]
     if action and action in actions:
         return None
-    if not action and actions - READ_ACTIONS:
+    if not action and actions & WRITE_ACTIONS:
         return None  # recorded before kb wrote trailers
     author = f"{commit.author.name} <{commit.author.email}>"
     if not action:
