@@ -365,3 +365,27 @@ def test_a_real_full_disk_answers_507(full_disk, tmp_path, size):
         assert unrecorded(app) == []
     finally:
         app.extensions["kb.stores"].close()
+
+
+def test_a_failure_when_the_draft_follows_a_move_leaves_the_move_and_the_draft_where_it_was(
+        app, editor, monkeypatch):
+    """The move is durable and recorded before its draft follows: a failure of the draft's own
+    entry undoes only the draft's step, and the move answers success."""
+    save(editor, "旧/位置", "正文")
+    assert editor.put("docs/旧/位置/draft", json={"title": "草稿", "body": "草稿正文"}).status_code == 201
+    drafts = app.extensions["kb.stores"].drafts
+    tip = drafts.get("旧/位置").revision.id
+    append = AuditTrail.append
+
+    def failing_for_the_draft(self, session, who, action, *args, **kwargs):
+        if action == "draft_move":
+            database_gone()
+        return append(self, session, who, action, *args, **kwargs)
+
+    monkeypatch.setattr(AuditTrail, "append", failing_for_the_draft)
+    moved = editor.post("docs/旧/位置/move", json={"to": "新/位置"})
+    monkeypatch.undo()
+    assert moved.status_code == 200
+    assert [e.action for e in audit_entries(app, revision=moved.get_json()["revision"])] == ["move"]
+    assert drafts.get("新/位置") is None and drafts.get("旧/位置").revision.id == tip
+    assert unrecorded(app) == []
