@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,14 @@ from kb import auth, db, extensions, i18n, security
 from kb import config as settings
 from kb.routes import register_blueprints
 from kb.routes.errors import register_errorhandlers
-from kb.services import catalog
+from kb.services import catalog, reconcile
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, stores (catching up with git), blueprints, error handlers."""
+    """Build the app: settings, stores (catching up with git: the catalog, the index and the
+    audit trail, see ``kb.services.reconcile``), blueprints, error handlers."""
     app = Flask(__name__, instance_path=None)
     # "//etc/passwd" must reach the path check (a clear 400), not be merged into a redirect
     app.url_map.merge_slashes = False
@@ -37,6 +41,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     if app.config.get("CATCH_UP", True):
         stores = app.extensions["kb.stores"]
-        with stores.store.lock():
+        with stores.store.lock():  # one worker at a time: two never recover the same entry
             catalog.catch_up(stores.store, stores.index, stores.sessions)
+            report = reconcile.reconcile(stores)
+        for line in report.lines():
+            log.warning("%s", line)
     return app

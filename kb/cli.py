@@ -20,7 +20,7 @@ from kb.models import User
 from kb.schemas.accounts import TokenName, UserCreate, UserUpdate
 from kb.schemas.base import validated
 from kb.schemas.documents import CommitMessage
-from kb.services import bulk, catalog, consistency, tokens, users
+from kb.services import bulk, catalog, consistency, reconcile, tokens, users
 from kb.services.audit import AuditTrail, Filters
 from kb.services.documents import Stores
 from kb.services.export import export_zip, git_bundle
@@ -184,18 +184,26 @@ def reindex() -> None:
 
 @main.command()
 def check() -> None:
-    """Check that the git store, the tables and the index agree (exit 1 when they do not)."""
+    """Check that the git store, the tables, the index and the audit trail agree (exit 1 when they
+    do not). Commits a killed process left without their audit entry are recorded from their
+    trailers first and listed; commits nobody can be named for are problems."""
     stores = _app_without_catch_up().extensions["kb.stores"]
     try:
-        problems = consistency.check(stores)
+        with stores.store.lock():
+            audited = reconcile.reconcile(stores)
+        derived = consistency.check(stores)
     finally:
         stores.close()  # the index's files, for callers in the same process (tests)
+    for line in audited.recovered_lines():
+        click.echo(line)
+    problems = audited.problems() + derived
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
-        click.echo(f"{len(problems)} problem(s); `kb reindex` rebuilds tables and index from git", err=True)
+        hint = "; `kb reindex` rebuilds tables and index from git" if derived else ""
+        click.echo(f"{len(problems)} problem(s){hint}", err=True)
         sys.exit(1)
-    click.echo("store, tables and index agree")
+    click.echo("store, tables, index and audit trail agree")
 
 
 def _operator() -> Principal:
