@@ -176,21 +176,30 @@ def reindex() -> None:
     """Rebuild the document tables and the search index from git alone."""
     app = _app()
     stores = app.extensions["kb.stores"]
-    with stores.store.lock(), click.progressbar(length=stores.store.count_documents() or 1,
-                                                label="indexing") as bar:
-        report = catalog.rebuild(stores.store, stores.index, stores.sessions, progress=bar.update)
+    try:
+        with stores.store.lock(), click.progressbar(length=stores.store.count_documents() or 1,
+                                                    label="indexing") as bar:
+            report = catalog.rebuild(stores.store, stores.index, stores.sessions, progress=bar.update)
+    finally:
+        stores.close()  # the index's files, for callers in the same process (tests)
     click.echo(f"replayed {report.commits} commits, indexed {report.indexed} documents")
 
 
 @main.command()
-def check() -> None:
+@click.option("--accept", is_flag=True,
+              help="Vouch, in the audit trail under your name, for the unattributed commits listed by a "
+                   "previous `kb check` (made with plain git or by a kb from before trailers).")
+def check(accept: bool) -> None:
     """Check that the git store, the tables, the index and the audit trail agree (exit 1 when they
     do not). Commits a killed process left without their audit entry are recorded from their
-    trailers first and listed; commits nobody can be named for are problems."""
+    trailers first and listed; commits nobody can be named for are problems until accepted."""
     stores = _app_without_catch_up().extensions["kb.stores"]
     try:
         with stores.store.lock():
             audited = reconcile.reconcile(stores)
+            if accept and audited.unattributed:
+                click.echo(f"accepted {reconcile.accept(stores, audited, _operator())} unattributed commit(s)")
+                audited = reconcile.reconcile(stores)
         derived = consistency.check(stores)
     finally:
         stores.close()  # the index's files, for callers in the same process (tests)

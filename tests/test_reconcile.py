@@ -262,6 +262,27 @@ def test_kb_check_exits_1_for_a_commit_nobody_can_be_named_for(app, editor, tmp_
     assert "audit: unattributed commit" in result.output and "cannot be recovered" in result.output
 
 
+def test_kb_check_accept_vouches_for_an_unattributed_commit_under_the_operators_name(app, editor, tmp_path):
+    save(editor, "公开/目标", "内容")
+    app.extensions["kb.stores"].close()
+    content = Path(app.config["CONTENT_DIR"])
+    commit_straight_into_git(content, {"手工/文件": b"# x\n"}, tmp_path / "work")
+    hand = subprocess.run(["git", "--git-dir", str(content), "rev-parse", "main"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    env = {"KB_INSTANCE_DIR": app.config["INSTANCE_DIR"]}
+    # the tables and index take the commit, so only the audit trail disagrees
+    assert CliRunner().invoke(kb_cli, ["reindex"], env=env).exit_code == 0
+    accepted = CliRunner().invoke(kb_cli, ["check", "--accept"], env=env)
+    assert accepted.exit_code == 0, accepted.output
+    assert "accepted 1 unattributed commit(s)" in accepted.output and "agree" in accepted.output
+    [entry] = audit_entries(app, revision=hand)
+    assert entry.action == "commit_accept" and entry.actor.startswith("cli:")
+    assert "手工 <hand@example.com>" in entry.detail
+    again = CliRunner().invoke(kb_cli, ["check"], env=env)
+    assert again.exit_code == 0 and "unattributed" not in again.output
+    assert CliRunner().invoke(kb_cli, ["audit", "verify"], env=env).exit_code == 0
+
+
 def test_the_health_check_lists_a_missing_entry_without_repairing_it(app, editor, admin):
     save(editor, "甲", "内容")
     revision = commit_left_by_a_killed_process(app, "甲", "一", level="internal")

@@ -11,7 +11,8 @@ caught between its commit and its own append and two workers never recover the s
 
 A commit without trailers and without an entry (written into the repository with plain git, or
 made before kb wrote trailers) cannot be attributed: it is reported, never given an invented
-entry.
+entry, until an administrator who has looked at it vouches for it (``kb check --accept``): it
+then gets an ``commit_accept`` entry naming that administrator, not its author.
 
 A commit counts as recorded when an entry names its revision with the action of its trailers
 (without trailers: any action that makes commits; a read names the revision it read). Entries that name a
@@ -48,6 +49,8 @@ REFS = (BRANCH, DRAFT_REFS, DISCARDED_REFS)
 # made): a commit without trailers counts as recorded by an entry of one of these
 WRITE_ACTIONS = frozenset({"create", "update", "revert", "move", "delete", "archive", "restore", "import", "publish",
                            "draft_save", "draft_submit", "draft_return", "draft_discard", "draft_move"})
+# an administrator vouching for a commit nobody else can be named for (``accept``)
+ACCEPTED = "commit_accept"
 MAX_LISTED = 20
 
 
@@ -140,6 +143,8 @@ def _finding(commit: Revision, actions: set[str]) -> Missing | Unattributed | No
         return None
     if not action and actions & WRITE_ACTIONS:
         return None  # recorded before kb wrote trailers
+    if ACCEPTED in actions:
+        return None  # an administrator vouched for it
     author = f"{commit.author.name} <{commit.author.email}>"
     if not action:
         return Unattributed(commit.id, author, commit.date, "no KB trailers and no audit entry")
@@ -185,6 +190,17 @@ def _repair(stores: Stores, report: Report, head: str | None) -> None:
                 session.add(SyncState(name=WATERMARK, commit=remember))
             else:
                 state.commit = remember
+
+
+def accept(stores: Stores, report: Report, operator: Principal) -> int:
+    """Record that ``operator`` vouches for each commit ``report`` found unattributed (after
+    reading them: ``kb check`` lists them first); how many. The caller holds the write lock."""
+    with stores.audit.transaction() as session:
+        for commit in report.unattributed:
+            stores.audit.append(session, operator, ACCEPTED, revision=commit.revision, level=ACCESS_LEVELS[-1],
+                                detail=f"unattributed commit by {commit.author} on "
+                                       f"{commit.at.isoformat(timespec='seconds')} accepted"[:500])
+    return len(report.unattributed)
 
 
 def _listed(lines: Iterable[str], what: str) -> list[str]:
