@@ -1,43 +1,24 @@
-"""kb: a knowledge base and document management service for IT service organisations."""
+"""kb: a knowledge base and document management service for IT service organisations.
+
+The package itself imports nothing: gunicorn's master process (``python -m kb.server``) imports
+it without Flask, SQLAlchemy or the search engine, so it stays small. ``create_app`` is
+loaded from ``kb.app`` on first use.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from kb import auth, db, extensions, i18n, security
-from kb import config as settings
-from kb.routes import register_blueprints
-from kb.routes.errors import register_errorhandlers
-from kb.services import catalog
+if TYPE_CHECKING:
+    from kb.app import create_app
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "create_app"]
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, stores (catching up with git), blueprints, error handlers."""
-    app = Flask(__name__, instance_path=None)
-    # "//etc/passwd" must reach the path check (a clear 400), not be merged into a redirect
-    app.url_map.merge_slashes = False
-    app.config.update(settings.load(config))
-    if not app.config.get("SECRET_KEY"):  # not setdefault: Flask's defaults hold SECRET_KEY = None
-        app.config["SECRET_KEY"] = settings.secret_key(Path(app.config["INSTANCE_DIR"]))
-    app.config["KB_VERSION"] = __version__
-    app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from kb.app import create_app
 
-    extensions.init_app(app)
-    db.init_app(app)
-    auth.init_app(app)
-    security.init_app(app)
-    i18n.init_app(app)
-    register_blueprints(app)
-    register_errorhandlers(app)
-
-    if app.config.get("CATCH_UP", True):
-        stores = app.extensions["kb.stores"]
-        with stores.store.lock():
-            catalog.catch_up(stores.store, stores.index, stores.sessions)
-    return app
+        return create_app
+    raise AttributeError(f"module 'kb' has no attribute {name!r}")

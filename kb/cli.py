@@ -20,7 +20,7 @@ from kb.models import User
 from kb.schemas.accounts import TokenName, UserCreate, UserUpdate
 from kb.schemas.base import validated
 from kb.schemas.documents import CommitMessage
-from kb.services import bulk, catalog, consistency, tokens, users
+from kb.services import bulk, catalog, consistency, reconcile, tokens, users
 from kb.services.audit import AuditTrail, Filters
 from kb.services.documents import Stores
 from kb.services.export import export_zip, git_bundle
@@ -77,13 +77,18 @@ def init(demo: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", type=int, default=None, help="Worker processes (default KB_WORKERS).")
-def serve(host: str, port: int, workers: int | None) -> None:
-    """Serve with gunicorn (several workers; git and index writes are serialized by a file lock)."""
-    from kb.server import run
-
+@click.option("--threads", type=int, default=None, help="Threads per worker (default KB_THREADS).")
+def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Serve with gunicorn: several workers with threads (git and index writes are serialized by a
+    file lock). Migrates and catches the stores up first, then becomes the server process."""
     _migrate()
     app = _app()  # catches derived stores up once, before the workers start
-    run(host, port, workers or app.config["WORKERS"])
+    workers, threads = workers or app.config["WORKERS"], threads or app.config["THREADS"]
+    app.extensions["kb.stores"].close()
+    sys.stdout.flush()
+    # the server process keeps this one's pid, environment and folder, not its imports
+    os.execv(sys.executable, [sys.executable, "-m", "kb.server", "--host", host, "--port", str(port),
+                              "--workers", str(workers), "--threads", str(threads)])
 
 
 @main.command()
@@ -171,26 +176,43 @@ def reindex() -> None:
     """Rebuild the document tables and the search index from git alone."""
     app = _app()
     stores = app.extensions["kb.stores"]
-    with stores.store.lock(), click.progressbar(length=stores.store.count_documents() or 1,
-                                                label="indexing") as bar:
-        report = catalog.rebuild(stores.store, stores.index, stores.sessions, progress=bar.update)
+    try:
+        with stores.store.lock(), click.progressbar(length=stores.store.count_documents() or 1,
+                                                    label="indexing") as bar:
+            report = catalog.rebuild(stores.store, stores.index, stores.sessions, progress=bar.update)
+    finally:
+        stores.close()  # the index's files, for callers in the same process (tests)
     click.echo(f"replayed {report.commits} commits, indexed {report.indexed} documents")
 
 
 @main.command()
-def check() -> None:
-    """Check that the git store, the tables and the index agree (exit 1 when they do not)."""
+@click.option("--accept", is_flag=True,
+              help="Vouch, in the audit trail under your name, for the unattributed commits listed by a "
+                   "previous `kb check` (made with plain git or by a kb from before trailers).")
+def check(accept: bool) -> None:
+    """Check that the git store, the tables, the index and the audit trail agree (exit 1 when they
+    do not). Commits a killed process left without their audit entry are recorded from their
+    trailers first and listed; commits nobody can be named for are problems until accepted."""
     stores = _app_without_catch_up().extensions["kb.stores"]
     try:
-        problems = consistency.check(stores)
+        with stores.store.lock():
+            audited = reconcile.reconcile(stores)
+            if accept and audited.unattributed:
+                click.echo(f"accepted {reconcile.accept(stores, audited, _operator())} unattributed commit(s)")
+                audited = reconcile.reconcile(stores)
+        derived = consistency.check(stores)
     finally:
         stores.close()  # the index's files, for callers in the same process (tests)
+    for line in audited.recovered_lines():
+        click.echo(line)
+    problems = audited.problems() + derived
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
-        click.echo(f"{len(problems)} problem(s); `kb reindex` rebuilds tables and index from git", err=True)
+        hint = "; `kb reindex` rebuilds tables and index from git" if derived else ""
+        click.echo(f"{len(problems)} problem(s){hint}", err=True)
         sys.exit(1)
-    click.echo("store, tables and index agree")
+    click.echo("store, tables, index and audit trail agree")
 
 
 def _operator() -> Principal:

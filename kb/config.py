@@ -37,6 +37,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "TIMEZONE": ("KB_TIMEZONE", str),
     "LOCK_TIMEOUT": ("KB_LOCK_TIMEOUT", float),
     "WORKERS": ("KB_WORKERS", int),
+    "THREADS": ("KB_THREADS", int),
     "DEFAULT_LANGUAGE": ("KB_LANGUAGE", str),
     "SESSION_HOURS": ("KB_SESSION_HOURS", float),
     "PROXY_COUNT": ("KB_PROXY_COUNT", int),
@@ -59,7 +60,11 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REQUIRE_REVIEW": False,
         "TIMEZONE": "Asia/Shanghai",
         "LOCK_TIMEOUT": 60.0,
-        "WORKERS": min(4, (os.cpu_count() or 1) * 2),
+        # threads serve concurrent requests; a process adds a CPU for Python's work and costs
+        # ~140 MB (the Chinese dictionary alone is 30 MB): half the CPUs, the other half being
+        # left to git, SQLite and the index, which do their work outside the interpreter
+        "WORKERS": max(1, min(4, (os.cpu_count() or 1) // 2)),
+        "THREADS": 8,
         "DEFAULT_LANGUAGE": "zh",
         "SESSION_HOURS": 12.0,
         "PROXY_COUNT": 0,

@@ -1,17 +1,20 @@
-"""``kb serve``: the app under gunicorn, a production WSGI server with several worker processes.
+"""``python -m kb.server``: the app under gunicorn, several worker processes with threads.
 
-No preloading: each worker builds its own app, so git and index handles are never shared
-across a fork.
+``kb serve`` migrates and catches the stores up, then replaces itself with this module, so
+the master process that remains holds gunicorn and nothing of the app. No preloading either:
+each worker builds its own app, so git and index handles are never shared across a fork.
+Connections are read by ``kb.httpworker.HeadFirstWorker``: idle and slow clients cost no thread.
 """
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-import click
 from gunicorn.app.base import BaseApplication
 
-from kb import create_app
+# kept-alive connections idle longer than this are closed (seconds)
+KEEPALIVE = 5
 
 
 class _Server(BaseApplication):
@@ -24,10 +27,34 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        from kb.app import create_app
+
         return create_app({"CATCH_UP": False})
 
 
-def run(host: str, port: int, workers: int) -> None:
-    click.echo(f"kb is serving on http://{host}:{port}/ with {workers} workers (Ctrl-C stops)")
-    _Server({"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync", "timeout": 300,
-             "accesslog": None, "errorlog": "-", "loglevel": "warning"}).run()
+def options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """gunicorn's settings for kb."""
+    return {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+            "worker_class": "kb.httpworker.HeadFirstWorker", "keepalive": KEEPALIVE,
+            # the worker's event loop reports to the master every second whatever its threads do:
+            # this only catches a stuck loop, not a long export
+            "timeout": 60,
+            # the head's size is bounded by the worker (MAX_HEAD); over-long queries reach the app
+            "limit_request_line": 0,
+            "accesslog": None, "errorlog": "-", "loglevel": "warning"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m kb.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    print(f"kb is serving on http://{args.host}:{args.port}/ with {args.workers} workers × "
+          f"{args.threads} threads (Ctrl-C stops)", flush=True)
+    _Server(options(args.host, args.port, args.workers, args.threads)).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -24,7 +24,6 @@ nothing was committed.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import logging
 import threading
 import time
@@ -40,6 +39,7 @@ from kb.errors import InsufficientStorage
 from kb.services import catalog
 from kb.versioning import Author, Change, Revision
 from kb.versioning.drafts import DraftState
+from kb.versioning.store import disk_full
 from kb.versioning.trailers import with_trailers
 
 if TYPE_CHECKING:
@@ -176,10 +176,15 @@ def writing(stores: Stores, user: Principal, action: str, path: str) -> Iterator
         with stores.store.lock():
             yield Writing(stores, user, action, path)
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
+        if disk_full(exc):  # libgit2's carry no errno, only the text
             raise InsufficientStorage() from exc
         raise
     except OperationalError as exc:
-        if "full" in str(exc.orig):  # SQLite: "database or disk is full"
+        if _database_full(exc):
             raise InsufficientStorage() from exc
         raise
+
+
+def _database_full(exc: OperationalError) -> bool:
+    """SQLite: "database or disk is full"; PostgreSQL: SQLSTATE 53100 (disk_full)."""
+    return "full" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "53100"

@@ -150,9 +150,9 @@ def test_serve_with_several_workers_loses_no_concurrent_save(demo, tmp_path):
     try:
         for _ in range(200):
             try:
-                requests.get(base + "/api/v1/openapi.json", timeout=2)
+                requests.get(base + "/api/v1/openapi.json", timeout=10)
                 break
-            except requests.ConnectionError:
+            except requests.ConnectionError:  # not listening yet
                 time.sleep(0.1)
         token = requests.post(base + "/api/v1/tokens", json={"username": "admin", "password": ADMIN_PASSWORD},
                               timeout=10).json()["token"]

@@ -5,6 +5,7 @@ posts to the document, and the confirmations asked before reverting and leaving.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import save
@@ -82,3 +83,22 @@ def test_the_history_asks_before_reverting_and_the_form_before_leaving(editor, e
     assert 'data-confirm="将版本' in history and "当前版本仍保留在历史中" in history
     edit = page(editor_web, "/docs/运维/备份/edit")
     assert 'data-unsaved="您有未保存的修改' in edit
+
+
+def test_the_conflict_page_reads_an_unreadable_current_version_as_stored_files_are_read(app, admin, tmp_path):
+    """The version that conflicts was written by hand with front matter kb cannot read: the page
+    shows it (as the secret, unreadable file it counts as) instead of refusing with a 400."""
+    from test_fail_closed import commit_straight_into_git
+
+    from kb.services import catalog
+
+    first = save(admin, "运维/备份", BODY)["revision"]
+    broken = "---\ntitle: [未闭合\n---\n" + BODY.replace("凌晨两点", "凌晨三点")
+    commit_straight_into_git(Path(app.config["CONTENT_DIR"]), {"运维/备份": broken.encode()}, tmp_path / "work")
+    stores = app.extensions["kb.stores"]
+    with stores.store.lock():
+        catalog.catch_up(stores.store, stores.index, stores.sessions)
+    answer = web_as(app, "admin").post("/docs/运维/备份/edit",
+                                       data=form_for(first, BODY.replace("凌晨两点", "晚上十一点")))
+    assert answer.status_code == 409
+    assert "每日凌晨三点" in answer.get_data(as_text=True)

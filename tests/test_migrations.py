@@ -237,6 +237,23 @@ def test_the_head_revision_matches_the_models(database):
     assert differences == []
 
 
+def test_the_revisions_read_from_file_names_are_the_chain_alembic_reads(newer_code):
+    """require_head reads the ids from the file names without Alembic: they must agree."""
+    chain = [script.revision for script in reversed(list(migrations._scripts().walk_revisions()))]
+    assert migrations.revisions() == chain == ["0001", newer_code]
+    assert migrations.head() == newer_code
+
+
+def test_a_worker_start_does_not_import_alembic(tmp_path):
+    env = dict(os.environ, KB_INSTANCE_DIR=str(tmp_path / "instance"))
+    subprocess.run([sys.executable, "-m", "kb", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+    probe = ("import sys; from kb.app import create_app; create_app(); "
+             "print(any(m.startswith('alembic') for m in sys.modules))")
+    seen = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert seen.stdout.split()[-1:] == ["False"], seen.stderr
+
+
 def test_two_migrations_at_once_wait_for_each_other(database):
     """Both start while a third party holds the migration lock; once it is released one creates
     the schema and the other finds it done."""

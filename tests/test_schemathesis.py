@@ -69,12 +69,6 @@ def test_every_read_conforms_to_the_description(seeded: Any, username: str) -> N
     assert failures == [], "\n\n".join(failures)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "kb/search, outside this change, intermittently (about one run in three): after a run of generated writes "
-    "the Whoosh index's term table turns inconsistent: a term it says it holds cannot be read (TermNotFound "
-    "access:b'internal' in kb/search/engine.py postings, after `key in terms` was true; or struct.error in "
-    "whoosh/filedb/filetables.py ranges_for_key via kb/search/index.py apply -> writer.delete_by_term), so a "
-    "write logs 'search index not updated' and GET /api/v1/search answers 500"))
 @pytest.mark.parametrize("username", ROLES)
 def test_every_write_conforms_to_the_description(tmp_path: Any, username: str) -> None:
     app = make_app(tmp_path / "instance")

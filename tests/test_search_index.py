@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import multiprocessing
+import random
 import threading
 import time
 from pathlib import Path
@@ -282,3 +283,39 @@ def test_merging_segments_whose_deleted_documents_alone_held_a_term(tmp_path: Pa
     assert total(ix, "共同") == 20
     assert total(ix, "独有词3") == 0
     ix.close()
+
+
+def _segment_ids(index_dir: Path) -> list[str]:
+    from whoosh.filedb.filestore import FileStorage
+
+    ix = FileStorage(str(index_dir / generations.read_pointer(index_dir))).open_index()
+    try:
+        return [segment.segment_id() for segment in ix._segments()]
+    finally:
+        ix.close()
+
+
+def test_applies_under_a_reseeded_global_random_keep_every_segment(tmp_path: Path) -> None:
+    # Hypothesis (the schemathesis tests) reseeds the global ``random`` before every example, and
+    # so may any library. Whoosh names new segments with ``random.choice``: each apply then named
+    # its segment like the last one and overwrote that live segment's files, which the open
+    # readers and the TOC still pointed at (TermNotFound after ``key in terms``, struct.error in
+    # delete_by_term, documents lost).
+    ix = SearchIndex(tmp_path / "index")
+    for n in range(6):
+        random.seed(0)
+        ix.apply([doc(f"seed/{n}", f"种子 编号{n}", revision=f"c{n}")], [], commit=f"c{n}")
+        random.seed(0)
+        assert total(ix, "种子") == n + 1
+        assert paths(ix, f"编号{n}") == [f"seed/{n}"]
+    segment_ids = _segment_ids(tmp_path / "index")
+    assert len(segment_ids) == len(set(segment_ids))
+    random.seed(0)
+    ix.apply([doc("seed/0", "种子 新版", revision="c9")], ["seed/1"], commit="c9")
+    assert ix.indexed_revisions() == {"seed/0": "c9", **{f"seed/{n}": f"c{n}" for n in range(2, 6)}}
+    assert total(ix, "种子") == 5
+    ix.close()
+    fresh = SearchIndex(tmp_path / "index")  # what is on disk, not what a cached reader holds
+    assert fresh.indexed_revisions() == {"seed/0": "c9", **{f"seed/{n}": f"c{n}" for n in range(2, 6)}}
+    assert paths(fresh, "新版") == ["seed/0"]
+    fresh.close()

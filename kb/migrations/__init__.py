@@ -10,7 +10,9 @@ A new revision: change ``kb.models``, then add ``versions/NNNN_what_changed.py``
 ``down_revision`` is the previous head (``script.py.mako`` is the template; Alembic's
 ``command.revision(..., autogenerate=True)`` on ``_config(connection)`` of a database at head
 drafts one), and review it like code. ``tests/test_migrations.py`` checks that head matches
-``kb.models``.
+``kb.models``. A revision's id is its file name's number: ``require_head`` reads the ids from the
+file names, so a worker's start never imports Alembic (about 11 MB per process); the tests check
+that Alembic reads the same chain.
 """
 
 from __future__ import annotations
@@ -20,18 +22,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from kb.errors import SchemaError
 from kb.migrations import baseline
-from kb.migrations.adopt import adopt
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 VERSION_TABLE = "alembic_version"
 _FOLDER = Path(__file__).resolve().parent
@@ -62,6 +64,8 @@ class Report:
 
 
 def _config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_FOLDER))
     config.attributes["connection"] = connection
@@ -70,19 +74,28 @@ def _config(connection: Connection | None = None) -> Config:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
+
+
+def revisions() -> list[str]:
+    """The revisions this code ships, oldest first: ``versions/NNNN_what_changed.py`` is NNNN."""
+    return sorted(file.name.split("_", 1)[0] for file in (_FOLDER / "versions").glob("[0-9]*_*.py"))
 
 
 def head() -> str:
     """The revision this code expects."""
-    found = _scripts().get_current_head()
-    assert found is not None, "kb/migrations/versions holds no revision"
-    return found
+    found = revisions()
+    assert found, "kb/migrations/versions holds no revision"
+    return found[-1]
 
 
 def current(connection: Connection) -> str | None:
     """The revision recorded in the database, None when there is none."""
-    return MigrationContext.configure(connection).get_current_revision()
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -90,7 +103,7 @@ def _tables(connection: Connection) -> set[str]:
 
 
 def _known(revision: str) -> bool:
-    return revision in {script.revision for script in _scripts().walk_revisions()}
+    return revision in revisions()
 
 
 def _too_new(revision: str) -> SchemaError:
@@ -122,6 +135,10 @@ def require_head(engine: Engine) -> None:
 def upgrade(url: str | sa.URL) -> Report:
     """Bring the database at ``url`` to head: create it, adopt one made before migrations, or
     run the revisions it lacks. Safe to run twice at once: the second waits, then finds it done."""
+    from alembic import command
+
+    from kb.migrations.adopt import adopt
+
     with _migrating(url) as connection:
         before = current(connection)
         report = Report(before=before, after=head())

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from kb import access, db, extensions
 from kb.auth import current_user, session_authenticated
-from kb.document import parse
+from kb.document import read
 from kb.errors import BadRequest, Conflict, KBError, NotFound, ReviewRequired, TooLarge, Unauthorized
 from kb.i18n import select_locale
 from kb.render import render
@@ -328,7 +328,8 @@ def _conflict_page(path: str, form: dict[str, str], conflict: KBError) -> tuple[
     """Both versions side by side, and in the form their three-way merge: what merged cleanly is
     in, the overlapping parts stand between labelled markers for the user to settle."""
     current = conflict.details.get("current", {})
-    theirs = parse(current.get("text", "")) if current.get("text") else None
+    # the stored version, read as stored files are (an unreadable one fails closed, never a 400)
+    theirs = read(current["text"].encode("utf-8"), path) if current.get("text") else None
     body = theirs.body if theirs else ""
     mine, other = _("your version"), _("current version")
     changes = "".join(difflib.unified_diff(body.splitlines(True), form["body"].splitlines(True), other, mine))

@@ -10,10 +10,14 @@ Profiling a rebuild showed more time in writing postings than in analysing text:
   the term table (``inlinelimit``), which is also faster to read back.
 
 The on-disk format is unchanged W3; any Whoosh reader can read these segments.
+
+New segments are named from the operating system's randomness, not Whoosh's ``random.choice``
+(``new_segment``).
 """
 
 from __future__ import annotations
 
+import secrets
 import zlib
 from hashlib import md5
 from pickle import dumps
@@ -25,6 +29,7 @@ from whoosh.codec.whoosh3 import (
     W3Codec,
     W3FieldWriter,
     W3PostingsWriter,
+    W3Segment,
     W3TermInfo,
     W3TermsReader,
 )
@@ -42,6 +47,32 @@ PICKLE_PROTOCOL = 4
 BLOCK_LIMIT = 1024
 COMPRESSION = 1
 _TERMINFO = W3TermInfo._struct
+# Whoosh's segment id alphabet and length (whoosh.util.IDCHARS, Segment._random_id).
+_ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_ID_LENGTH = 16
+
+
+def random_name(size: int = _ID_LENGTH) -> str:
+    """A name like ``whoosh.util.random_name``'s, from ``secrets``: seeding ``random`` repeats none.
+
+    Whoosh draws segment ids (and its job files' names) from the global ``random`` module,
+    which anyone may seed: Hypothesis reseeds it before every example, a library may call
+    ``random.seed``. Every ``apply`` then named its segment like an earlier one and overwrote
+    that live segment's files, under the table of contents and under the readers that had them
+    open: terms found in a segment's hash table could not be read from it (TermNotFound), a
+    writer's ``delete_by_term`` read garbage (struct.error), documents were lost or doubled.
+    """
+    return "".join(secrets.choice(_ID_CHARS) for _ in range(size))
+
+
+def new_segment_id(storage, indexname: str) -> str:
+    """A segment id that no file in ``storage`` uses yet."""
+    names = set(storage.list())
+    while True:
+        segid = random_name()
+        prefix = f"{indexname}_{segid}"
+        if not any(name.startswith(prefix) for name in names):
+            return segid
 
 
 class KBCodec(W3Codec):
@@ -61,6 +92,9 @@ class KBCodec(W3Codec):
             tifile.close()
             raise
         return W3TermsReader(self, tifile, tilen, postfile)
+
+    def new_segment(self, storage, indexname):
+        return W3Segment(self, indexname, segid=new_segment_id(storage, indexname))
 
     def field_writer(self, storage, segment):
         return _FieldWriter(self, storage, segment)

@@ -16,8 +16,8 @@ import queue
 import time
 
 from whoosh.multiproc import MpWriter, SubWriterTask
-from whoosh.util import random_name
 
+from kb.search.codec import random_name
 from kb.search.pool import KBSegmentWriter
 
 _POLL = 0.5

@@ -19,6 +19,8 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
+import os
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ from kb.db import durable
 from kb.errors import BadRequest
 from kb.models import AuditEntry, utcnow
 from kb.moments import parse_moment
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 # what the chain hashes, in this order; changing it would invalidate every stored chain
@@ -127,18 +131,33 @@ class AuditTrail:
             session.commit()
             last = session.info.get("kb_audit_last")
             if last is not None:
-                self._anchor.write_text(json.dumps(last))
+                self._write_anchor(last)
+
+    def _write_anchor(self, last: dict) -> None:
+        """Record the newest entry outside the database. The entries are committed by now: a
+        failure here (a full disk) must not tell the caller they were not, so it is logged, and
+        the anchor is replaced whole or not at all, never left truncated; until the next append
+        writes it, the anchor names an older entry, which ``verify`` accepts."""
+        partial = self._anchor.with_name(self._anchor.name + ".tmp")
+        try:
+            partial.write_text(json.dumps(last))
+            os.replace(partial, self._anchor)
+        except OSError:
+            log.exception("the audit anchor %s could not be updated to entry %s", self._anchor, last.get("id"))
+            partial.unlink(missing_ok=True)
 
     def append(self, session: Session, who: Principal, action: str, target: str = "", *,
                revision: str | None = None, level: str | None = None, outcome: str = "ok",
-               detail: str = "") -> None:
+               detail: str = "", at: dt.datetime | None = None) -> None:
         """Add an entry inside ``transaction()``; its hash chains it to the newest entry.
+        ``at`` is when it happened (default: now): an entry recovered from git is dated by its
+        commit (``kb.services.reconcile``).
 
         A plain INSERT rather than an ORM object: it is on the path of every write and every
         audited read, and the ORM's unit of work would double its cost.
         """
         previous = session.execute(_NEWEST).first()
-        values = {"id": previous.id + 1 if previous else 1, "at": utcnow(), "actor": who.username[:64],
+        values = {"id": previous.id + 1 if previous else 1, "at": at or utcnow(), "actor": who.username[:64],
                   "address": who.address[:64], "action": action[:32], "target": target[:256], "revision": revision,
                   "level": level, "outcome": outcome, "detail": detail[:MAX_DETAIL],
                   "prev_hash": previous.hash if previous else GENESIS}

@@ -47,6 +47,7 @@ def document_path(directory: Path, file: Path) -> str:
 def prepare(directory: Path, file: Path, default_access: str) -> tuple[str, bytes]:
     """The document path and normalised file text of one file to import; raises KBError."""
     path = document_path(directory, file)
+    # input to be imported, not a stored file: what cannot be read is refused (reported), not read
     doc = parse(decode(file.read_bytes()), default_title=file.stem, default_access=default_access)
     return path, serialize(doc).encode("utf-8")
 

@@ -445,8 +445,29 @@ def move(stores: Stores, session: Session, user: Principal, path: str, to: objec
             raise Conflict(f"目标路径“{target}”已有文档 (target exists)")
         revision = w.commit([Move(path, target)], f"移动 {path} → {target}", level=known.access,
                             detail=f"to {target}")
-        stores.drafts.move(path, target)
+        _move_draft(stores, user, path, target)
     return revision
+
+
+def _move_draft(stores: Stores, user: Principal, path: str, target: str) -> None:
+    """The open draft of a moved document follows it: a commit on its ref of its own, audited
+    (``draft_move``) like every commit, so reconciliation finds nothing unrecorded.
+
+    The move itself is durable and audited by now, so a failure here does not fail it: the
+    draft stays where it was (the step is undone) and the failure is logged."""
+    draft = stores.drafts.get(path)
+    if draft is None:
+        return
+    level = read(draft.data, path).access
+    try:
+        with stores_.writing(stores, user, "draft_move", path) as w:  # the lock is held already
+            moved = stores.drafts.move(path, target, w.message(f"草稿随文档移动到 {target}", level))
+            if moved is not None:
+                previous, current = moved
+                w.record(current.id, level=level, detail=f"to {target}",
+                         undo=lambda: stores.drafts.unmove(path, target, previous.id, current.id))
+    except Exception:
+        log.exception("the draft of %s stayed there: following the move to %s failed", path, target)
 
 
 def delete(stores: Stores, session: Session, user: Principal, path: str, message: object = None) -> str:

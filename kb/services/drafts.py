@@ -187,7 +187,7 @@ def publish(stores: Stores, session: Session, user: Principal, path: str, messag
         if known is not None and current is not None and base is not None and current.revision != base:
             text = merge_edit(stores.store, known, path, base, text, current.blob)
             merged = True
-        doc = parse(text)
+        doc = parse(text)  # what is about to be published is checked, not read: unreadable is refused
         check(doc)
         if not access.can(user, "publish", doc):
             raise Forbidden("不能发布高于您密级的文档 (access level above your clearance)")

@@ -3,7 +3,8 @@
 ``health`` is cheap enough for every visit of the page: counts come from the catalog (grouped
 queries), git gives its HEAD commit and nothing else, the index its recorded commit; no tree of
 git is walked. ``full_check`` runs ``kb check`` (``consistency.check``), which compares every
-document in git with the tables and the index: on demand only, it can be slow at 10,000
+document in git with the tables and the index, and looks for commits without their audit entry
+(``kb.services.reconcile``, without repairing): on demand only, it can be slow at 10,000
 documents.
 
 An administrator cleared below the highest level gets counts of the documents up to their
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from kb import access
 from kb.access import CLEARANCES, Principal
 from kb.models import AuditEntry, Document, User, Version
-from kb.services import catalog, consistency, drafts
+from kb.services import catalog, consistency, drafts, reconcile
 from kb.services.documents import Stores
 
 
@@ -153,19 +154,23 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-# ``consistency.check`` lines that name no document
-_NAMES_NO_DOCUMENT = re.compile(r"^(catalog|index) reflects commit ")
+# ``consistency.check`` and reconciliation lines that name no document
+_NAMES_NO_DOCUMENT = re.compile(r"^((catalog|index) reflects commit |audit: unattributed commit "
+                                r"|audit: … and \d+ more unattributed)")
 
 
 def full_check(stores: Stores, user: Principal | None = None) -> list[str]:
-    """``kb check``: every disagreement between git, the tables and the index (empty when they
-    agree), as English technical lines. Slow on a large store: on demand only.
+    """``kb check``: every disagreement between git, the tables, the index and the audit trail
+    (empty when they agree), as English technical lines. Slow on a large store: on demand only.
+    Unlike ``kb check`` it repairs nothing: a commit missing its audit entry is listed.
 
     A ``user`` cleared below the highest level gets the lines that name no document, and a count
     of the others (they may name documents above their clearance)."""
     if user is not None:
         access.require(user, "health")
-    problems = consistency.check(stores)
+    with stores.store.lock():  # a commit whose entry is being appended is not missing it
+        audited = reconcile.reconcile(stores, repair=False)  # a GET repairs nothing: kb check does
+    problems = consistency.check(stores) + audited.problems()
     if user is None or len(access.visible_levels(user)) == len(CLEARANCES):
         return problems
     kept = [line for line in problems if _NAMES_NO_DOCUMENT.match(line)]

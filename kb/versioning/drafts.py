@@ -29,7 +29,7 @@ from pygit2.enums import FileMode, SortMode
 
 from kb.errors import Conflict
 from kb.versioning.model import Author, Revision
-from kb.versioning.store import GitStore, _commit, _revision, _signature
+from kb.versioning.store import GitStore, _commit, _revision, _signature, create_blob, disk_full
 
 DRAFT_REFS = "refs/drafts/"
 DISCARDED_REFS = "refs/drafts-discarded/"
@@ -135,26 +135,34 @@ class DraftStore:
             raise _moved()
         ref.delete()
 
-    def move(self, old: str, new: str) -> None:
-        """Let the open draft of a moved document follow it (its state names the new path)."""
+    def move(self, old: str, new: str, message: str) -> tuple[Revision, Revision] | None:
+        """Let the open draft of a moved document follow it (its state names the new path), as
+        a commit with ``message`` on the new path's ref; (the old tip, the new one), or None
+        when ``old`` has no draft. ``unmove`` takes it back."""
         draft = self.get(old)
         if draft is None:
-            return
+            return None
         repo = self.store._repo()
         state = DraftState(**{**asdict(draft.state), "path": new})
-        oid = _write(repo, draft.data, state, draft.revision.author, f"草稿随文档移动到 {new}", None,
-                     parent=draft.revision.id)
+        oid = _write(repo, draft.data, state, draft.revision.author, message, None, parent=draft.revision.id)
         _swap(repo, _ref(new), None, oid)
         self.close(old, draft.revision.id)
+        return draft.revision, _revision(repo[oid])
+
+    def unmove(self, old: str, new: str, previous: str, current: str) -> None:
+        """Undo ``move``: the draft back on ``old`` at ``previous``, ``new``'s ref (at ``current``)
+        removed; a step after it failed before anyone was answered (see ``kb.stores``)."""
+        self.restore(new, current, None)
+        self.restore(old, "", previous)
 
 
 def _write(repo: pygit2.Repository, data: bytes, state: DraftState, author: Author, message: str,
            date: dt.datetime | None, *, parent: str | None) -> pygit2.Oid:
     """A draft commit (document file and state) on top of ``parent``; no ref moves yet."""
     builder = repo.TreeBuilder()
-    builder.insert(DOCUMENT_FILE, repo.create_blob(data), FileMode.BLOB)
+    builder.insert(DOCUMENT_FILE, create_blob(repo, data), FileMode.BLOB)
     state_json = json.dumps(asdict(state), ensure_ascii=False, indent=1).encode("utf-8")
-    builder.insert(STATE_FILE, repo.create_blob(state_json), FileMode.BLOB)
+    builder.insert(STATE_FILE, create_blob(repo, state_json), FileMode.BLOB)
     signature = _signature(author, date)
     text = message if message.endswith("\n") else message + "\n"
     parents = [pygit2.Oid(hex=parent)] if parent else []
@@ -191,4 +199,6 @@ def _swap(repo: pygit2.Repository, name: str, expected: str | None, new: pygit2.
             raise _moved()
         ref.set_target(new)
     except (pygit2.GitError, ValueError, OSError) as exc:  # ValueError: the ref already exists
+        if disk_full(exc):
+            raise  # a full disk is not a race: the unit of work answers 507
         raise _moved() from exc

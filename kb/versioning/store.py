@@ -28,9 +28,10 @@ import functools
 import math
 import os
 import re
+import shutil
 import threading
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,29 @@ def _configure_libgit2() -> None:
     """
     pygit2.settings.enable_fsync_gitdir(True)
     pygit2.settings.cache_object_limit(ObjectType.TREE, _TREE_CACHE_LIMIT)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk is full. libgit2 reports ENOSPC as an OSError without
+    ``errno``, naming it only in its text ("failed to write out file: No space left on device"),
+    so both are looked at."""
+    return isinstance(exc, OSError) and (exc.errno == errno.ENOSPC or _NO_SPACE in str(exc))
+
+
+_NO_SPACE = os.strerror(errno.ENOSPC)
+
+
+def create_blob(repo: pygit2.Repository, data: bytes) -> pygit2.Oid:
+    """Write ``data`` as a blob. A full disk is an OSError ENOSPC: libgit2 fails some large
+    writes on a full disk without setting an error of its own (pygit2 then raises a GitError with
+    a stale, unrelated message), so a GitError while fewer bytes are free than were to be
+    written is taken for what it is."""
+    try:
+        return repo.create_blob(data)
+    except pygit2.GitError as exc:
+        if shutil.disk_usage(repo.path).free < len(data):
+            raise OSError(errno.ENOSPC, _NO_SPACE) from exc
+        raise
 
 
 class StoreBusy(KBError):
@@ -355,7 +379,7 @@ class GitStore:
         extra = [_commit(repo, merge).id] if merge is not None else []
         # Blobs are content-addressed and immutable: write them before taking the lock so the
         # lock is held only for the tree edit and the ref update.
-        blobs = {i: repo.create_blob(op.data) for i, op in enumerate(ops) if isinstance(op, Write)}
+        blobs = {i: create_blob(repo, op.data) for i, op in enumerate(ops) if isinstance(op, Write)}
         with self.lock():
             head = _head_oid(repo)
             base = repo[head].tree if head is not None else None
@@ -389,17 +413,27 @@ class GitStore:
         else:
             repo.references.delete(BRANCH)
 
-    def every_commit(self) -> Iterator[Revision]:
-        """Every commit reachable from any ref (``main``, open and closed drafts), each once."""
+    def every_commit(self, refs: Sequence[str] | None = None, *, hide: Iterable[str] = ()) -> Iterator[Revision]:
+        """Every commit reachable from the refs ``refs`` names (full names such as ``refs/heads/main``
+        and namespaces ending in ``/`` such as ``refs/drafts/``; None: every ref), each once, newest
+        first (a commit before its parents), leaving out the commits reachable from ``hide``
+        (ids of commits already looked at; an id that names no commit is ignored)."""
         repo = self._repo()
-        walker: pygit2.Walker | None = None
+        walker = repo.walk(None, SortMode.TOPOLOGICAL)
+        tips = 0
         for name in repo.references:
-            target = repo.references[name].resolve().target
-            if walker is None:
-                walker = repo.walk(target, SortMode.NONE)
-            else:
-                walker.push(target)
-        return (_revision(commit) for commit in walker or ())
+            if refs is None or any(name == ref or (ref.endswith("/") and name.startswith(ref)) for ref in refs):
+                target = repo.references[name].resolve().target
+                if isinstance(target, pygit2.Oid):
+                    walker.push(target)
+                    tips += 1
+        if not tips:
+            return iter(())
+        for commit_id in hide:
+            with contextlib.suppress(KeyError, ValueError, pygit2.GitError):
+                if repo[commit_id].type == ObjectType.COMMIT:
+                    walker.hide(pygit2.Oid(hex=commit_id))
+        return (_revision(commit) for commit in walker)
 
 
 # -- helpers: revisions -------------------------------------------------------------------------
@@ -798,6 +832,6 @@ def _move_branch(repo: pygit2.Repository, expected: pygit2.Oid | None, new: pygi
                 raise pygit2.GitError("branch moved")
             ref.set_target(new)  # libgit2 re-checks the on-disk value while writing
     except (pygit2.GitError, KeyError, OSError) as exc:  # OSError: another writer holds main.lock
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        if disk_full(exc):
             raise  # a full disk is not a race: the unit of work answers 507
         raise Conflict("内容仓库在提交期间被其他写入者修改，请重试 (the branch moved during the commit)") from exc

@@ -1,0 +1,161 @@
+"""``kb serve`` as clients meet it: idle and slow connections cost no thread, long queries reach
+the app, and the master process holds none of the app."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from kb.httpworker import HEADER_TIMEOUT, IDLE_TIMEOUT
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "Admin-pass-123"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Served:
+    def __init__(self, port: int, process: subprocess.Popen) -> None:
+        self.port, self.process = port, process
+        self.base = f"http://127.0.0.1:{port}"
+
+    def token(self) -> str:
+        answer = requests.post(self.base + "/api/v1/tokens", json={"username": "admin", "password": PASSWORD},
+                               timeout=10)
+        return answer.json()["token"]
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("serve")
+    env = dict(os.environ, KB_INSTANCE_DIR=str(folder / "instance"), KB_ADMIN_PASSWORD=PASSWORD)
+    subprocess.run([sys.executable, "-m", "kb", "init", "--demo"], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=300)
+    port = _free_port()
+    # one worker with two threads: the fewest threads that idle clients could take
+    with (folder / "serve.log").open("w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "1",
+                                    "--threads", "2"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        server = Served(port, process)
+        try:
+            for _ in range(300):
+                try:
+                    requests.get(server.base + "/login", timeout=30)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            yield server
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _trickle(served: Served, stop: threading.Event) -> None:
+    """Send a request head one byte a second, as a slowloris client does."""
+    with served.connect() as conn:
+        for byte in b"GET /login HTTP/1.1\r\nHost: kb\r\nX-Slow: " + b"a" * 100:
+            if stop.is_set():
+                return
+            try:
+                conn.send(bytes([byte]))
+            except OSError:
+                return
+            time.sleep(1)
+
+
+def test_fifty_idle_connections_and_a_trickler_do_not_starve_a_get(served):
+    idle = [served.connect() for _ in range(50)]
+    stop = threading.Event()
+    tricklers = [threading.Thread(target=_trickle, args=(served, stop), daemon=True) for _ in range(3)]
+    try:
+        for trickler in tricklers:
+            trickler.start()
+        time.sleep(1.5)  # everything is connected and the tricklers have begun
+        for _ in range(5):
+            started = time.monotonic()
+            answer = requests.get(served.base + "/login", timeout=10)
+            assert answer.status_code == 200
+            assert time.monotonic() - started < 2
+    finally:
+        stop.set()
+        for conn in idle:
+            conn.close()
+
+
+def test_a_connection_that_sends_nothing_is_closed(served):
+    with served.connect() as conn:
+        started = time.monotonic()
+        assert conn.recv(100) == b""  # closed by the server, not answered
+        assert IDLE_TIMEOUT - 1 <= time.monotonic() - started <= IDLE_TIMEOUT + 3
+
+
+def test_a_head_still_arriving_after_the_deadline_is_answered_408(served):
+    with served.connect() as conn:
+        started = time.monotonic()
+        conn.send(b"GET /login HTTP/1.1\r\n")
+        answer = b""
+        while time.monotonic() - started < HEADER_TIMEOUT + 5:
+            try:
+                conn.send(b"X")
+            except OSError:
+                break
+            conn.settimeout(1)
+            try:
+                answer += conn.recv(200)
+                if answer:
+                    break
+            except TimeoutError:
+                pass
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - started >= HEADER_TIMEOUT - 1
+
+
+def test_a_long_chinese_query_reaches_the_app(served):
+    headers = {"Authorization": f"Bearer {served.token()}"}
+    longest = "数据库备份" * 400  # 2,000 characters, about 18 KB once encoded in the URL
+    found = requests.get(f"{served.base}/api/v1/search?q={quote(longest)}", headers=headers, timeout=30)
+    assert found.status_code == 200
+    too_long = requests.get(f"{served.base}/api/v1/search?q={quote('数' * 10_000)}", headers=headers, timeout=30)
+    assert too_long.status_code == 400
+    assert too_long.headers["Content-Type"].startswith("application/json")
+    assert too_long.json()["error"]["field"] == "q"
+
+
+def test_an_oversized_head_is_refused_without_reaching_a_thread(served):
+    with served.connect() as conn:
+        conn.sendall(b"GET /login?q=" + b"a" * 300_000 + b" HTTP/1.1\r\nHost: kb\r\n\r\n")
+        assert conn.recv(100).startswith(b"HTTP/1.1 431")
+
+
+def test_a_kept_alive_connection_serves_several_requests(served):
+    with requests.Session() as session:
+        for _ in range(3):
+            assert session.get(served.base + "/login", timeout=10).status_code == 200
+
+
+def test_the_master_process_holds_none_of_the_app(served):
+    # kb serve replaced itself with gunicorn's master: same pid, without Flask or the search engine
+    maps = Path(f"/proc/{served.process.pid}/maps")
+    if not maps.exists():
+        pytest.skip("no /proc on this system")
+    command = Path(f"/proc/{served.process.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"kb.server" in command
+    libraries = maps.read_text()
+    assert "_pygit2" not in libraries and "_pydantic_core" not in libraries
