@@ -17,7 +17,7 @@ from kb.render import RenderCache
 from kb.search import SearchIndex
 from kb.services.audit import AuditTrail
 from kb.services.documents import Stores
-from kb.stores import answered
+from kb.stores import FOLLOWER_LOCK, answered
 from kb.versioning import GitStore
 
 
@@ -37,6 +37,7 @@ def build_stores(config: dict) -> Stores:
         default_access=config["DEFAULT_ACCESS"],
         require_review=config["REQUIRE_REVIEW"],
         timezone=zone(config["TIMEZONE"]),
+        follower_lock=instance / FOLLOWER_LOCK,
     )
 
 

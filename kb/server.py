@@ -4,11 +4,15 @@
 the master process that remains holds gunicorn and nothing of the app. No preloading either:
 each worker builds its own app, so git and index handles are never shared across a fork.
 Connections are read by ``kb.httpworker.HeadFirstWorker``: idle and slow clients cost no thread.
+Beside the workers the master starts ``kb.follow``, which indexes and prerenders what was saved
+once the saves are answered.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -41,7 +45,28 @@ def options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
             "timeout": 60,
             # the head's size is bounded by the worker (MAX_HEAD); over-long queries reach the app
             "limit_request_line": 0,
-            "accesslog": None, "errorlog": "-", "loglevel": "warning"}
+            "accesslog": None, "errorlog": "-", "loglevel": "warning",
+            "when_ready": _start_follower, "on_exit": _stop_follower}
+
+
+# ``python -m kb.follow``: index and prerendered pages follow the commits beside the workers
+_follower: list[subprocess.Popen] = []
+
+
+def _start_follower(_server: Any) -> None:
+    """Started by the master once it listens; the master itself imports none of the app."""
+    _follower.append(subprocess.Popen([sys.executable, "-m", "kb.follow"]))
+
+
+def _stop_follower(_server: Any) -> None:
+    for process in _follower:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    _follower.clear()
 
 
 def main(argv: list[str] | None = None) -> None:

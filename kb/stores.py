@@ -24,7 +24,9 @@ nothing was committed.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # seconds an index update after an answer lets a recently written index settle (see index_later)
 COALESCE = 0.03
+# the instance's file ``kb.follow`` holds while it runs (see ``followed``)
+FOLLOWER_LOCK = "follower.lock"
 
 Subscriber = Callable[["Stores", Revision, list[Change]], None]
 
@@ -57,6 +61,27 @@ def update_catalog(stores: Stores, revision: Revision, changes: list[Change]) ->
     """The catalog tables take the commit before the lock is released, so the saver's next
     read finds it (read-your-writes)."""
     catalog.record(stores.sessions, stores.store, stores.index, revision, changes)
+
+
+def followed(stores: Stores) -> bool:
+    """Whether a follower (``kb.follow``, started by ``kb serve``) is keeping the index and the
+    prerendered pages up with the commits, so work after a web answer can be left to it: it
+    holds its lock file while it runs."""
+    if stores.follower_lock is None:
+        return False
+    try:
+        fd = os.open(stores.follower_lock, os.O_RDONLY)
+    except OSError:
+        return False  # never started here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases a lock taken just now
+    return False
 
 
 def index_later(stores: Stores, revision: Revision, changes: list[Change]) -> None:
@@ -71,6 +96,8 @@ def index_later(stores: Stores, revision: Revision, changes: list[Change]) -> No
     def update() -> None:
         try:
             if after_an_answer():
+                if followed(stores):
+                    return  # the follower does it, in a process of its own
                 wait = COALESCE - stores.index.written_ago()
                 if wait > 0:
                     time.sleep(wait)
@@ -101,6 +128,8 @@ def after_an_answer() -> bool:
 def prerender_later(stores: Stores, revision: Revision, changes: list[Change]) -> None:
     """Render the changed pages once the answer is sent, so the first view is a cache hit."""
     def warm() -> None:
+        if after_an_answer() and followed(stores):
+            return  # the follower does it, in a process of its own
         stores.renders.warm((change.blob, change.path,
                              catalog.read_document(stores.store, change.blob, change.path).body)
                             for change in changes if change.blob)

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from kb.httpworker import HEADER_TIMEOUT, IDLE_TIMEOUT
+from kb.search import SearchIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Admin-pass-123"
@@ -29,6 +30,8 @@ def _free_port() -> int:
 
 
 class Served:
+    instance: Path
+
     def __init__(self, port: int, process: subprocess.Popen) -> None:
         self.port, self.process = port, process
         self.base = f"http://127.0.0.1:{port}"
@@ -54,6 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         process = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "1",
                                     "--threads", "2"], cwd=ROOT, env=env, stdout=log, stderr=log)
         server = Served(port, process)
+        server.instance = folder / "instance"
         try:
             for _ in range(300):
                 try:
@@ -159,3 +163,24 @@ def test_the_master_process_holds_none_of_the_app(served):
     assert b"kb.server" in command
     libraries = maps.read_text()
     assert "_pygit2" not in libraries and "_pydantic_core" not in libraries
+
+
+def test_the_follower_indexes_what_was_saved_without_a_search(served):
+    # kb.follow, started by the master beside the workers, takes the index up to the save
+    headers = {"Authorization": f"Bearer {served.token()}"}
+    saved = requests.put(f"{served.base}/api/v1/docs/运维/跟随者", headers=headers, timeout=30,
+                         json={"title": "跟随者", "body": "服务进程旁的跟随者", "access": "public"})
+    assert saved.status_code == 201
+    children = Path(f"/proc/{served.process.pid}/task/{served.process.pid}/children")
+    if children.exists():
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children.read_text().split()]
+        assert any(b"kb.follow" in command for command in commands)
+    revision = saved.json()["revision"]
+    index = SearchIndex(served.instance / "index")
+    try:
+        deadline = time.monotonic() + 20
+        while index.indexed_commit() != revision and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert index.indexed_commit() == revision
+    finally:
+        index.close()

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, lazyload, sessionmaker
@@ -63,6 +64,8 @@ class Stores:
     # how work the caller need not wait for is run: now (command line), or once the web app
     # has sent its response (see ``kb.extensions``)
     defer: Callable[[Callable[[], None]], None] = _run_now
+    # held by ``kb.follow`` while it keeps index and pages up with the commits (``kb serve``)
+    follower_lock: Path | None = None
     drafts: DraftStore = field(init=False)
 
     def __post_init__(self) -> None:
