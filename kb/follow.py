@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # seconds between two looks at the branch (a stat-sized read of the ref when nothing changed)
 POLL = 0.025
+# at most this long between looks while HEAD is ahead of the catalog and nothing changes (a commit
+# made behind kb's back waits for the next write or start): the catalog is read at every look
+MAX_BACKOFF = 1.0
 # added to the process's nice value: the workers' requests go first
 NICE = 10
 # seconds to wait for the lock: a worker's look at it (``followed``) holds it for microseconds
@@ -50,6 +53,8 @@ class Follower:
         self.stores = stores
         self._done: str | None = None  # the HEAD everything has been brought up to
         self._rendered = self._catalog_commit()  # pages are rendered from here on, not the whole past
+        self._seen: tuple[str | None, str | None] = (None, None)  # (HEAD, catalog) of the last round
+        self.waiting = False  # the last round found HEAD ahead of the catalog, and nothing changed
 
     def _catalog_commit(self) -> str | None:
         with self.stores.sessions() as session:
@@ -59,9 +64,14 @@ class Follower:
         """One round; whether there was anything to do."""
         stores = self.stores
         head = stores.store.head()
+        self.waiting = False
         if head is None or head == self._done:
             return False
         target = self._catalog_commit()
+        if (head, target) == self._seen:
+            self.waiting = True
+            return False
+        self._seen = (head, target)
         catalog.refresh_index(stores.store, stores.index, stores.sessions)
         stores.index.merge()
         if target is not None and target != self._rendered:
@@ -87,14 +97,16 @@ class Follower:
 
     def run(self, stop: threading.Event, parent: int | None = None) -> None:
         """Rounds until ``stop`` is set or the ``parent`` process is gone."""
+        wait = POLL
         while not stop.is_set() and (parent is None or os.getppid() == parent):
             try:
                 busy = self.step()
             except Exception:  # searches and the workers catch up; try again next round
                 log.exception("follower round failed")
-                busy = False
+                busy, self.waiting = False, True
+            wait = min(wait * 2, MAX_BACKOFF) if self.waiting else POLL
             if not busy:
-                stop.wait(POLL)
+                stop.wait(wait)
 
 
 @contextlib.contextmanager

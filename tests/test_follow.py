@@ -7,10 +7,14 @@ import os
 import threading
 import time
 
+from conftest import save
+
+from kb.document import DocumentFile, serialize
 from kb.follow import Follower, holding
 from kb.models import Document
 from kb.render import _key
 from kb.stores import followed
+from kb.versioning import Author, Write
 
 
 def _put(api, path: str, body: str):
@@ -92,3 +96,17 @@ def test_the_follower_runs_until_stopped_or_orphaned(app, editor):
     orphan.start()
     orphan.join(10)  # its parent is not the one it was started by: it stops at once
     assert not orphan.is_alive()
+
+
+def test_a_commit_the_catalog_has_not_seen_makes_the_follower_wait_not_spin(app, editor):
+    stores = app.extensions["kb.stores"]
+    follower = Follower(stores)
+    save(editor, "已有", "已有文档")
+    assert follower.step() and not follower.waiting
+    data = serialize(DocumentFile(title="外部", body="绕过 kb 的提交")).encode()
+    stores.store.commit([Write("外部", data)], Author("外部工具", "tool@example.com"), "外部提交")
+    assert follower.step()  # HEAD moved: one round (the catalog has nothing new)
+    assert not follower.step() and follower.waiting  # then it looks less often until something changes
+    revision = save(editor, "之后", "之后的保存")["revision"]  # the catalog catches up at the next write
+    assert follower.step() and not follower.waiting
+    assert stores.index.indexed_commit() == revision
