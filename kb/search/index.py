@@ -56,6 +56,7 @@ PARALLEL_THRESHOLD = 400
 WRITER_TIMEOUT = 120.0
 _OPEN_RETRIES = 6
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_UNREAD = object()
 
 
 def weighting() -> BM25F:
@@ -179,9 +180,15 @@ class SearchIndex:
         return fields.get("commit") if fields else None
 
     def _meta_fields(self) -> dict | None:
-        s = self._searcher()
-        docnum = s.document_number(path=META_PATH)
-        return None if docnum is None else s.stored_fields(docnum)
+        """The metadata document's fields, read once per snapshot (every search asks for the
+        commit, see ``refresh``; a snapshot never changes)."""
+        snap = self._snapshot()
+        fields = snap.__dict__.get("_kb_meta", _UNREAD)
+        if fields is _UNREAD:
+            s = snap.searcher
+            docnum = s.document_number(path=META_PATH)
+            fields = snap.__dict__["_kb_meta"] = None if docnum is None else s.stored_fields(docnum)
+        return fields
 
     def indexed_revisions(self) -> dict[str, str]:
         """path -> revision of every indexed document (for ``kb check``).
