@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import document
@@ -250,18 +250,24 @@ def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: R
         "archived_by": doc.archived_by[:64] if archived and doc.archived_by else None,
         "archive_reason": doc.archive_reason[:500] if archived and doc.archive_reason else None,
     }
-    documents = Document.__table__
-    if session.execute(update(documents).where(documents.c.path == path).values(values)).rowcount:
+    if session.execute(_UPDATE_DOCUMENT, {**values, "the_path": path}).rowcount:
         # a new row has no links or tags yet: only a changed document's are replaced
-        session.execute(delete(DocumentLink.__table__).where(DocumentLink.__table__.c.source == path))
-        session.execute(delete(DocumentTag.__table__).where(DocumentTag.__table__.c.path == path))
+        session.execute(_DELETE_LINKS, {"the_path": path})
+        session.execute(_DELETE_TAGS, {"the_path": path})
     else:
-        session.execute(insert(documents).values(path=path, **values))
+        session.execute(_INSERT_DOCUMENT, {**values, "path": path})
     if doc.tags:
-        session.execute(insert(DocumentTag.__table__),
-                        [{"path": path, "tag": tag[:100], "position": i} for i, tag in enumerate(doc.tags)])
+        session.execute(_INSERT_TAGS, [{"path": path, "tag": tag[:100], "position": i}
+                                       for i, tag in enumerate(doc.tags)])
 
 
+# built once: they run for every document of every commit recorded
+_DOCUMENTS, _LINKS, _TAGS = Document.__table__, DocumentLink.__table__, DocumentTag.__table__
+_UPDATE_DOCUMENT = update(_DOCUMENTS).where(_DOCUMENTS.c.path == bindparam("the_path"))
+_INSERT_DOCUMENT = insert(_DOCUMENTS)
+_DELETE_LINKS = delete(_LINKS).where(_LINKS.c.source == bindparam("the_path"))
+_DELETE_TAGS = delete(_TAGS).where(_TAGS.c.path == bindparam("the_path"))
+_INSERT_TAGS = insert(_TAGS)
 _INSERT_VERSION = insert(Version.__table__)
 
 
@@ -294,15 +300,17 @@ def _set_synced_commit(session: Session, commit: str | None) -> None:
     _set_state(session, CATALOG, commit)
 
 
+# plain statements: read and written under the lock on every recorded commit
+_SYNC = SyncState.__table__
+_READ_STATE = select(_SYNC.c.commit).where(_SYNC.c.name == bindparam("the_name"))
+_WRITE_STATE = update(_SYNC).where(_SYNC.c.name == bindparam("the_name"))
+
+
 def _state(session: Session, name: str) -> str | None:
-    state = session.get(SyncState, name)
-    return state.commit if state else None
+    return session.execute(_READ_STATE, {"the_name": name}).scalar()
 
 
 def _set_state(session: Session, name: str, value: str | None) -> None:
-    state = session.get(SyncState, name)
-    if state is None:
-        session.add(SyncState(name=name, commit=value))
-    else:
-        state.commit = value
+    if not session.execute(_WRITE_STATE, {"the_name": name, "commit": value}).rowcount:
+        session.execute(insert(_SYNC), {"name": name, "commit": value})
 
