@@ -7,38 +7,13 @@ own ``tmp_path`` has its own repository, index and caches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from flask import Flask, Response, after_this_request, current_app, has_request_context
 
-from kb.config import INSTANCE_MODE, zone
-from kb.db import make_sessionmaker
-from kb.render import RenderCache
+from kb.instance import build_stores
 from kb.search import SearchIndex
-from kb.services.audit import AuditTrail
 from kb.services.documents import Stores
-from kb.stores import FOLLOWER_LOCK, answered
-from kb.versioning import GitStore
-
-
-def build_stores(config: dict) -> Stores:
-    """Open (creating where missing) the repository, index and database named by ``config``."""
-    instance = Path(config["INSTANCE_DIR"])
-    instance.mkdir(mode=INSTANCE_MODE, parents=True, exist_ok=True)
-    sessions = make_sessionmaker(config["DATABASE_URL"])
-    return Stores(
-        store=GitStore.init(Path(config["CONTENT_DIR"]), lock_path=instance / "write.lock",
-                            lock_timeout=config["LOCK_TIMEOUT"]),
-        index=SearchIndex(Path(config["INDEX_DIR"])),
-        sessions=sessions,
-        renders=RenderCache(instance / "cache" / "html"),
-        audit=AuditTrail(sessions, instance / "audit.lock"),
-        max_body_bytes=config["MAX_BODY_BYTES"],
-        default_access=config["DEFAULT_ACCESS"],
-        require_review=config["REQUIRE_REVIEW"],
-        timezone=zone(config["TIMEZONE"]),
-        follower_lock=instance / FOLLOWER_LOCK,
-    )
+from kb.stores import answered
 
 
 def init_app(app: Flask) -> None:

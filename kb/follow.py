@@ -134,7 +134,7 @@ def holding(lock_file: Path) -> Iterator[bool]:
 
 def main() -> None:
     from kb import config as settings
-    from kb.extensions import build_stores
+    from kb.instance import build_stores
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with contextlib.suppress(OSError):
