@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from flask import Flask, Response, after_this_request, current_app, has_request_context
 
+from kb.idle import IdleRunner
 from kb.instance import build_stores
 from kb.search import SearchIndex
 from kb.services.documents import Stores
@@ -18,7 +19,12 @@ from kb.stores import answered
 
 def init_app(app: Flask) -> None:
     stores = build_stores(app.config)
-    stores.defer = after_reply
+    if app.config.get("IDLE_WORK"):  # kb serve's workers: see kb.idle
+        idle = IdleRunner()
+        app.wsgi_app = idle.wrap(app.wsgi_app)  # type: ignore[method-assign]
+        stores.defer = idle.submit
+    else:
+        stores.defer = after_reply
     app.extensions["kb.stores"] = stores
 
 
