@@ -146,6 +146,19 @@ class Instance:
             process.wait(timeout=30)
 
 
+def imported_instance(work: Path, docs: int, corpus: Path | None) -> tuple[Instance, list[str]]:
+    """An instance under ``work`` holding ``docs`` documents and their paths; a ``work`` built by an
+    earlier run is measured again as it is (its import folder says which documents it holds)."""
+    instance = Instance(work / "instance")
+    if instance.folder.exists():
+        return instance, sorted(p.relative_to(work / "import").as_posix()[:-3]
+                                for p in (work / "import").rglob("*.md"))
+    paths = write_corpus(work / "import", docs, corpus)
+    instance.kb("init")
+    instance.kb("import", str(work / "import"))
+    return instance, paths
+
+
 def timed(calls: list[Callable[[], requests.Response]]) -> list[float]:
     """Milliseconds of each call; a failed call raises (a benchmark of errors is worthless)."""
     samples = []

@@ -37,7 +37,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from flask.testing import FlaskClient
-from harness import PASSWORD, Instance, corpus_dir, percentile, print_table, write_corpus
+from harness import PASSWORD, corpus_dir, imported_instance, percentile, print_table
 from sqlalchemy import event
 
 from kb import create_app
@@ -185,13 +185,7 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", help="a pstats sort key: cumulative, tottime…")
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="kb-save-"))
-    instance = Instance(work / "instance")
-    if instance.folder.exists():  # a --workdir built by an earlier run: measure it again
-        paths = sorted(p.relative_to(work / "import").as_posix()[:-3] for p in (work / "import").rglob("*.md"))
-    else:
-        paths = write_corpus(work / "import", args.docs, corpus_dir(args.corpus))
-        instance.kb("init")
-        instance.kb("import", str(work / "import"))
+    instance, paths = imported_instance(work, args.docs, corpus_dir(args.corpus))
 
     app = create_app({"INSTANCE_DIR": str(instance.folder), "WTF_CSRF_ENABLED": False})
     stages = Stages()
