@@ -24,11 +24,11 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from kb.errors import KBError
+from kb.search.generations import flock_within
 from kb.services import catalog
 from kb.services.documents import Stores
 
@@ -114,16 +114,9 @@ def holding(lock_file: Path) -> Iterator[bool]:
     """Hold the follower's lock file while inside; yields False when another follower holds it."""
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + _LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    yield False
-                    return
-                time.sleep(0.01)
+        if not flock_within(fd, _LOCK_WAIT, poll=0.01):
+            yield False
+            return
         try:
             yield True
         finally:

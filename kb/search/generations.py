@@ -102,6 +102,20 @@ def remove_stale(root: Path, keep: set[str], grace: float | None = None) -> None
                 child.unlink()
 
 
+def flock_within(fd: int, seconds: float, poll: float = 0.005) -> bool:
+    """Take an exclusive ``flock`` on ``fd``, trying for up to ``seconds``; whether it was taken
+    (a blocking flock could not be given up on)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(poll)
+
+
 @contextlib.contextmanager
 def write_lock(root: Path, timeout: float = 600.0) -> Iterator[None]:
     """Exclusive across threads and processes; waits up to ``timeout`` seconds. Re-entrant in
@@ -124,15 +138,8 @@ def write_lock(root: Path, timeout: float = 600.0) -> Iterator[None]:
     try:
         fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"search index is locked for writing: {root}") from None
-                    time.sleep(0.005)
+            if not flock_within(fd, timeout):
+                raise TimeoutError(f"search index is locked for writing: {root}")
             try:
                 yield
             finally:
