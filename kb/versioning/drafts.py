@@ -29,7 +29,7 @@ from pygit2.enums import FileMode, SortMode
 
 from kb.errors import Conflict
 from kb.versioning.model import Author, Revision
-from kb.versioning.store import GitStore, _commit, _revision, _signature, create_blob, disk_full
+from kb.versioning.store import GitStore, _commit, _get, _revision, _signature, create_blob, disk_full
 
 DRAFT_REFS = "refs/drafts/"
 DISCARDED_REFS = "refs/drafts-discarded/"
@@ -69,7 +69,7 @@ class DraftStore:
         """The open draft of ``path`` (its newest version), or None."""
         repo = self.store._repo()
         ref = repo.references.get(_ref(path))
-        return None if ref is None else _draft(repo[ref.target])
+        return None if ref is None else _draft(_get(repo, ref.target, pygit2.Commit))
 
     def version(self, revision: str) -> Draft | None:
         """The draft version made by commit ``revision``, whether its draft is open, published
@@ -95,7 +95,7 @@ class DraftStore:
         repo = self.store._repo()
         for name in repo.references:
             if name.startswith(DRAFT_REFS):
-                yield _draft(repo[repo.references[name].target])
+                yield _draft(_get(repo, repo.references[name].target, pygit2.Commit))
 
     def save(self, data: bytes, state: DraftState, author: Author, message: str, *,
              expected: str | None, date: dt.datetime | None = None) -> Revision:
@@ -105,7 +105,7 @@ class DraftStore:
         repo = self.store._repo()
         oid = _write(repo, data, state, author, message, date, parent=expected)
         _swap(repo, _ref(state.path), expected, oid)
-        return _revision(repo[oid])
+        return _revision(_get(repo, oid, pygit2.Commit))
 
     def restore(self, path: str, current: str, previous: str | None) -> None:
         """Point the draft ref of ``path`` back from ``current`` to ``previous`` (None: no draft):
@@ -147,7 +147,7 @@ class DraftStore:
         oid = _write(repo, draft.data, state, draft.revision.author, message, None, parent=draft.revision.id)
         _swap(repo, _ref(new), None, oid)
         self.close(old, draft.revision.id)
-        return draft.revision, _revision(repo[oid])
+        return draft.revision, _revision(_get(repo, oid, pygit2.Commit))
 
     def unmove(self, old: str, new: str, previous: str, current: str) -> None:
         """Undo ``move``: the draft back on ``old`` at ``previous``, ``new``'s ref (at ``current``)
@@ -179,8 +179,10 @@ def _ref(path: str) -> str:
 
 def _draft(commit: pygit2.Commit) -> Draft:
     tree = commit.tree
-    state = json.loads(tree[STATE_FILE].data.decode("utf-8"))
-    document = tree[DOCUMENT_FILE]
+    state_blob, document = tree[STATE_FILE], tree[DOCUMENT_FILE]
+    if not isinstance(state_blob, pygit2.Blob) or not isinstance(document, pygit2.Blob):
+        raise TypeError(f"commit {commit.id} is not a draft's: {STATE_FILE} or {DOCUMENT_FILE} is not a file")
+    state = json.loads(state_blob.data.decode("utf-8"))
     return Draft(_revision(commit), DraftState(**state), document.data, str(document.id))
 
 

@@ -34,7 +34,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 import filelock
 import pygit2
@@ -74,6 +74,7 @@ _TREE_CACHE_LIMIT = 4 << 20
 _LOCK_POLL_INTERVAL = 0.005
 
 _Edits = dict[str, "pygit2.Oid | _Edits | None"]
+_O = TypeVar("_O", pygit2.Commit, pygit2.Tree, pygit2.Blob)
 
 
 def _configure_libgit2() -> None:
@@ -245,7 +246,7 @@ class GitStore:
         if head is None:
             return None
         oid = self._timeline(repo, head).newest_at_or_before(when.timestamp())
-        return None if oid is None else _revision(repo[oid])
+        return None if oid is None else _revision(_get(repo, oid, pygit2.Commit))
 
     def _timeline(self, repo: pygit2.Repository, head: pygit2.Oid) -> _Timeline:
         """The first-parent history's dates up to ``head``; extended, not rebuilt, as ``main``
@@ -277,7 +278,7 @@ class GitStore:
         """The content of a blob, e.g. one named by a Change. Raises InvalidRevision/NotFound."""
         repo = self._repo()
         obj = _lookup(repo, blob_id, what="内容")
-        if obj is None or obj.type != ObjectType.BLOB:
+        if not isinstance(obj, pygit2.Blob):
             raise NotFound(f"未找到内容 {_shown(blob_id)} (unknown blob)")
         return obj.data
 
@@ -304,11 +305,12 @@ class GitStore:
         tree, prefix = commit.tree, ""
         if folder is not None:
             try:
-                tree, prefix = commit.tree[folder], folder + "/"
+                subtree, prefix = commit.tree[folder], folder + "/"
             except KeyError:
                 return iter(())
-            if tree.type != ObjectType.TREE:
+            if not isinstance(subtree, pygit2.Tree):
                 return iter(())
+            tree = subtree
         return ((path, str(oid)) for path, oid in _iter_documents(tree, prefix))
 
     def count_documents(self, revision: str | None = None) -> int:
@@ -397,7 +399,7 @@ class GitStore:
                 parents,
             )
             _move_branch(repo, head, oid)
-        commit = repo[oid]
+        commit = _get(repo, oid, pygit2.Commit)
         return _revision(commit), _changes(repo, commit)
 
 
@@ -490,9 +492,21 @@ def _shown(value: object) -> str:
 
 def _head_oid(repo: pygit2.Repository) -> pygit2.Oid | None:
     try:
-        return repo.lookup_reference(BRANCH).target
+        target = repo.lookup_reference(BRANCH).target
     except KeyError:
         return None
+    if not isinstance(target, pygit2.Oid):  # kb only ever creates main as a direct reference
+        raise TypeError(f"{BRANCH} is a symbolic reference to {target}, expected a commit id")
+    return target
+
+
+def _get(repo: pygit2.Repository, oid: pygit2.Oid | str, kind: type[_O]) -> _O:
+    """``repo[oid]``, checked to be a ``kind`` (pygit2 types it as any object): the ids passed
+    here come from a commit, a ref or a tree entry, so a mismatch means a corrupt repository."""
+    obj = repo[oid]
+    if not isinstance(obj, kind):
+        raise TypeError(f"object {oid} is a {obj.type_str}, expected a {kind.__name__.lower()}")
+    return obj
 
 
 def _lookup(repo: pygit2.Repository, object_id: str, *, what: str) -> pygit2.Object | None:
@@ -506,7 +520,7 @@ def _lookup(repo: pygit2.Repository, object_id: str, *, what: str) -> pygit2.Obj
 
 def _commit(repo: pygit2.Repository, revision: str) -> pygit2.Commit:
     obj = _lookup(repo, revision, what="修订版本")
-    if obj is None or obj.type != ObjectType.COMMIT:
+    if not isinstance(obj, pygit2.Commit):
         raise NotFound(f"未找到修订版本 {revision} (unknown revision)")
     return obj
 
@@ -516,7 +530,7 @@ def _commit_at(repo: pygit2.Repository, revision: str | None) -> pygit2.Commit |
     if revision is not None:
         return _commit(repo, revision)
     head = _head_oid(repo)
-    return None if head is None else repo[head]
+    return None if head is None else _get(repo, head, pygit2.Commit)
 
 
 def _text(raw: bytes) -> str:
@@ -558,7 +572,7 @@ def _doc_blob(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:
         obj = tree[docpath.to_file(path)]
     except KeyError:
         return None
-    return obj if obj.filemode in _DOC_MODES else None
+    return obj if isinstance(obj, pygit2.Blob) and obj.filemode in _DOC_MODES else None
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -601,15 +615,20 @@ def _changes(repo: pygit2.Repository, commit: pygit2.Commit) -> list[Change]:
     return changes
 
 
-def _is_folder(entry: pygit2.Object) -> bool:
+def _is_folder(entry: pygit2.Object) -> TypeGuard[pygit2.Tree]:
     # A folder whose name can never be a path segment (".git", "-x") holds no documents.
-    return entry.filemode == FileMode.TREE and not entry.name.startswith((".", "-"))
+    # (A tree entry with the tree file mode is a pygit2.Tree; tree entries always have a name.)
+    name = entry.name
+    return entry.filemode == FileMode.TREE and name is not None and not name.startswith((".", "-"))
 
 
 def _entry_doc(entry: pygit2.Object | None, prefix: str) -> str | None:
-    if entry is None or entry.filemode not in _DOC_MODES or not entry.name.endswith(docpath.SUFFIX):
+    if entry is None or entry.filemode not in _DOC_MODES:
         return None
-    return _doc_path(prefix + entry.name)
+    name = entry.name
+    if name is None or not name.endswith(docpath.SUFFIX):
+        return None
+    return _doc_path(prefix + name)
 
 
 def _compare(
@@ -628,7 +647,9 @@ def _compare(
             target.update(_iter_documents(tree, prefix))
         return
     for prior, entry in _differing_entries(old, new):
-        name = (entry if entry is not None else prior).name
+        either = entry if entry is not None else prior
+        assert either is not None, "_differing_entries never pairs two absent entries"
+        name = either.name
         prior_folder = prior if prior is not None and _is_folder(prior) else None
         folder = entry if entry is not None and _is_folder(entry) else None
         if folder is not None or prior_folder is not None:
@@ -638,15 +659,18 @@ def _compare(
             prior_doc: str | None = doc  # same name: validated once
         else:
             prior_doc = _entry_doc(prior, prefix)
-        if doc is not None and prior_doc is not None:
+        # (a document name implies its entry is present: _entry_doc(None) is None)
+        if doc is not None and entry is not None and prior_doc is not None:
             changes.append(Change(MODIFY, doc, None, str(entry.id)))
-        elif doc is not None:
+        elif doc is not None and entry is not None:
             added[doc] = entry.id
-        elif prior_doc is not None:
+        elif prior_doc is not None and prior is not None:
             deleted[prior_doc] = prior.id
 
 
-def _differing_entries(old: pygit2.Tree, new: pygit2.Tree) -> list[tuple[pygit2.Object | None, pygit2.Object | None]]:
+def _differing_entries(
+    old: pygit2.Tree, new: pygit2.Tree
+) -> Sequence[tuple[pygit2.Object | None, pygit2.Object | None]]:
     """(old entry, new entry) pairs of the names whose object differs (None: absent).
 
     Speed matters here: this runs for every folder on a changed path of every commit that
@@ -656,11 +680,11 @@ def _differing_entries(old: pygit2.Tree, new: pygit2.Tree) -> list[tuple[pygit2.
     """
     olds, news = list(old), list(new)
     if len(olds) == len(news):
-        pairs = [(a, b) for a, b in zip(olds, news, strict=True) if a != b or a.name != b.name]
-        if all(a.name == b.name for a, b in pairs):
-            return pairs
+        same_places = [(a, b) for a, b in zip(olds, news, strict=True) if a != b or a.name != b.name]
+        if all(a.name == b.name for a, b in same_places):
+            return same_places
     before = {entry.name: entry for entry in olds}
-    pairs = []
+    pairs: list[tuple[pygit2.Object | None, pygit2.Object | None]] = []
     for entry in news:
         prior = before.pop(entry.name, None)
         if prior is None or prior != entry:
@@ -701,7 +725,7 @@ def _pair_moves(repo: pygit2.Repository, added: dict[str, pygit2.Oid], deleted: 
 
 def _similarity(repo: pygit2.Repository, old_id: pygit2.Oid, new_id: pygit2.Oid) -> float:
     """Share of lines two texts have in common (0..1), from libgit2's line diff."""
-    old, new = repo[old_id], repo[new_id]
+    old, new = _get(repo, old_id, pygit2.Blob), _get(repo, new_id, pygit2.Blob)
     if old.is_binary or new.is_binary:
         return 0.0
     _, _, deletions = old.diff(new).line_stats
@@ -732,9 +756,12 @@ def _checked(op: Operation) -> Operation:
 
 def _signature(author: Author, date: dt.datetime | None) -> pygit2.Signature:
     when = dt.datetime.now().astimezone() if date is None else date
-    if when.utcoffset() is None:
+    utcoffset = when.utcoffset()
+    if utcoffset is None:
         when = when.astimezone()  # naive: local time
-    offset = int(when.utcoffset().total_seconds() // 60)
+        utcoffset = when.utcoffset()
+        assert utcoffset is not None, "astimezone() returns an aware datetime"
+    offset = int(utcoffset.total_seconds() // 60)
     fields = (author.name, author.email)
     # libgit2 accepts a newline in a name, which would corrupt the commit header.
     if not all(isinstance(f, str) and f.strip() and f.isprintable() for f in fields):
@@ -781,9 +808,10 @@ def _nest(final: dict[str, pygit2.Oid | None]) -> _Edits:
         *folders, name = docpath.to_file(path).split("/")
         node = root
         for folder in folders:
-            node = node.setdefault(folder, {})
-            if not isinstance(node, dict):
+            child = node.setdefault(folder, {})
+            if not isinstance(child, dict):
                 raise _clash(path)
+            node = child
         if isinstance(node.get(name), dict):
             raise _clash(path)
         node[name] = oid

@@ -187,6 +187,8 @@ def merge3(base: str, ours: str, theirs: str, labels: tuple[str, str] = ("ours",
             out.extend(theirs_lines[region[1] : region[2]])
         else:  # "conflict"
             conflicts = True
+            if len(region) != 7:
+                raise ValueError(f"unexpected merge region {region!r}")
             _, _, _, ours_start, ours_end, theirs_start, theirs_end = region
             out.append(f"<<<<<<< {labels[0]}\n")
             out.extend(_closed(ours_lines[ours_start:ours_end]))
