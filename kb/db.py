@@ -7,9 +7,11 @@ write lock) opens its own session with ``new_session()``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, current_app, g
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import migrations
@@ -46,6 +48,14 @@ def make_engine(url: str) -> Engine:
 
 
 _DURABLE = "kb_durable"
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows the UPDATE or DELETE that gave ``result`` matched (``Session.execute`` types
+    every result as a plain Result; a DML statement's is a CursorResult)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(result).__name__}")
+    return result.rowcount
 
 
 def durable(session: Session) -> None:

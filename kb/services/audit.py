@@ -34,7 +34,7 @@ from kb import access
 from kb.access import Principal
 from kb.db import durable
 from kb.errors import BadRequest
-from kb.models import AuditEntry, utcnow
+from kb.models import AuditEntry, table_of, utcnow
 from kb.moments import parse_moment
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ MAX_SQL_TARGETS = 500
 
 # built once: the statements are on the path of every write and audited read
 _NEWEST = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-_INSERT = insert(AuditEntry.__table__)
+_INSERT = insert(table_of(AuditEntry))
 
 
 def entry_hash(values: dict, prev_hash: str) -> str:
@@ -157,11 +157,12 @@ class AuditTrail:
         audited read, and the ORM's unit of work would double its cost.
         """
         previous = session.execute(_NEWEST).first()
+        prev_hash: str = previous.hash if previous else GENESIS
         values = {"id": previous.id + 1 if previous else 1, "at": at or utcnow(), "actor": who.username[:64],
                   "address": who.address[:64], "action": action[:32], "target": target[:256], "revision": revision,
                   "level": level, "outcome": outcome, "detail": detail[:MAX_DETAIL],
-                  "prev_hash": previous.hash if previous else GENESIS}
-        values["hash"] = entry_hash(_fields(values), values["prev_hash"])
+                  "prev_hash": prev_hash}
+        values["hash"] = entry_hash(_fields(values), prev_hash)
         session.execute(_INSERT, values)
         session.info["kb_audit_last"] = {"id": values["id"], "hash": values["hash"]}
 

@@ -17,9 +17,10 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import document
+from kb.db import rowcount
 from kb.document import DocumentFile, archived_time, review_date
 from kb.errors import KBError
-from kb.models import Document, DocumentLink, DocumentTag, SyncState, Version
+from kb.models import Document, DocumentLink, DocumentTag, SyncState, Version, table_of
 from kb.search import IndexedDoc, SearchIndex
 from kb.services.links import link_targets
 from kb.versioning import Change, GitStore, Revision
@@ -192,7 +193,12 @@ def _catch_up_index(session: Session, store: GitStore, index: SearchIndex, since
                 if change.old_path:
                     final[change.old_path] = None
             for change in commit_changes:
-                final[change.path] = None if change.kind == "delete" else (revision, change.blob)
+                if change.kind == "delete":
+                    final[change.path] = None
+                elif change.blob is None:
+                    raise ValueError(f"a {change.kind} of {change.path} without a blob")  # only deletes have none
+                else:
+                    final[change.path] = (revision, change.blob)
             if len(final) > BULK_INDEX_THRESHOLD:
                 break  # a rebuild it is: no need to read the rest
     except KBError:
@@ -250,7 +256,7 @@ def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: R
         "archived_by": doc.archived_by[:64] if archived and doc.archived_by else None,
         "archive_reason": doc.archive_reason[:500] if archived and doc.archive_reason else None,
     }
-    if session.execute(_UPDATE_DOCUMENT, {**values, "the_path": path}).rowcount:
+    if rowcount(session.execute(_UPDATE_DOCUMENT, {**values, "the_path": path})):
         # a new row has no links or tags yet: only a changed document's are replaced
         session.execute(_DELETE_LINKS, {"the_path": path})
         session.execute(_DELETE_TAGS, {"the_path": path})
@@ -262,13 +268,13 @@ def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: R
 
 
 # built once: they run for every document of every commit recorded
-_DOCUMENTS, _LINKS, _TAGS = Document.__table__, DocumentLink.__table__, DocumentTag.__table__
+_DOCUMENTS, _LINKS, _TAGS = table_of(Document), table_of(DocumentLink), table_of(DocumentTag)
 _UPDATE_DOCUMENT = update(_DOCUMENTS).where(_DOCUMENTS.c.path == bindparam("the_path"))
 _INSERT_DOCUMENT = insert(_DOCUMENTS)
 _DELETE_LINKS = delete(_LINKS).where(_LINKS.c.source == bindparam("the_path"))
 _DELETE_TAGS = delete(_TAGS).where(_TAGS.c.path == bindparam("the_path"))
 _INSERT_TAGS = insert(_TAGS)
-_INSERT_VERSION = insert(Version.__table__)
+_INSERT_VERSION = insert(table_of(Version))
 
 
 def _version_row(change: Change, revision: Revision, doc: DocumentFile) -> dict:
@@ -301,7 +307,7 @@ def _set_synced_commit(session: Session, commit: str | None) -> None:
 
 
 # plain statements: read and written under the lock on every recorded commit
-_SYNC = SyncState.__table__
+_SYNC = table_of(SyncState)
 _READ_STATE = select(_SYNC.c.commit).where(_SYNC.c.name == bindparam("the_name"))
 _WRITE_STATE = update(_SYNC).where(_SYNC.c.name == bindparam("the_name"))
 
@@ -311,6 +317,6 @@ def _state(session: Session, name: str) -> str | None:
 
 
 def _set_state(session: Session, name: str, value: str | None) -> None:
-    if not session.execute(_WRITE_STATE, {"the_name": name, "commit": value}).rowcount:
+    if not rowcount(session.execute(_WRITE_STATE, {"the_name": name, "commit": value})):
         session.execute(insert(_SYNC), {"name": name, "commit": value})
 

@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash
 
 from kb import access
 from kb.access import CLEARANCES, ROLES, Principal
+from kb.db import rowcount
 from kb.errors import BadRequest, Conflict, Forbidden, NotFound
 from kb.i18n import LANGUAGES
 from kb.models import ApiToken, LoginSession, User, utcnow
@@ -95,13 +96,13 @@ def digest(secret: str) -> str:
 def _check_role(role: object) -> str:
     if role not in ASSIGNABLE_ROLES:
         raise BadRequest(f"未知角色“{str(role)[:40]}”，应为 {', '.join(ASSIGNABLE_ROLES)} (unknown role)")
-    return role  # type: ignore[return-value]
+    return role
 
 
 def _check_clearance(clearance: object) -> str:
     if clearance not in CLEARANCES:
         raise BadRequest(f"未知密级“{str(clearance)[:40]}”，应为 {', '.join(CLEARANCES)} (unknown clearance)")
-    return clearance  # type: ignore[return-value]
+    return clearance
 
 
 def _check_text(value: object, name: str, limit: int) -> str:
@@ -254,7 +255,7 @@ def set_language(session: Session, actor: Principal, language: object) -> bool:
     changed = session.execute(update(User).where(User.username == actor.username,
                                                  or_(User.language.is_(None), User.language != language))
                               .values(language=language))
-    return bool(changed.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(changed))
 
 
 def end_all_sessions(session: Session, user: User) -> None:
