@@ -48,8 +48,10 @@ WRITE_ACTIONS = frozenset({"edit", "draft", "publish", "review", "revert", "move
 
 
 class DocumentLike(Protocol):
-    access: str
-    status: str
+    @property
+    def access(self) -> str: ...
+    @property
+    def status(self) -> str: ...
 
 
 @dataclass(frozen=True)

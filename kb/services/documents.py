@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session, lazyload, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, lazyload, sessionmaker
 
 from kb import access, docpath
 from kb import stores as stores_
@@ -132,7 +132,7 @@ class Known:
 # ---------------------------------------------------------------- reading
 
 
-def in_folder(column: ColumnElement, folder: str) -> ColumnElement:
+def in_folder(column: ColumnElement[str] | InstrumentedAttribute[str], folder: str) -> ColumnElement[bool]:
     """The SQL condition "the path in ``column`` is in ``folder``, or is ``folder``": a folder
     filter, so ``运维`` does not also take ``运维组/…``. Slashes around ``folder`` are ignored."""
     folder = folder.strip("/")
@@ -307,6 +307,7 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
     if not live:
         raise NotFound("文档没有可比较的版本 (no versions)")
     new = version_at_revision(stores.store, known, path, to_revision) if to_revision else (live[-1], live[-1].blob)
+    old: tuple[Version | None, str | None]
     if from_revision:
         old = version_at_revision(stores.store, known, path, from_revision)
     else:
@@ -359,7 +360,7 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
         text = serialize(doc)
         merged = False
         if stale:
-            assert known is not None and current is not None
+            assert known is not None and current is not None and base_revision  # what makes it stale
             text = merge_edit(stores.store, known, path, base_revision, text, current.blob)
             merged = True
         revision = w.commit([Write(path, text.encode("utf-8"))],

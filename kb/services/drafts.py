@@ -123,8 +123,9 @@ def save_draft(stores: Stores, session: Session, user: Principal, path: str, *, 
             known = known_document(fresh, path) if current is not None else None
         access.require(user, "draft", known)
         if draft is not None:
-            old: DocumentFile | None = _document(draft)
-            access.require(user, "draft", known or access.Standing(old.access), old.access)
+            draft_doc = _document(draft)
+            access.require(user, "draft", known or access.Standing(draft_doc.access), draft_doc.access)
+            old: DocumentFile | None = draft_doc
         else:
             old = catalog.read_document(stores.store, current.blob, path) if current is not None else None
         doc = compose(stores, user, old, title=title, body=body, tags=tags, access_level=access_level,

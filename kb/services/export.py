@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import ColumnElement, Row, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kb import access, docpath
 from kb.access import Principal
@@ -188,7 +188,7 @@ class _Scope:
     path: str | None
     prefix: str | None
 
-    def matches(self, column: ColumnElement) -> ColumnElement:
+    def matches(self, column: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[bool]:
         """The SQL condition on a document path column: the document, the folder, or all."""
         if self.path is not None:
             return column == self.path
@@ -263,7 +263,7 @@ class _Archive:
         """Store one file (dated ``when``, else the export's time); returns (sha256, bytes)."""
         info = zipfile.ZipInfo(name, date_time=max(when or self.generated_at, _ZIP_EPOCH).timetuple()[:6])
         info.compress_type = zipfile.ZIP_DEFLATED
-        info._compresslevel = ZIP_LEVEL  # what ZipFile.open() reads (public as compress_level in 3.13)
+        info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # private: what ZipFile.open() reads (compress_level in 3.13)
         info.external_attr = 0o644 << 16
         digest, size = hashlib.sha256(), 0
         with self.zip.open(info, "w") as target:

@@ -15,8 +15,9 @@ import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from kb import access, docpath
@@ -160,10 +161,10 @@ def review_due(session: Session, user: Principal, *, within_days: int = 30, owne
     return list(session.scalars(query.order_by(Document.review_by, Document.path).limit(MAX_PER_PAGE * 5)))
 
 
-def _page(session: Session, query: object, order: tuple, page: int, per_page: int) -> tuple[int, list]:
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0  # type: ignore[attr-defined]
+def _page(session: Session, query: Select[Any], order: tuple, page: int, per_page: int) -> tuple[int, list]:
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    rows = session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))  # type: ignore[attr-defined]
+    rows = session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))
     return total, list(rows)
 
 

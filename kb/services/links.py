@@ -54,7 +54,8 @@ def link_targets(body: str, path: str) -> set[str]:
     # a document, and there is no reference definition, the body is not read for code at all
     if "]:" not in body and not {_target(folder, href) for href in _ANY_HREF.findall(body)} - {None, path}:
         return set()
-    return {_target(folder, href) for href in set(_hrefs(body))} - {None, path}
+    targets = {_target(folder, href) for href in set(_hrefs(body))}
+    return {target for target in targets if target is not None and target != path}
 
 
 @functools.lru_cache(maxsize=16384)
