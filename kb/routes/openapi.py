@@ -91,7 +91,7 @@ def operation(ok: dict[int, Any], *, errors: Iterable[int] = (), writes: bool = 
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         validated = api.validate(resp=answers, security={} if public else None)(view)
-        validated.kb_operation = {"media": media, "public": public}  # type: ignore[attr-defined]
+        validated.kb_operation = {"media": media, "public": public}
         return validated
 
     return decorate

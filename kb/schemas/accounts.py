@@ -28,8 +28,8 @@ class TokenRequest(TokenName):
 class UserCreate(Body):
     username: str = Field(pattern=r"^[\w.\-@]{2,64}$")
     password: NewPassword  # type: ignore[valid-type]
-    role: Role = Role["reader"]  # type: ignore[valid-type]
-    clearance: Clearance = Clearance["internal"]  # type: ignore[valid-type]
+    role: Role = Role["reader"]
+    clearance: Clearance = Clearance["internal"]
     display_name: DisplayName = ""  # type: ignore[valid-type]
     email: Email = ""  # type: ignore[valid-type]
 
@@ -39,8 +39,8 @@ class PasswordChange(Body):
 
 
 class UserUpdate(Body):
-    role: Role | None = None  # type: ignore[valid-type]
-    clearance: Clearance | None = None  # type: ignore[valid-type]
+    role: Role | None = None
+    clearance: Clearance | None = None
     active: StrictBool | None = None
     password: NewPassword | None = None  # type: ignore[valid-type]
     display_name: DisplayName | None = None  # type: ignore[valid-type]

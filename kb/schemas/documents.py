@@ -28,7 +28,7 @@ class DocumentWrite(Body):
     title: Title  # type: ignore[valid-type]
     body: text()  # type: ignore[valid-type]
     tags: Tags | None = Field(default=None, max_length=MAX_TAGS)
-    access: AccessLevel | None = None  # type: ignore[valid-type]
+    access: AccessLevel | None = None
     review_by: str | None = ReviewDate
     message: Message | None = None  # type: ignore[valid-type]
     base_revision: Revision | None = Field(default=None, description="the revision the edit started from: "
@@ -43,8 +43,8 @@ class DocumentForm(Query):
     title: Title  # type: ignore[valid-type]
     body: text()  # type: ignore[valid-type]
     tags: line(MAX_TAGS * (MAX_TAG_LENGTH + 2))  # type: ignore[valid-type]
-    access: AccessLevel | Literal[""]  # type: ignore[valid-type]
-    review_by: str = ReviewDate
+    access: AccessLevel | Literal[""]
+    review_by: str = ReviewDate  # type: ignore[assignment]  # default None (pydantic does not validate defaults)
     message: Message  # type: ignore[valid-type]
     base_revision: Revision | Literal[""]
     draft_revision: Revision | Literal[""]

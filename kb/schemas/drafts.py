@@ -18,7 +18,7 @@ class DraftWrite(Body):
     title: Title  # type: ignore[valid-type]
     body: text()  # type: ignore[valid-type]
     tags: Tags | None = Field(default=None, max_length=MAX_TAGS)
-    access: AccessLevel | None = None  # type: ignore[valid-type]
+    access: AccessLevel | None = None
     review_by: str | None = ReviewDate
     message: Message | None = None  # type: ignore[valid-type]
     draft_revision: Revision | None = Field(default=None, description="the draft version the edit started from")
