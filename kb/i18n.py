@@ -18,6 +18,7 @@ import logging
 
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_translations
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def _saved_language() -> str | None:
     return getattr(user, "language", None) if getattr(user, "is_authenticated", False) else None
 
 
-def remember_in_cookie(response: Response, language: str) -> None:
+def remember_in_cookie(response: WerkzeugResponse, language: str) -> None:
     """Keep ``language`` in the browser for a year (what a visitor who has not logged in gets)."""
     response.set_cookie(COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax")
 

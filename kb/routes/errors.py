@@ -14,6 +14,7 @@ import flask_login
 from flask import Flask, Response, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from kb import extensions
 from kb.access import anonymous
@@ -85,18 +86,18 @@ def _audit_refusal(action: str, reason: str) -> None:
                                      detail=f"{request.method}: {reason}"[:500])
 
 
-def _follow_move(location: str) -> Response:
+def _follow_move(endpoint: str, location: str) -> WerkzeugResponse:
     """The same page or API call (view, history, diff…, with its query) at the new path."""
     args = {**(request.view_args or {}), "path": location, **request.args.to_dict()}
-    return redirect(url_for(request.endpoint, **args), Moved.status)
+    return redirect(url_for(endpoint, **args), Moved.status)
 
 
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(KBError)
-    def kb_error(error: KBError) -> Response | tuple[Response, int]:
+    def kb_error(error: KBError) -> WerkzeugResponse | tuple[Response, int]:
         if isinstance(error, Moved):
-            if request.method in SAFE_METHODS and request.endpoint:
-                return _follow_move(error.details["location"])
+            if request.method in SAFE_METHODS and (endpoint := request.endpoint):
+                return _follow_move(endpoint, error.details["location"])
             error = NotFound("文档不存在 (document not found)")  # a write never follows a move
         if isinstance(error, Forbidden):
             _audit_refusal(getattr(current_app.view_functions.get(request.endpoint or ""), "kb_access", "request"),

@@ -96,7 +96,7 @@ def view_doc(path: str) -> str:
 
 @bp.get("/docs/<path:path>/edit")
 @checked("edit")
-def edit_doc(path: str) -> str:
+def edit_doc(path: str) -> tuple[str, int]:
     """The edit form; with an open draft, the draft is what is edited (nothing in it is lost)."""
     doc = documents.get_document(extensions.stores(), db.session(), current_user(), path)
     form = {"path": doc.path, "title": doc.title, "tags": ", ".join(doc.tags), "access": doc.access,
@@ -117,7 +117,7 @@ def save_doc(path: str) -> Response | tuple[str, int]:
 
 @bp.get("/new")
 @checked("edit")
-def new_doc() -> str:
+def new_doc() -> tuple[str, int]:
     form = dict.fromkeys(FORM_FIELDS, "") | {
         "path": request.args.get("path", ""),
         "access": documents.default_level(current_user(), extensions.stores().default_access)}
