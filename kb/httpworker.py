@@ -23,6 +23,7 @@ import time
 from functools import partial
 from typing import Any
 
+from gunicorn.http.parser import RequestParser
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 IDLE_TIMEOUT = 5.0
@@ -42,12 +43,22 @@ _TIMED_OUT = _status(408, "Request Timeout")
 _TOO_LARGE = _status(431, "Request Header Fields Too Large")
 
 
+class HeadConn(TConn):
+    """A connection with the head read so far, and when it was opened (or woke from keep-alive)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.head = bytearray()
+        self.opened = time.monotonic()
+        self.timeout: float = self.opened + IDLE_TIMEOUT
+
+
 class HeadFirstWorker(ThreadWorker):
     """``gthread`` with the request head read by the event loop (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.heading: set[TConn] = set()  # connections whose head is still arriving
+        self.heading: set[HeadConn] = set()  # connections whose head is still arriving
 
     def accept(self, listener: Any) -> None:
         try:
@@ -57,24 +68,25 @@ class HeadFirstWorker(ThreadWorker):
         except ConnectionAbortedError:
             return
         self.nr_conns += 1
-        conn = TConn(self.cfg, client, address, listener.getsockname())  # non-blocking
+        conn = HeadConn(self.cfg, client, address, listener.getsockname())  # non-blocking
         self._await_head(conn, IDLE_TIMEOUT)
 
     def on_client_socket_readable(self, conn: TConn, client: Any) -> None:
         """A kept-alive connection has sent something: read its head here too."""
+        assert isinstance(conn, HeadConn)  # this worker accepts every connection it serves
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self._await_head(conn, HEADER_TIMEOUT)
         self._read_head(conn)
 
-    def _await_head(self, conn: TConn, timeout: float) -> None:
+    def _await_head(self, conn: HeadConn, timeout: float) -> None:
         conn.head = bytearray()
         conn.opened = time.monotonic()
         conn.timeout = conn.opened + timeout
         self.heading.add(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
 
-    def _read_head(self, conn: TConn, _sock: Any = None) -> None:
+    def _read_head(self, conn: HeadConn, _sock: Any = None) -> None:
         try:
             data = conn.sock.recv(_READ)
         except BlockingIOError:
@@ -97,9 +109,11 @@ class HeadFirstWorker(ThreadWorker):
 
     def handle(self, conn: TConn) -> Any:
         """In a thread: give the parser the head read so far, then serve as gthread does."""
+        assert isinstance(conn, HeadConn)
         head, conn.head = bytes(conn.head), bytearray()
         if head:
             conn.init()  # a new connection gets its parser; a kept-alive one keeps it
+            assert isinstance(conn.parser, RequestParser)  # kb serves HTTP/1.1 only
             conn.parser.unreader.unread(head)
         return super().handle(conn)
 
@@ -110,7 +124,7 @@ class HeadFirstWorker(ThreadWorker):
         for conn in [c for c in self.heading if c.timeout <= now or not self.alive]:
             self._drop(conn, _TIMED_OUT if conn.head and self.alive else None)
 
-    def _drop(self, conn: TConn, answer: bytes | None = None) -> None:
+    def _drop(self, conn: HeadConn, answer: bytes | None = None) -> None:
         self.heading.discard(conn)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(conn.sock)
