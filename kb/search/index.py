@@ -73,7 +73,16 @@ class _Generation:
     def __init__(self, root: Path, name: str) -> None:
         self.name = name
         self.path = root / name
-        self.ix = FileStorage(str(self.path)).open_index()
+        storage = FileStorage(str(self.path))
+        # a writer in another process may commit between Whoosh listing the newest table of
+        # contents (_MAIN_<n>.toc) and opening it, and delete it: the next listing finds its successor
+        for attempt in range(_OPEN_RETRIES):
+            try:
+                self.ix = storage.open_index()
+                return
+            except FileNotFoundError:
+                if attempt == _OPEN_RETRIES - 1:
+                    raise
 
 
 class SearchIndex:
