@@ -1,18 +1,25 @@
-"""Search quality on a corpus with known answers: hit@10 and MRR@10 by language and kind.
+"""Search quality on corpora with known answers: hit@1, hit@10, MRR@10 and latency per set.
 
-    .venv/bin/python bench/search_quality.py [CORPUS_DIR] [--queries FILE] [--misses]
+    .venv/bin/python bench/search_quality.py [CORPUS_ROOT] [--index-cache DIR] [--misses]
 
-CORPUS_DIR defaults to ``../shared/corpus`` beside the repository (a folder of corpora means
-its first corpus with a ``<name>.queries.jsonl``); the query file defaults to
-``<CORPUS_DIR>.queries.jsonl`` (JSON lines: query, expect, lang, kind).
+CORPUS_ROOT defaults to ``../shared/corpus`` beside the repository. Every query set there is
+measured: ``<name>.queries.jsonl`` (known items: titles, phrases, keywords) and
+``<name>.questions.jsonl`` (natural questions), each against the corpus folder ``<name>``
+(JSON lines: query, expect, lang, kind). CORPUS_ROOT may also be one corpus folder, with
+``--queries FILE`` naming its query file.
 
-The searcher is a plain function ``query -> [paths]`` so the same measurement can later run
-over HTTP (a ``--url`` mode would only supply a different function).
+Latency is in-process (``SearchIndex.search`` with snippets, after one warm-up pass); over HTTP
+add the app's overhead (``search_http.py``). ``--index-cache DIR`` keeps each corpus's built
+index in DIR and reuses it while the corpus and kb's analysis are unchanged, for fast tuning
+loops (delete DIR after changing the analysis or schema).
+
+The searcher is a plain function ``query -> [paths]``, so the same measurement runs over HTTP.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import re
@@ -21,16 +28,18 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._corpus import Query, default_corpus_root, load_docs, load_queries, resolve_corpus
+from bench._corpus import Query, default_corpus_root, load_docs, load_queries
 from kb.search import SearchIndex
 
 K = 10
 _REPLICA = re.compile(r"^dup\d+/")
 SearchFn = Callable[[str], list[str]]
+SET_KINDS = ("queries", "questions")
 
 
 def local_search(index: SearchIndex) -> SearchFn:
@@ -42,8 +51,8 @@ def local_search(index: SearchIndex) -> SearchFn:
 
 
 def evaluate(search: SearchFn, queries: list[Query]) -> tuple[dict, list[tuple[Query, int | None, list[str]]]]:
-    """Per (lang, kind) group: count, hits@K and reciprocal-rank sum; plus every query's rank."""
-    groups: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    """Per (lang, kind) group: [count, hits@K, reciprocal-rank sum, hits@1]; plus every query's rank."""
+    groups: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0])
     ranks = []
     for item in queries:
         # A replica (dupN/...) of the expected document counts as finding it.
@@ -56,6 +65,7 @@ def evaluate(search: SearchFn, queries: list[Query]) -> tuple[dict, list[tuple[Q
             if rank:
                 g[1] += 1
                 g[2] += 1 / rank
+                g[3] += rank == 1
     return groups, ranks
 
 
@@ -64,39 +74,111 @@ def machine() -> str:
     return f"{platform.platform()} | Python {platform.python_version()} | {os.cpu_count()} CPUs | {cpu}"
 
 
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class QuerySet:
+    corpus: Path
+    file: Path
+
+    @property
+    def name(self) -> str:
+        return self.file.name.removesuffix(".jsonl").removeprefix(self.corpus.name + ".")
+
+
+def query_sets(root: Path, queries: Path | None) -> list[QuerySet]:
+    """Every (corpus, query file) pair under ``root``, or ``root`` itself with ``queries``."""
+    if queries is not None:
+        return [QuerySet(root, queries)]
+    found = []
+    for file in sorted(root.glob("*.jsonl")):
+        name, _, kind = file.name.removesuffix(".jsonl").rpartition(".")
+        if kind in SET_KINDS and (root / name).is_dir():
+            found.append(QuerySet(root / name, file))
+    if not found and root.is_dir():  # a corpus folder given alone: its sets lie beside it
+        return [QuerySet(root, f) for kind in SET_KINDS
+                if (f := root.with_name(f"{root.name}.{kind}.jsonl")).exists()]
+    return found
+
+
+def open_index(corpus: Path, cache: Path | None, tmp: Path) -> tuple[SearchIndex, int, float, float]:
+    """(index, documents, MB of text, build seconds or 0 when reused from ``cache``)."""
+    docs = load_docs(corpus)
+    size_mb = sum(len(d.body.encode()) + len(d.title.encode()) for d in docs) / 1e6
+    where = (cache or tmp) / corpus.name
+    marker = where / "built"
+    if marker.exists():
+        return SearchIndex(where), len(docs), size_mb, 0.0
+    index = SearchIndex(where)
+    t0 = time.perf_counter()
+    index.rebuild(docs, commit="bench", total=len(docs))
+    marker.touch()
+    return index, len(docs), size_mb, time.perf_counter() - t0
+
+
+def measure(index: SearchIndex, queries: list[Query]) -> tuple[dict, list, list[float]]:
+    search = local_search(index)
+    for item in queries:  # warm-up: postings caches, the segmenter's dictionary
+        search(item.query)
+    times: list[float] = []
+
+    def timed(q: str) -> list[str]:
+        t0 = time.perf_counter()
+        out = search(q)
+        times.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    groups, ranks = evaluate(timed, queries)
+    return groups, ranks, times
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("corpus", nargs="?", type=Path, default=default_corpus_root())
-    ap.add_argument("--queries", type=Path)
+    ap.add_argument("--queries", type=Path, help="one query file (CORPUS_ROOT is then its corpus folder)")
+    ap.add_argument("--index-cache", type=Path, help="keep and reuse built indexes in this folder")
     ap.add_argument("--misses", action="store_true", help="list queries whose answer ranked below 1")
     args = ap.parse_args(argv)
-    corpus: Path = resolve_corpus(args.corpus)
-    qfile: Path = args.queries or corpus.with_name(corpus.name + ".queries.jsonl")
-    queries = list(load_queries(qfile))
-    docs = load_docs(corpus)
-    size_mb = sum(len(d.body.encode()) + len(d.title.encode()) for d in docs) / 1e6
-    with tempfile.TemporaryDirectory() as tmp:
-        index = SearchIndex(Path(tmp) / "index")
-        t0 = time.perf_counter()
-        index.rebuild(docs, commit="bench", total=len(docs))
-        build_s = time.perf_counter() - t0
-        groups, ranks = evaluate(local_search(index), queries)
-        index.close()
-    print(f"corpus: {corpus.name}, {len(docs)} docs, {size_mb:.1f} MB; {len(queries)} queries; "
-          f"index built in {build_s:.1f} s")
+    sets = query_sets(args.corpus, args.queries)
+    if not sets:
+        print(f"no query sets found in {args.corpus}", file=sys.stderr)
+        return 2
     print(f"machine: {machine()}")
+    rows: list[str] = []
+    misses: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        opened: dict[Path, SearchIndex] = {}
+        for qs in sets:
+            if qs.corpus not in opened:
+                index, n_docs, size_mb, build_s = open_index(qs.corpus, args.index_cache, Path(tmp))
+                opened[qs.corpus] = index
+                built = f"index built in {build_s:.1f} s" if build_s else "index reused"
+                print(f"corpus: {qs.corpus.name}, {n_docs} docs, {size_mb:.1f} MB; {built}")
+            queries = list(load_queries(qs.file))
+            groups, ranks, times = measure(opened[qs.corpus], queries)
+            p50, p95 = percentile(times, 50), percentile(times, 95)
+            for (lang, kind), (n, hits, rr, first) in sorted(groups.items()):
+                if lang == "*" or kind == "*":
+                    continue
+                rows.append(f"| {qs.name} | {lang} | {kind} | {n} | {first / n:.3f} | {hits / n:.3f} | "
+                            f"{rr / n:.3f} | {p50:.1f} | {p95:.1f} |")
+            n, hits, rr, first = groups[("*", "*")]
+            rows.append(f"| **{qs.name}** | * | * | {n} | **{first / n:.3f}** | **{hits / n:.3f}** | "
+                        f"**{rr / n:.3f}** | {p50:.1f} | {p95:.1f} |")
+            misses += [f"rank={rank} [{qs.name} {item.lang}/{item.kind}] {item.query!r} -> {item.expect}; "
+                       f"got {paths[:3]}" for item, rank, paths in ranks if rank != 1]
+        for index in opened.values():
+            index.close()
     print()
-    print(f"| lang | kind | n | hit@{K} | MRR@{K} |")
-    print("|---|---|---:|---:|---:|")
-    order = sorted(groups, key=lambda k: (k[0] == "*", k[0], k[1] == "*", k[1]))
-    for lang, kind in order:
-        n, hits, rr = groups[(lang, kind)]
-        print(f"| {lang} | {kind} | {n} | {hits / n:.3f} | {rr / n:.3f} |")
+    print(f"| set | lang | kind | n | hit@1 | hit@{K} | MRR@{K} | p50 ms | p95 ms |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
     if args.misses:
         print()
-        for item, rank, paths in ranks:
-            if rank != 1:
-                print(f"rank={rank} [{item.lang}/{item.kind}] {item.query!r} -> {item.expect}; got {paths[:3]}")
+        print("\n".join(misses))
     return 0
 
 

@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nreindex CPU time (all processes): {reindex_cpu:.1f} s; search CPU time per query: "
           f"p50 {statistics.median(cpu_ms):.1f} ms, p95 {percentile(cpu_ms, 95):.1f} ms")
     print(f"first search after the last apply: {after_apply_ms:.1f} ms")
-    n, hits, rr = groups[("*", "*")]
+    n, hits, rr, _ = groups[("*", "*")]
     print(f"quality at this size (a dupN/ replica of the answer counts): hit@10 {hits / n:.3f}, "
           f"MRR@10 {rr / n:.3f}")
     print(f"load average (1 min) before the reindex: {load_before:.2f}, at the end: {os.getloadavg()[0]:.2f} "

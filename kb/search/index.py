@@ -20,7 +20,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from itertools import islice
 from pathlib import Path
@@ -33,7 +33,7 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
-from kb.search import engine, generations, snippets, spelling
+from kb.search import engine, generations, ranking, snippets, spelling
 from kb.search import query as kq
 from kb.search.codec import KBCodec
 from kb.search.model import Hit, IndexedDoc, SearchResult
@@ -99,6 +99,9 @@ class SearchIndex:
         self._pid = os.getpid()
         # set by the services: brings the index up to the last commit before a search
         self.catch_up: Callable[[], object] | None = None
+        # set by the services: the synonym groups in force (read from git, cached there), each a
+        # list of equivalent words or phrases as an admin wrote them; applied at query time
+        self.synonyms: Callable[[], Sequence[Sequence[str]]] | None = None
         if generations.read_pointer(self.root) is None:
             with generations.write_lock(self.root):
                 if generations.read_pointer(self.root) is None:
@@ -346,9 +349,12 @@ class SearchIndex:
         mask = _mask(ctx, snap.masks, levels, allowed_status, tags, prefixes)
         if mask:
             want = offset + limit
-            total, top = engine.run(ctx, kq.build(parsed), mask, want)
-            if total == 0 and kq.token_count(parsed) > 1:
-                total, top = engine.run(ctx, kq.build(parsed, any_of=True), mask, want)
+            if kq.plain(parsed):
+                total, top = ranking.score(ctx, ranking.plan(parsed.highlight_terms()), mask, want)
+            else:
+                total, top = engine.run(ctx, kq.build(parsed), mask, want)
+                if total == 0 and kq.token_count(parsed) > 1:
+                    total, top = engine.run(ctx, kq.build(parsed, any_of=True), mask, want)
             result.total = total
             pattern = snippets.pattern_for(parsed.highlight_terms())
             for score, docnum in top[offset:want]:

@@ -245,6 +245,14 @@ def build(parsed: ParsedQuery, *, any_of: bool = False, w: Weights = WEIGHTS) ->
     return positive
 
 
+def plain(parsed: ParsedQuery) -> bool:
+    """Words only (no quotes, prefixes or exclusions): ranked by ``ranking`` as a whole."""
+    import os
+    if os.environ.get("KB_OLD_RANKING"):
+        return False
+    return not parsed.exclude and not any(u.quoted or u.prefix for u in parsed.include)
+
+
 def token_count(parsed: ParsedQuery) -> int:
     """How many tokens the positive units hold (a single token has no OR fallback)."""
     return sum(len(u.tokens) for u in parsed.include)
