@@ -9,7 +9,9 @@ measured: ``<name>.queries.jsonl`` (known items: titles, phrases, keywords) and
 ``--queries FILE`` naming its query file.
 
 Latency is in-process (``SearchIndex.search`` with snippets, after one warm-up pass); over HTTP
-add the app's overhead (``search_http.py``). ``--index-cache DIR`` keeps each corpus's built
+add the app's overhead (``search_http.py``). The meaning vectors (``kb.search.semantic``) are
+computed before measuring, and the time they took is printed; ``--words-only`` measures
+without them. ``--index-cache DIR`` keeps each corpus's built
 index in DIR and reuses it while the corpus and kb's analysis are unchanged, for fast tuning
 loops (delete DIR after changing the analysis or schema).
 
@@ -104,19 +106,29 @@ def query_sets(root: Path, queries: Path | None) -> list[QuerySet]:
     return found
 
 
-def open_index(corpus: Path, cache: Path | None, tmp: Path) -> tuple[SearchIndex, int, float, float]:
-    """(index, documents, MB of text, build seconds or 0 when reused from ``cache``)."""
+def open_index(corpus: Path, cache: Path | None, tmp: Path, semantic: bool) -> tuple[SearchIndex, str]:
+    """The corpus's index (built, or reused from ``cache``) with its meaning vectors computed
+    (``semantic``), and a line saying what that took."""
     docs = load_docs(corpus)
     size_mb = sum(len(d.body.encode()) + len(d.title.encode()) for d in docs) / 1e6
     where = (cache or tmp) / corpus.name
     marker = where / "built"
+    index = SearchIndex(where, semantic=semantic)
+    line = f"corpus: {corpus.name}, {len(docs)} docs, {size_mb:.1f} MB; "
     if marker.exists():
-        return SearchIndex(where), len(docs), size_mb, 0.0
-    index = SearchIndex(where)
-    t0 = time.perf_counter()
-    index.rebuild(docs, commit="bench", total=len(docs))
-    marker.touch()
-    return index, len(docs), size_mb, time.perf_counter() - t0
+        line += "index reused"
+    else:
+        t0 = time.perf_counter()
+        index.rebuild(docs, commit="bench", total=len(docs))
+        marker.touch()
+        line += f"index built in {time.perf_counter() - t0:.1f} s"
+    if semantic:
+        t0 = time.perf_counter()
+        done = index.embed_pending()
+        took = time.perf_counter() - t0
+        line += (f"; {done} vectors computed in {took:.1f} s ({done / took:.1f} docs/s)" if done
+                 else "; vectors reused")
+    return index, line
 
 
 def measure(index: SearchIndex, queries: list[Query]) -> tuple[dict, list, list[float]]:
@@ -141,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=Path, help="one query file (CORPUS_ROOT is then its corpus folder)")
     ap.add_argument("--index-cache", type=Path, help="keep and reuse built indexes in this folder")
     ap.add_argument("--misses", action="store_true", help="list queries whose answer ranked below 1")
+    ap.add_argument("--words-only", action="store_true", help="without meaning vectors (KB_SEMANTIC=0)")
     args = ap.parse_args(argv)
     sets = query_sets(args.corpus, args.queries)
     if not sets:
@@ -153,10 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         opened: dict[Path, SearchIndex] = {}
         for qs in sets:
             if qs.corpus not in opened:
-                index, n_docs, size_mb, build_s = open_index(qs.corpus, args.index_cache, Path(tmp))
+                index, line = open_index(qs.corpus, args.index_cache, Path(tmp), not args.words_only)
                 opened[qs.corpus] = index
-                built = f"index built in {build_s:.1f} s" if build_s else "index reused"
-                print(f"corpus: {qs.corpus.name}, {n_docs} docs, {size_mb:.1f} MB; {built}")
+                print(line, flush=True)
             queries = list(load_queries(qs.file))
             groups, ranks, times = measure(opened[qs.corpus], queries)
             p50, p95 = percentile(times, 50), percentile(times, 95)

@@ -42,6 +42,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SESSION_HOURS": ("KB_SESSION_HOURS", float),
     "PROXY_COUNT": ("KB_PROXY_COUNT", int),
     "SESSION_COOKIE_SECURE": ("KB_COOKIE_SECURE", _flag),
+    "SEMANTIC": ("KB_SEMANTIC", _flag),
 }
 
 
@@ -69,6 +70,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SESSION_HOURS": 12.0,
         "PROXY_COUNT": 0,
         "SESSION_COOKIE_SECURE": False,
+        # meaning vectors for questions (kb.search.semantic): a 70 MB model mapped per worker
+        "SEMANTIC": True,
     }
     for name, (variable, convert) in _ENV.items():
         if variable in os.environ:

@@ -13,6 +13,7 @@ from flask import Flask, Response, after_this_request, current_app, has_request_
 from kb.idle import IdleRunner
 from kb.instance import build_stores
 from kb.search import SearchIndex
+from kb.search.semantic import Embedder
 from kb.services.documents import Stores
 from kb.stores import answered
 
@@ -23,6 +24,8 @@ def init_app(app: Flask) -> None:
         idle = IdleRunner()
         app.wsgi_app = idle.wrap(app.wsgi_app)  # type: ignore[method-assign]
         stores.defer = idle.submit
+        if stores.index.vectors is not None:  # vectors for questions, computed in the background
+            Embedder(stores.index.embed_pending).start()
     else:
         stores.defer = after_reply
     app.extensions["kb.stores"] = stores

@@ -23,7 +23,7 @@ def build_stores(config: dict) -> Stores:
     return Stores(
         store=GitStore.init(Path(config["CONTENT_DIR"]), lock_path=instance / "write.lock",
                             lock_timeout=config["LOCK_TIMEOUT"]),
-        index=SearchIndex(Path(config["INDEX_DIR"])),
+        index=SearchIndex(Path(config["INDEX_DIR"]), semantic=config.get("SEMANTIC", False)),
         sessions=sessions,
         renders=RenderCache(instance / "cache" / "html"),
         audit=AuditTrail(sessions, instance / "audit.lock"),

@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError
@@ -35,6 +36,7 @@ from whoosh.writing import SegmentWriter
 
 from kb.search import engine, generations, ranking, snippets, spelling
 from kb.search import query as kq
+from kb.search import semantic as semantic_
 from kb.search.codec import KBCodec
 from kb.search.model import Hit, IndexedDoc, SearchResult
 from kb.search.parallel import SafeMpWriter
@@ -88,9 +90,12 @@ class _Generation:
 class SearchIndex:
     """The search index in ``index_dir`` (created if missing). Safe to share between threads."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, *, semantic: bool = False) -> None:
         self.root = Path(index_dir)
         self.root.mkdir(parents=True, exist_ok=True)
+        # meaning vectors for verbose queries (``semantic``), when asked for and installed
+        self.vectors = (semantic_.VectorStore(self.root / "vectors.sqlite3")
+                        if semantic and semantic_.available() else None)
         self._lock = threading.Lock()
         self._local = threading.local()
         self._snapshots: list[Snapshot] = []  # the current snapshot of every thread
@@ -183,6 +188,8 @@ class SearchIndex:
             snapshots, self._snapshots = self._snapshots, []
         for snap in snapshots:
             snap.close()
+        if self.vectors is not None:
+            self.vectors.close()
 
     # Reading state
 
@@ -350,7 +357,10 @@ class SearchIndex:
         if mask:
             want = offset + limit
             if kq.plain(parsed):
-                total, top = ranking.score(ctx, ranking.plan(parsed.highlight_terms()), mask, want)
+                plan = ranking.plan(parsed.highlight_terms(), expand=self._expander(),
+                                    camel=ranking.camel_words([u.text for u in parsed.include]))
+                similarity = self._similarity(snap, ctx, parsed) if plan.verbosity(ranking.TUNING) else None
+                total, top = ranking.score(ctx, plan, mask, want, similarity=similarity)
             else:
                 total, top = engine.run(ctx, kq.build(parsed), mask, want)
                 if total == 0 and kq.token_count(parsed) > 1:
@@ -361,6 +371,92 @@ class SearchIndex:
                 result.hits.append(_hit(searcher.stored_fields(docnum), score, pattern))
             result.suggestion = spelling.suggest(ctx, parsed, q, mask)
         return result
+
+
+    def _expander(self) -> Callable[[str], dict[str, float]] | None:
+        return None
+
+    # Meaning vectors (see ``semantic``)
+
+    def _similarity(self, snap: Snapshot, ctx: engine.Context, parsed: kq.ParsedQuery) -> np.ndarray | None:
+        """Cosine of the query's vector with each document's, by docnum (NaN: no vector yet)."""
+        if self.vectors is None:
+            return None
+        version, _, matrix = self.vectors.matrix()
+        if not len(matrix):
+            return None
+        rows = self._vector_rows(snap, ctx, version)
+        text = " ".join(unit.text for unit in parsed.include)
+        sims = matrix @ semantic_.MODEL_INSTANCE.query(text)
+        out = np.full(len(rows), np.nan, dtype=np.float32)
+        known = rows >= 0
+        out[known] = sims[rows[known]]
+        return out
+
+    def _vector_rows(self, snap: Snapshot, ctx: engine.Context, version: int) -> np.ndarray:
+        """Per docnum of ``snap``, the row of its document's vector (-1: none), cached per
+        snapshot and vector-store version."""
+        cached = snap.__dict__.get("_kb_vector_rows")
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        _, paths, _ = self.vectors.matrix()  # type: ignore[union-attr]
+        row_of = {p: i for i, p in enumerate(paths)}
+        rows = np.full(ctx.doc_count, -1, dtype=np.int64)
+        for path, docnum in _docnums(ctx).items():
+            rows[docnum] = row_of.get(path, -1)
+        snap.__dict__["_kb_vector_rows"] = (version, rows)
+        return rows
+
+    def embed_pending(self, budget_s: float = math.inf, batch: int = 16,
+                      progress: Callable[[int], None] | None = None) -> int:
+        """Compute the vectors that are missing or stale (an older revision), drop those of
+        documents no longer indexed; stop after ``budget_s`` seconds. How many were computed.
+
+        One process at a time does it (a lock file; a busy lock means someone else is on it).
+        """
+        if self.vectors is None:
+            return 0
+        with semantic_.exclusive(self.root / "vectors.lock") as mine:
+            if not mine:
+                return 0
+            started = time.monotonic()
+            snap = self._snapshot()
+            ctx = engine.Context(snap.searcher, snap.cache)
+            docnums = _docnums(ctx)
+            indexed = self.indexed_revisions()
+            have = self.vectors.revisions()
+            gone = [p for p in have if p not in indexed]
+            if gone:
+                self.vectors.delete(gone)
+            todo = [p for p, rev in indexed.items() if have.get(p) != rev and p in docnums]
+            done = 0
+            for i in range(0, len(todo), batch):
+                chunk = todo[i:i + batch]
+                fields = [snap.searcher.stored_fields(docnums[p]) for p in chunk]
+                texts = [semantic_.summary(f.get("title", ""), f.get("content") or "") for f in fields]
+                vectors = semantic_.MODEL_INSTANCE.passages(texts)
+                self.vectors.put((p, indexed[p], v) for p, v in zip(chunk, vectors, strict=True))
+                done += len(chunk)
+                if progress:
+                    progress(len(chunk))
+                if time.monotonic() - started > budget_s:
+                    break
+            return done
+
+
+def _docnums(ctx: engine.Context) -> dict[str, int]:
+    """path -> docnum of every live document of a snapshot (segment by segment, see
+    ``indexed_revisions``)."""
+    out: dict[str, int] = {}
+    for reader, offset in ctx._readers:
+        if not reader.doc_count():
+            continue
+        paths = reader.column_reader("path")
+        for docnum in reader.all_doc_ids():
+            path = _column_text(paths, docnum)
+            if path and path != META_PATH:
+                out[path] = offset + docnum
+    return out
 
 
 def merge_policy(writer: SegmentWriter, segments: list) -> list:

@@ -56,8 +56,8 @@ class Weights:
 
 
 WEIGHTS = Weights()
-MAX_QUERY_CHARS = 120
-MAX_UNITS = 12
+MAX_QUERY_CHARS = 1000
+MAX_UNITS = 64
 FILTER_KEYS = ("tag", "status", "path")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "「": '"', "」": '"', "『": '"', "』": '"'})
 # A piece: optional "-", optional "key:", then a quoted phrase (closing quote optional) or a run
@@ -246,10 +246,10 @@ def build(parsed: ParsedQuery, *, any_of: bool = False, w: Weights = WEIGHTS) ->
 
 
 def plain(parsed: ParsedQuery) -> bool:
-    """Words only (no quotes, prefixes or exclusions): ranked by ``ranking`` as a whole."""
-    import os
-    if os.environ.get("KB_OLD_RANKING"):
-        return False
+    """Words only (no quotes, prefixes or exclusions): ranked by ``ranking`` as a whole.
+
+    The other queries say exactly what must match, and ``build`` builds just that.
+    """
     return not parsed.exclude and not any(u.quoted or u.prefix for u in parsed.include)
 
 

@@ -24,8 +24,10 @@ most of the index).
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +38,7 @@ from kb.search.engine import B_DEFAULT, B_FIELD, Context, Phrase
 MAX_CONCEPTS = 32
 # Word fields and their weights in BM25F (the share of a term occurrence there against the body).
 FIELD_WEIGHTS: dict[str, float] = {"title": 3.0, "meta": 2.0, "body": 1.0}
-K1 = 1.2
+K1 = 2.0
 RERANK = 100  # candidates examined for proximity
 NEAR = 4  # positions apart that still count as "together"
 
@@ -47,15 +49,19 @@ class Tuning:
 
     fields: tuple[tuple[str, float], ...] = tuple(FIELD_WEIGHTS.items())
     k1: float = K1
-    min_share: float = 0.5  # of the query's weight, for three or more concepts
-    coord: float = 1.0  # score x share**coord: holding more of the query counts beyond BM25F
+    min_share: float = 0.2  # of the query's weight, for three or more concepts
+    coord: float = 0.0  # score x share**coord: holding more of the query counts beyond BM25F
     pair_adjacent: float = 0.3  # x the pair's smaller IDF, words side by side in query order
     pair_near: float = 0.15  # within NEAR positions
-    verbatim: float = 1.0  # x the sum of the run's IDF, the query's own words in a row
+    verbatim: float = 2.0  # x the sum of the run's IDF, the query's own words in a row
     part_weight: float = 0.5  # a part of a compound or CamelCase term, against the whole
+    dense: float = 0.5  # share of the meaning similarity in the blended score
+    dense_k: int = 30  # documents closest in meaning added to the candidates
+    verbose: tuple[int, int] = (5, 10)  # words from which meaning starts to count, and fully counts
 
 
 TUNING = Tuning()
+Expand = Callable[[str], dict[str, float]]
 
 
 @dataclass
@@ -75,13 +81,23 @@ class Plan:
     concepts: list[Concept] = field(default_factory=list)
     sequences: list[list[str]] = field(default_factory=list)  # English word-field terms in a row
     cjk_runs: list[str] = field(default_factory=list)  # Chinese runs of two characters or more
+    words: int = 0  # every word of the query, stop words included: how verbose it is
+
+    def verbosity(self, tuning: Tuning) -> float:
+        """0 for a few keywords or a title, rising to 1 for a sentence: how much of the ranking
+        the meaning of the query should decide (a title or a phrase is matched by its words)."""
+        lo, hi = tuning.verbose
+        return min(1.0, max(0.0, (self.words - lo) / (hi - lo)))
 
 
-def plan(tokens: Sequence[analysis.QueryToken], expand=None, tuning: Tuning = TUNING) -> Plan:
+def plan(tokens: Sequence[analysis.QueryToken], expand: Expand | None = None,
+         tuning: Tuning | None = None, camel: dict[str, list[str]] | None = None) -> Plan:
     """The concepts and verbatim runs of a query's tokens (in query order).
 
-    ``expand(word) -> {alternative: weight}`` supplies synonyms (query-time only).
+    ``expand(word) -> {alternative: weight}`` supplies synonyms (query-time only); ``camel``
+    maps a token written in CamelCase (lower-cased, as tokens are) to its parts.
     """
+    tuning = tuning or TUNING
     out = Plan()
     seen: dict[str, Concept] = {}
     sequence: list[str] = []
@@ -107,9 +123,10 @@ def plan(tokens: Sequence[analysis.QueryToken], expand=None, tuning: Tuning = TU
         sequence.clear()
 
     for tok in tokens:
+        out.words += len(tok.words) if tok.kind == "cjk" else 1
         if tok.kind == "cjk":
             flush()
-            if len(tok.text) > 1:
+            if len(tok.words) > 1:  # a run of one word is that word, scored already
                 out.cjk_runs.append(tok.text)
             for word in tok.words:
                 if not stopwords.is_stop(word):
@@ -123,7 +140,7 @@ def plan(tokens: Sequence[analysis.QueryToken], expand=None, tuning: Tuning = TU
             order += 1
             continue
         add(whole, 1.0, tok.text)
-        parts = [p for p in (tok.words[1:] if len(tok.words) > 1 else camel_parts(tok.text))
+        parts = [p for p in (tok.words[1:] if len(tok.words) > 1 else (camel or {}).get(tok.text, []))
                  if len(p) > 1 and not stopwords.is_stop(p)]
         for part in parts:
             add(analysis.stem(part), tuning.part_weight, part)
@@ -131,14 +148,22 @@ def plan(tokens: Sequence[analysis.QueryToken], expand=None, tuning: Tuning = TU
     return out
 
 
-def camel_parts(text: str) -> list[str]:
-    """``WorkloadManagement`` -> ``workload``, ``management`` (nothing for a plain word)."""
-    import re
+def camel_words(texts: Sequence[str]) -> dict[str, list[str]]:
+    """The CamelCase words of ``texts`` as written (``WorkloadManagement``, ``ResourceGroupName``),
+    lower-cased, each with its parts (``workload``, ``management``)."""
+    out: dict[str, list[str]] = {}
+    for word in _WORD.findall(" ".join(texts)):
+        if word.islower() or word.isupper():
+            continue
+        parts = _CAMEL.findall(word)
+        # every part a word of its own: TiDB, MySQL and iPhone are names, not compounds
+        if len(parts) > 1 and all(len(p) > 2 for p in parts):
+            out[word.lower()] = [p.lower() for p in parts]
+    return out
 
-    if text.islower() or text.isupper() or not text.isalpha():
-        return []
-    parts = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", text)
-    return [p.lower() for p in parts] if len(parts) > 1 else []
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 class Arrays:
@@ -177,9 +202,15 @@ def _ids(ctx: Context, name: str, term: str) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(p.ids, dtype=np.uint32), np.frombuffer(p.weights, dtype=np.float32)
 
 
-def score(ctx: Context, query: Plan, mask: frozenset[int], k: int,
-          tuning: Tuning = TUNING) -> tuple[int, list[tuple[float, int]]]:
-    """(total, best ``k`` as (score, docnum)) of the plan's concepts within ``mask``."""
+def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tuning | None = None,
+          similarity: np.ndarray | None = None) -> tuple[int, list[tuple[float, int]]]:
+    """(total, best ``k`` as (score, docnum)) of the plan's concepts within ``mask``.
+
+    ``similarity`` (per docnum, the cosine of the query's and the document's meaning vectors,
+    NaN where a document has none yet) adds the documents closest in meaning to the candidates
+    and blends into their score.
+    """
+    tuning = tuning or TUNING
     if not query.concepts or not mask:
         return 0, []
     arrays = Arrays(ctx)
@@ -218,16 +249,43 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int,
     matched = share >= need - 1e-6
     if not matched.any():
         matched = share > 0
-    total = int(np.count_nonzero(matched))
-    if not total or not k:
-        return total, []
     final = np.where(matched, bm25 * np.power(share, tuning.coord), 0).astype(np.float32)
     candidates = _top(final, matched, max(k, RERANK))
+    if query.verbosity(tuning) < 1:
+        # a phrase someone remembers: its page may rank low on the words alone (they are common)
+        chosen = set(candidates)
+        candidates += [d for d in _verbatim_docs(ctx, query, mask) if d not in chosen]
+    near: list[int] = []
+    dense = tuning.dense * query.verbosity(tuning) if similarity is not None else 0.0
+    if dense:
+        close = visible & ~np.isnan(similarity)
+        near = [d for d in _top(np.nan_to_num(similarity, nan=-1.0), close, tuning.dense_k) if not matched[d]]
+        candidates += near
+    total = int(np.count_nonzero(matched)) + len(near)
+    if not total or not k:
+        return total, []
     bonus = _proximity(ctx, query, scored, candidates, tuning)
+    lexical = {d: float(final[d]) + bonus.get(d, 0.0) for d in candidates}
+    if dense:
+        lexical = _blend(lexical, similarity, dense)
     ts = ctx.timestamps()
-    best = sorted(((float(final[d]) + bonus.get(d, 0.0), int(d)) for d in candidates),
+    best = sorted(((s, d) for d, s in lexical.items()),
                   key=lambda item: (item[0], ts[item[1]], -item[1]), reverse=True)
     return total, best[:k]
+
+
+def _blend(lexical: dict[int, float], similarity: np.ndarray, weight: float) -> dict[int, float]:
+    """(1 - weight) x lexical score + weight x similarity, each scaled to [0, 1] over the
+    candidates (a document without a vector counts as the least similar)."""
+    top = max(lexical.values()) or 1.0
+    sims = {d: float(similarity[d]) for d in lexical}
+    known = [v for v in sims.values() if not math.isnan(v)]
+    if not known:
+        return lexical
+    lo, hi = min(known), max(known)
+    span = (hi - lo) or 1.0
+    return {d: (1 - weight) * s / top + weight * ((sims[d] - lo) / span if not math.isnan(sims[d]) else 0.0)
+            for d, s in lexical.items()}
 
 
 def _top(values: np.ndarray, matched: np.ndarray, count: int) -> list[int]:
@@ -246,32 +304,36 @@ def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray
         return bonus
     wanted = frozenset(docs)
     ordered = sorted((c for c, _ in scored), key=lambda c: c.order)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         weight = min(a.idf * a.weight, b.idf * b.weight)
         for name in ("title", "body"):
             pa = _positions(ctx, name, a, wanted)
             pb = _positions(ctx, name, b, wanted)
             for d in pa.keys() & pb.keys():
-                gap = min(abs(y - x) for x in pa[d] for y in pb[d]) if len(pa[d]) * len(pb[d]) < 4096 \
-                    else _min_gap(pa[d], pb[d])
+                gap = _min_gap(pa[d], pb[d])
                 if gap == 1:
                     bonus[d] += tuning.pair_adjacent * weight
                 elif gap <= NEAR:
                     bonus[d] += tuning.pair_near * weight
-    for run in query.cjk_runs:
-        grams = analysis.bigrams(run)
-        idf = sum(c.idf for c in ordered if any(t in run for t in c.terms)) or 1.0
-        for name, fw in (("title_bg", 2.0), ("body_bg", 1.0)):
-            node = Phrase(name, grams)
-            for d in node._ids(ctx, wanted):
-                bonus[d] += tuning.verbatim * idf * fw
-    for seq in query.sequences:
-        idf = sum(c.idf for c in ordered if any(t in seq for t in c.terms)) or 1.0
-        for name, fw in (("title", 2.0), ("body", 1.0)):
-            node = Phrase(name, seq)
-            for d in node._ids(ctx, wanted):
+    runs = [(("title_bg", "body_bg"), analysis.bigrams(run), [c for c in ordered if any(t in run for t in c.terms)])
+            for run in query.cjk_runs]
+    runs += [(("title", "body"), seq, [c for c in ordered if any(t in seq for t in c.terms)])
+             for seq in query.sequences]
+    for (title, body), words, inside in runs:
+        idf = sum(c.idf * c.weight for c in inside)
+        for name, fw in ((title, 2.0), (body, 1.0)):
+            for d in Phrase(name, words)._ids(ctx, wanted):
                 bonus[d] += tuning.verbatim * idf * fw
     return bonus
+
+
+def _verbatim_docs(ctx: Context, query: Plan, mask: frozenset[int]) -> list[int]:
+    """Documents holding one of the query's runs of words verbatim, anywhere in ``mask``."""
+    found: set[int] = set()
+    for name, words in [*(("body", seq) for seq in query.sequences),
+                        *(("body_bg", analysis.bigrams(run)) for run in query.cjk_runs)]:
+        found |= Phrase(name, words)._ids(ctx, mask)
+    return sorted(found)
 
 
 def _positions(ctx: Context, name: str, concept: Concept, docs: frozenset[int]) -> dict[int, list[int]]:
@@ -283,11 +345,14 @@ def _positions(ctx: Context, name: str, concept: Concept, docs: frozenset[int]) 
         for d in docs:
             if p.find(d) >= 0:
                 out.setdefault(d, []).extend(p.positions(d))
+    if len(concept.terms) > 1:
+        for positions in out.values():
+            positions.sort()
     return out
 
 
 def _min_gap(xs: list[int], ys: list[int]) -> int:
-    xs, ys = sorted(xs), sorted(ys)
+    """The smallest distance between a position in ``xs`` and one in ``ys`` (both sorted)."""
     i = j = 0
     best = 1 << 30
     while i < len(xs) and j < len(ys):
