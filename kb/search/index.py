@@ -34,7 +34,7 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
-from kb.search import engine, generations, ranking, snippets, spelling
+from kb.search import analysis, engine, generations, ranking, snippets, spelling, thesaurus
 from kb.search import query as kq
 from kb.search import semantic as semantic_
 from kb.search.codec import KBCodec
@@ -43,6 +43,7 @@ from kb.search.parallel import SafeMpWriter
 from kb.search.pool import KBSegmentWriter
 from kb.search.readers import Snapshot
 from kb.search.schema import META_PATH, build_schema, normalize_tag
+from kb.search.thesaurus import Thesaurus
 
 log = logging.getLogger(__name__)
 
@@ -356,9 +357,11 @@ class SearchIndex:
         mask = _mask(ctx, snap.masks, levels, allowed_status, tags, prefixes)
         if mask:
             want = offset + limit
+            marked = parsed.highlight_terms()
             if kq.plain(parsed):
-                plan = ranking.plan(parsed.highlight_terms(), expand=self._expander(),
+                plan = ranking.plan(parsed.highlight_terms(), self._thesaurus(),
                                     camel=ranking.camel_words([u.text for u in parsed.include]))
+                marked.extend(t for text in plan.synonyms for t in analysis.query_tokens(text))
                 similarity = self._similarity(snap, ctx, parsed) if plan.verbosity(ranking.TUNING) else None
                 total, top = ranking.score(ctx, plan, mask, want, similarity=similarity)
             else:
@@ -366,15 +369,23 @@ class SearchIndex:
                 if total == 0 and kq.token_count(parsed) > 1:
                     total, top = engine.run(ctx, kq.build(parsed, any_of=True), mask, want)
             result.total = total
-            pattern = snippets.pattern_for(parsed.highlight_terms())
+            pattern = snippets.pattern_for(marked)
             for score, docnum in top[offset:want]:
                 result.hits.append(_hit(searcher.stored_fields(docnum), score, pattern))
             result.suggestion = spelling.suggest(ctx, parsed, q, mask)
         return result
 
 
-    def _expander(self) -> Callable[[str], dict[str, float]] | None:
-        return None
+    def _thesaurus(self) -> Thesaurus | None:
+        """The synonyms in force (``synonyms``, set by the services), compiled for queries."""
+        if self.synonyms is None:
+            return None
+        try:
+            groups = self.synonyms()
+        except Exception:  # a search never fails for want of synonyms
+            log.exception("synonym list unreadable; searching without it")
+            return None
+        return thesaurus.compile_groups(groups)
 
     # Meaning vectors (see ``semantic``)
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kb.search import analysis, stopwords
 from kb.search.engine import B_DEFAULT, B_FIELD, Context, Phrase
+from kb.search.thesaurus import Terms, Thesaurus
 
 MAX_CONCEPTS = 32
 # Word fields and their weights in BM25F (the share of a term occurrence there against the body).
@@ -61,17 +62,21 @@ class Tuning:
 
 
 TUNING = Tuning()
-Expand = Callable[[str], dict[str, float]]
 
 
 @dataclass
 class Concept:
     """One thing the query is about: alternative index terms (the word, its synonyms)."""
 
-    terms: dict[str, float]  # index term -> weight of an occurrence (1 for the word itself)
+    terms: dict[Terms, float]  # alternative (its index terms, all present) -> weight of an occurrence
     weight: float = 1.0  # the query's own weight (lower for parts of a compound)
     order: int = 0  # position among the query's words, for proximity
     idf: float = 0.0
+
+    @property
+    def words(self) -> list[str]:
+        """The one-term alternatives: those whose positions proximity can compare."""
+        return [alt[0] for alt in self.terms if len(alt) == 1]
 
 
 @dataclass
@@ -82,6 +87,7 @@ class Plan:
     sequences: list[list[str]] = field(default_factory=list)  # English word-field terms in a row
     cjk_runs: list[str] = field(default_factory=list)  # Chinese runs of two characters or more
     words: int = 0  # every word of the query, stop words included: how verbose it is
+    synonyms: list[str] = field(default_factory=list)  # the alternatives used, as written
 
     def verbosity(self, tuning: Tuning) -> float:
         """0 for a few keywords or a title, rising to 1 for a sentence: how much of the ranking
@@ -90,12 +96,12 @@ class Plan:
         return min(1.0, max(0.0, (self.words - lo) / (hi - lo)))
 
 
-def plan(tokens: Sequence[analysis.QueryToken], expand: Expand | None = None,
+def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = None,
          tuning: Tuning | None = None, camel: dict[str, list[str]] | None = None) -> Plan:
     """The concepts and verbatim runs of a query's tokens (in query order).
 
-    ``expand(word) -> {alternative: weight}`` supplies synonyms (query-time only); ``camel``
-    maps a token written in CamelCase (lower-cased, as tokens are) to its parts.
+    ``thesaurus`` supplies synonyms (query-time only); ``camel`` maps a token written in
+    CamelCase (lower-cased, as tokens are) to its parts.
     """
     tuning = tuning or TUNING
     out = Plan()
@@ -103,17 +109,13 @@ def plan(tokens: Sequence[analysis.QueryToken], expand: Expand | None = None,
     sequence: list[str] = []
     order = 0
 
-    def add(term: str, weight: float, text: str) -> None:
+    def add(term: str, weight: float) -> None:
         nonlocal order
         found = seen.get(term)
         if found is not None:
             found.weight = max(found.weight, weight)
             return
-        terms = {term: 1.0}
-        if expand is not None:
-            for alt, w in expand(text).items():
-                terms.setdefault(alt, w)
-        concept = seen[term] = Concept(terms, weight, order)
+        concept = seen[term] = Concept({(term,): 1.0}, weight, order)
         out.concepts.append(concept)
         order += 1
 
@@ -130,7 +132,7 @@ def plan(tokens: Sequence[analysis.QueryToken], expand: Expand | None = None,
                 out.cjk_runs.append(tok.text)
             for word in tok.words:
                 if not stopwords.is_stop(word):
-                    add(word, 1.0, word)
+                    add(word, 1.0)
                 else:
                     order += 1
             continue
@@ -139,13 +141,40 @@ def plan(tokens: Sequence[analysis.QueryToken], expand: Expand | None = None,
         if stopwords.is_stop(tok.text):
             order += 1
             continue
-        add(whole, 1.0, tok.text)
+        add(whole, 1.0)
         parts = [p for p in (tok.words[1:] if len(tok.words) > 1 else (camel or {}).get(tok.text, []))
                  if len(p) > 1 and not stopwords.is_stop(p)]
         for part in parts:
-            add(analysis.stem(part), tuning.part_weight, part)
+            add(analysis.stem(part), tuning.part_weight)
     flush()
+    if thesaurus is not None:
+        out.concepts = _with_synonyms(out.concepts, thesaurus, out)
     return out
+
+
+def _with_synonyms(concepts: list[Concept], thesaurus: Thesaurus, out: Plan) -> list[Concept]:
+    """Concepts gaining their synonyms; a phrase member among consecutive concepts (``网络``
+    ``适配器``) becomes one concept (``网络适配器`` or ``网卡``)."""
+    result: list[Concept] = []
+    i = 0
+    while i < len(concepts):
+        for size in range(min(thesaurus.longest, len(concepts) - i), 0, -1):
+            member = tuple(c.words[0] for c in concepts[i:i + size])
+            alternatives = thesaurus.alternatives(member)
+            if alternatives:
+                first = concepts[i]
+                if size > 1:
+                    first = Concept({member: 1.0}, max(c.weight for c in concepts[i:i + size]), first.order)
+                for alt, w in alternatives.items():
+                    first.terms.setdefault(alt, w)
+                    out.synonyms.append(thesaurus.texts[alt])
+                result.append(first)
+                i += size
+                break
+        else:
+            result.append(concepts[i])
+            i += 1
+    return result
 
 
 def camel_words(texts: Sequence[str]) -> dict[str, list[str]]:
@@ -202,6 +231,22 @@ def _ids(ctx: Context, name: str, term: str) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(p.ids, dtype=np.uint32), np.frombuffer(p.weights, dtype=np.float32)
 
 
+def _alternative(ctx: Context, name: str, alt: Terms, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(docnums, frequency) of one alternative in a field; for several terms, the documents
+    holding all of them, each counted by its rarest term's frequency there."""
+    if len(alt) == 1:
+        return _ids(ctx, name, alt[0])
+    least: np.ndarray | None = None
+    for term in alt:
+        ids, weights = _ids(ctx, name, term)
+        tf = np.zeros(n, dtype=np.float32)
+        tf[ids] = weights
+        least = tf if least is None else np.minimum(least, tf)
+    assert least is not None
+    ids = np.flatnonzero(least).astype(np.uint32)
+    return ids, least[ids]
+
+
 def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tuning | None = None,
           similarity: np.ndarray | None = None) -> tuple[int, list[tuple[float, int]]]:
     """(total, best ``k`` as (score, docnum)) of the plan's concepts within ``mask``.
@@ -222,8 +267,8 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
         present = np.zeros(n, dtype=bool)
         for name, fw in tuning.fields:
             norm = arrays.norm(name, B_FIELD.get(name, B_DEFAULT))
-            for term, tw in concept.terms.items():
-                ids, weights = _ids(ctx, name, term)
+            for alt, tw in concept.terms.items():
+                ids, weights = _alternative(ctx, name, alt, n)
                 if len(ids):
                     tf[ids] += (fw * tw) * weights / norm[ids]
                     present[ids] = True
@@ -315,9 +360,9 @@ def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray
                     bonus[d] += tuning.pair_adjacent * weight
                 elif gap <= NEAR:
                     bonus[d] += tuning.pair_near * weight
-    runs = [(("title_bg", "body_bg"), analysis.bigrams(run), [c for c in ordered if any(t in run for t in c.terms)])
+    runs = [(("title_bg", "body_bg"), analysis.bigrams(run), [c for c in ordered if any(t in run for t in c.words)])
             for run in query.cjk_runs]
-    runs += [(("title", "body"), seq, [c for c in ordered if any(t in seq for t in c.terms)])
+    runs += [(("title", "body"), seq, [c for c in ordered if any(t in seq for t in c.words)])
              for seq in query.sequences]
     for (title, body), words, inside in runs:
         idf = sum(c.idf * c.weight for c in inside)
@@ -338,14 +383,14 @@ def _verbatim_docs(ctx: Context, query: Plan, mask: frozenset[int]) -> list[int]
 
 def _positions(ctx: Context, name: str, concept: Concept, docs: frozenset[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
-    for term in concept.terms:
+    for term in concept.words:
         p = ctx.postings(name, term)
         if not p.ids or p.values is None:
             continue
         for d in docs:
             if p.find(d) >= 0:
                 out.setdefault(d, []).extend(p.positions(d))
-    if len(concept.terms) > 1:
+    if len(concept.words) > 1:
         for positions in out.values():
             positions.sort()
     return out
