@@ -277,7 +277,7 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
             continue
         concept.idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
         scored.append((concept, tf))
-    if not scored:
+    if not scored and similarity is None:
         return 0, []
     scored.sort(key=lambda item: -item[0].idf * item[0].weight)
     scored = scored[:MAX_CONCEPTS]
