@@ -40,7 +40,7 @@ from whoosh.util.numeric import byte_to_length
 K1 = 1.2
 B_DEFAULT = 0.75
 B_FIELD = {"title": 0.9, "meta": 0.9, "title_bg": 0.9}
-POSITIONAL = frozenset({"title", "body", "meta", "title_bg", "body_bg"})
+POSITIONAL = frozenset({"title", "headings", "body", "meta", "title_bg", "body_bg"})
 # Decoded postings kept per segment (they survive refreshes) and per snapshot (global docnums).
 _SEGMENT_CACHE_BYTES = 32 << 20
 _QUERY_CACHE_BYTES = 64 << 20

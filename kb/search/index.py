@@ -42,7 +42,7 @@ from kb.search.model import Hit, IndexedDoc, SearchResult
 from kb.search.parallel import SafeMpWriter
 from kb.search.pool import KBSegmentWriter
 from kb.search.readers import Snapshot
-from kb.search.schema import META_PATH, build_schema, normalize_tag
+from kb.search.schema import FORMAT, META_PATH, build_schema, headings, normalize_tag
 from kb.search.thesaurus import Thesaurus
 
 log = logging.getLogger(__name__)
@@ -195,9 +195,12 @@ class SearchIndex:
     # Reading state
 
     def indexed_commit(self) -> str | None:
-        """The git commit the index reflects, or None for an index never written."""
+        """The git commit the index reflects, or None for an index never written (or written in
+        an older format: it is then rebuilt from git)."""
         fields = self._meta_fields()
-        return fields.get("commit") if fields else None
+        if not fields or fields.get("format") != FORMAT:
+            return None  # an index of an older format counts as never written: rebuilt
+        return fields.get("commit")
 
     def _meta_fields(self) -> dict | None:
         """The metadata document's fields, read once per snapshot (every search asks for the
@@ -271,7 +274,7 @@ class SearchIndex:
                     writer.delete_by_term("path", path, searcher=searcher)
                 for doc in latest.values():
                     writer.add_document(**_fields(doc))
-                writer.add_document(path=META_PATH, commit=commit)
+                writer.add_document(path=META_PATH, commit=commit, format=FORMAT)
             except BaseException:
                 writer.cancel()
                 raise
@@ -544,7 +547,7 @@ def _build(target: Path, docs: Iterable[IndexedDoc], commit: str, total: int | N
                 if progress and (pending >= 50 or time.monotonic() - last > 0.2):
                     progress(pending)
                     pending, last = 0, time.monotonic()
-            writer.add_document(path=META_PATH, commit=commit)
+            writer.add_document(path=META_PATH, commit=commit, format=FORMAT)
         except BaseException:
             writer.cancel()
             raise
@@ -595,6 +598,7 @@ def _fields(doc: IndexedDoc) -> dict:
         "path": doc.path,
         "title": doc.title or "",
         "title_bg": doc.title or "",
+        "headings": headings(body),
         "body": body,
         "body_bg": body,
         "meta": " ".join([*tags, doc.path.replace("/", " ")]),

@@ -38,7 +38,7 @@ from kb.search.thesaurus import Terms, Thesaurus
 
 MAX_CONCEPTS = 32
 # Word fields and their weights in BM25F (the share of a term occurrence there against the body).
-FIELD_WEIGHTS: dict[str, float] = {"title": 3.0, "meta": 2.0, "body": 1.0}
+FIELD_WEIGHTS: dict[str, float] = {"title": 3.0, "headings": 3.0, "meta": 2.0, "body": 1.0}
 K1 = 2.0
 RERANK = 100  # candidates examined for proximity
 NEAR = 4  # positions apart that still count as "together"

@@ -12,6 +12,7 @@ Fields (a document's ``title`` and ``body`` each feed a words field and a bigram
 path        unique id, stored, column (for ``indexed_revisions``); prefix filter
 title       words, positions, stored
 title_bg    Chinese character bigrams of the title, positions (exact phrases)
+headings    words of the body's Markdown headings: the document's own table of contents
 body        words, positions
 body_bg     Chinese character bigrams of the body, positions
 meta        words of the tags and the path (a file name is a title too)
@@ -25,6 +26,7 @@ updated_ts  column of epoch seconds, for the recency tie-break
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from operator import sub
 from pickle import dumps
@@ -157,6 +159,7 @@ def build_schema() -> fields.Schema:
         path=fields.ID(stored=True, unique=True, sortable=VarBytesColumn()),
         title=AnalyzedText("words", stored=True),
         title_bg=AnalyzedText("bigrams"),
+        headings=AnalyzedText("words"),
         body=AnalyzedText("words"),
         body_bg=AnalyzedText("bigrams"),
         meta=AnalyzedText("words"),
@@ -171,4 +174,16 @@ def build_schema() -> fields.Schema:
         updated_ts=fields.COLUMN(NumericColumn("q", default=0)),
         content=fields.STORED(),
         commit=fields.STORED(),
+        format=fields.STORED(),
     )
+
+
+# What the index holds and how it is analysed; an index of another format is rebuilt from git
+# on start-up (``SearchIndex.indexed_commit`` reports it as never written). 2: headings field.
+FORMAT = 2
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+
+
+def headings(body: str) -> str:
+    """The Markdown headings of ``body``, one per line."""
+    return "\n".join(_HEADING.findall(body))
