@@ -71,13 +71,13 @@ class Synonyms:
         seen = self._seen
         if head == seen.head:
             return seen.groups
-        with self._lock:
-            blob = self._store.setting_blob(PATH, head) if head is not None else None
-            if blob != seen.blob:
-                seen = _Seen(head, blob, _parsed(_text(self._store, blob), blob))
-            else:
-                seen = _Seen(head, blob, seen.groups)
-            self._seen = seen  # one assignment: readers without the lock see the old or the new
+        with self._lock:  # one parse per change, however many threads search at once
+            seen = self._seen
+            if head != seen.head:
+                blob = self._store.setting_blob(PATH, head) if head is not None else None
+                groups = seen.groups if blob == seen.blob else _parsed(_text(self._store, blob), blob)
+                seen = _Seen(head, blob, groups)
+                self._seen = seen  # one assignment: readers without the lock see the old or the new
         return seen.groups
 
 
