@@ -16,7 +16,8 @@ Why it is built this way:
 
 Paths in the repository are ``<document path>.md`` with folders as real git trees; any other
 file is ignored, but for kb's own settings under ``.kb/`` (``WriteSetting``, ``setting_blob``),
-which no document path can reach. Only this package imports pygit2; callers get ``kb.versioning.model`` values.
+which no document path can reach. Only this package imports pygit2; callers get
+``kb.versioning.model`` values.
 """
 
 from __future__ import annotations
