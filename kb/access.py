@@ -40,6 +40,8 @@ ACTION_ROLE = {
     "delete": "admin",
     "manage_users": "admin",
     "health": "admin",
+    "view_synonyms": "editor",
+    "edit_synonyms": "admin",
     "account": "reader",
 }
 

@@ -20,7 +20,7 @@ from kb.models import User
 from kb.schemas.accounts import TokenName, UserCreate, UserUpdate
 from kb.schemas.base import validated
 from kb.schemas.documents import CommitMessage
-from kb.services import bulk, catalog, consistency, reconcile, tokens, users
+from kb.services import bulk, catalog, consistency, reconcile, synonyms, tokens, users
 from kb.services.audit import AuditTrail, Filters
 from kb.services.documents import Stores
 from kb.services.export import export_zip, git_bundle
@@ -70,6 +70,8 @@ def init(demo: bool) -> None:
         else:
             count = bulk.import_demo(stores, Path(__file__).resolve().parent.parent / "content")
             click.echo(f"imported {count} demo documents with history")
+    if synonyms.seed(stores, _operator()):
+        click.echo(f"starter synonym list written to {synonyms.PATH}")
     click.echo(f"instance: {app.config['INSTANCE_DIR']}")
 
 

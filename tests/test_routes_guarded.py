@@ -159,6 +159,12 @@ ROUTES: dict[str, Call] = {
     "admin.set_language": Call("reader", "POST", "/account/language", form=True, body=lambda w, p: {"language": "zh"}),
     "admin.health": Call("admin", "GET", "/admin/health"),
     "accounts_api.health": Call("admin", "GET", "/api/v1/health", api=True),
+    "synonyms_api.get_synonyms": Call("editor", "GET", "/api/v1/synonyms", api=True),
+    "synonyms_api.put_synonyms": Call("admin", "PUT", "/api/v1/synonyms", api=True,
+                                      body=lambda w, p: {"text": "走查 = 巡检"}),
+    "admin.synonyms_page": Call("admin", "GET", "/admin/synonyms"),
+    "admin.save_synonyms": Call("admin", "POST", "/admin/synonyms", form=True,
+                                body=lambda w, p: {"text": "走查 = 巡检"}),
     # last: these two change who the web client is
     "auth.logout": Call(OPEN, "POST", "/logout", form=True),
     "auth.login#POST": Call(OPEN, "POST", "/login", form=True,

@@ -24,6 +24,7 @@ from kb.versioning import (
     StoreBusy,
     StoreError,
     Write,
+    WriteSetting,
 )
 
 ZHANG = Author("张伟", "zhang.wei@example.com")
@@ -726,3 +727,33 @@ def test_writers_that_bypass_the_lock_still_never_overwrite_each_other(store: Gi
     assert all(outcome[0] != "error" for outcome in outcomes), outcomes
     committed = [commit for ids, _ in outcomes for commit in ids]
     assert sorted(revision.id for revision, _ in store.walk()) == sorted(committed)
+
+
+# ---------------------------------------------------------------- kb's own files (.kb/)
+
+
+def test_a_setting_file_is_committed_and_read_by_its_blob_but_is_no_document(store):
+    save(store, "运维/备份", SLA)
+    revision, changes = store.commit([WriteSetting(".kb/synonyms.txt", "网卡 = 网络适配器\n".encode())], LI, "同义词")
+    assert changes == []
+    assert [path for path, _blob in store.documents()] == ["运维/备份"]
+    blob = store.setting_blob(".kb/synonyms.txt")
+    assert blob is not None and store.read_blob(blob) == "网卡 = 网络适配器\n".encode()
+    assert store.setting_blob(".kb/synonyms.txt", revision.parents[0]) is None
+    assert store.setting_blob(".kb/other.txt") is None
+
+
+def test_a_setting_file_survives_deleting_every_document(store):
+    save(store, "a", SLA)
+    store.commit([WriteSetting(".kb/synonyms.txt", b"a = b\n")], LI, "同义词")
+    store.commit([Delete("a")], LI, "删除")
+    assert list(store.documents()) == []
+    assert store.setting_blob(".kb/synonyms.txt") is not None
+
+
+@pytest.mark.parametrize("path", ["synonyms.txt", ".kb/../x.txt", ".git/config", ".kb/a/b.txt", ".kb/-x.txt",
+                                  "kb/a.txt"])
+def test_only_files_directly_under_dot_kb_are_settings(store, path):
+    with pytest.raises(ValueError):
+        store.commit([WriteSetting(path, b"x")], LI, "x")
+    assert store.head() is None

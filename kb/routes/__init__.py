@@ -1,5 +1,6 @@
 """Blueprints: ``api`` and ``accounts_api`` (JSON under /api/v1), ``web`` (document pages),
-``auth`` (login/logout), ``admin`` (account and user pages), ``audit`` (the trail, both)."""
+``auth`` (login/logout), ``admin`` (account, user and synonym pages), ``synonyms_api`` (the
+synonym list under /api/v1), ``audit`` (the trail, both)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ from flask_wtf.csrf import CSRFProtect
 
 from kb import access
 from kb.auth import session_authenticated, viewer
-from kb.routes import accounts_api, admin, api, audit, auth, chrome, exports, lifecycle_api, lifecycle_web, web
+from kb.routes import (
+    accounts_api,
+    admin,
+    api,
+    audit,
+    auth,
+    chrome,
+    exports,
+    lifecycle_api,
+    lifecycle_web,
+    synonyms_api,
+    web,
+)
 from kb.routes.params import readable_json
 from kb.security import SAFE_METHODS
 
@@ -30,12 +43,14 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(accounts_api.bp)
     csrf.exempt(lifecycle_api.bp)
     csrf.exempt(exports.bp)
+    csrf.exempt(synonyms_api.bp)
     app.before_request(_csrf_for_cookie_calls)
     app.before_request(readable_json)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(accounts_api.bp, url_prefix="/api/v1")
     app.register_blueprint(lifecycle_api.bp, url_prefix="/api/v1")
     app.register_blueprint(exports.bp, url_prefix="/api/v1")
+    app.register_blueprint(synonyms_api.bp, url_prefix="/api/v1")
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(lifecycle_web.bp)

@@ -1,4 +1,5 @@
-"""Account pages: each user's own (password, API tokens) and the administrators' user management.
+"""Account pages: each user's own (password, API tokens), the administrators' user management and
+their synonym list.
 
 Every change goes through the same services as the API (``kb.services.users`` / ``tokens``),
 with the same checks and audit entries; input errors come back on the page with the message.
@@ -21,8 +22,11 @@ from kb.i18n import select_locale
 from kb.routes.guard import checked
 from kb.schemas.accounts import PasswordChange, TokenName, UserCreate, UserUpdate
 from kb.schemas.base import validated
+from kb.schemas.synonyms import SynonymsWrite
+from kb.schemas.synonyms import message as synonym_message
+from kb.search.synonyms import SynonymError
 from kb.services import health as store_health
-from kb.services import tokens, users
+from kb.services import synonyms, tokens, users
 
 bp = Blueprint("admin", __name__)
 
@@ -168,3 +172,33 @@ def update_user(username: str) -> Response | tuple[str, int]:
         return _user_page(username, error=error.message, status=error.status)
     flash(_("Saved."), "ok")
     return redirect(url_for("admin.edit_user", username=username))
+
+
+def _synonyms_page(form: dict | None = None, error: str | None = None, error_line: int | None = None,
+                   status: int = 200) -> tuple[str, int]:
+    stores = extensions.stores()
+    current = synonyms.read(stores, current_user())
+    return render_template("admin_synonyms.html", form=form or {"text": current.text, "message": ""},
+                           current=current, changes=synonyms.history(stores, db.session(), current_user()),
+                           error=error, error_line=error_line), status
+
+
+@bp.get("/admin/synonyms")
+@checked("edit_synonyms")
+def synonyms_page() -> tuple[str, int]:
+    return _synonyms_page()
+
+
+@bp.post("/admin/synonyms")
+@checked("edit_synonyms")
+def save_synonyms() -> Response | tuple[str, int]:
+    form = {"text": request.form.get("text", ""), "message": request.form.get("message", "")}
+    try:
+        checked = validated(SynonymsWrite, form, select_locale())
+        saved = synonyms.save(extensions.stores(), current_user(), checked.text, checked.message)
+    except SynonymError as error:
+        return _synonyms_page(form, error=synonym_message(error), error_line=error.line, status=400)
+    except KBError as error:
+        return _synonyms_page(form, error=error.message, status=error.status)
+    flash(_("Synonym list saved: %(n)s groups.", n=len(saved.groups)), "ok")
+    return redirect(url_for("admin.synonyms_page"))

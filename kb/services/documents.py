@@ -30,6 +30,7 @@ from kb.render import RenderCache
 from kb.search import SearchIndex
 from kb.services import catalog
 from kb.services.audit import AuditTrail
+from kb.services.synonyms import Synonyms
 from kb.versioning import Delete, GitStore, Move, Write
 from kb.versioning.drafts import DraftStore
 from kb.versioning.textdiff import merge3, unified_diff
@@ -67,10 +68,14 @@ class Stores:
     # held by ``kb.follow`` while it keeps index and pages up with the commits (``kb serve``)
     follower_lock: Path | None = None
     drafts: DraftStore = field(init=False)
+    # the synonym groups search applies, read from git (``kb.services.synonyms``)
+    synonyms: Synonyms = field(init=False)
 
     def __post_init__(self) -> None:
         self.drafts = DraftStore(self.store)
+        self.synonyms = Synonyms(self.store)
         self.index.catch_up = self.refresh_index
+        self.index.synonyms = self.synonyms.groups
 
     def refresh_index(self) -> None:
         """Bring the index to the catalog's commit before a search (see ``kb.stores``). When

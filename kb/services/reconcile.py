@@ -48,7 +48,8 @@ REFS = (BRANCH, DRAFT_REFS, DISCARDED_REFS)
 # the actions that make commits (reads and exports name the revision they read, not one they
 # made): a commit without trailers counts as recorded by an entry of one of these
 WRITE_ACTIONS = frozenset({"create", "update", "revert", "move", "delete", "archive", "restore", "import", "publish",
-                           "draft_save", "draft_submit", "draft_return", "draft_discard", "draft_move"})
+                           "draft_save", "draft_submit", "draft_return", "draft_discard", "draft_move",
+                           "synonyms_update"})
 # an administrator vouching for a commit nobody else can be named for (``accept``)
 ACCEPTED = "commit_accept"
 MAX_LISTED = 20

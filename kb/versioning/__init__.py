@@ -4,7 +4,7 @@ The one package that talks to git (through pygit2). Everything it returns is one
 frozen dataclasses re-exported here, never a pygit2 object.
 """
 
-from kb.versioning.model import Author, Change, Delete, Move, Operation, Revision, Write
+from kb.versioning.model import Author, Change, Delete, Move, Operation, Revision, Write, WriteSetting
 from kb.versioning.store import GitStore, StoreBusy, StoreError
 from kb.versioning.textdiff import DiffRow, MergeResult, merge3, side_by_side, unified_diff
 
@@ -21,6 +21,7 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "Write",
+    "WriteSetting",
     "merge3",
     "side_by_side",
     "unified_diff",

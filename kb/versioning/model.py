@@ -55,7 +55,17 @@ class Move:
     new: str
 
 
-Operation = Write | Delete | Move
+@dataclass(frozen=True)
+class WriteSetting:
+    """Create or replace kb's own file ``path`` under ``.kb/`` (the synonym list): it lives in
+    the repository for its history, but is no document, so no catalog, index or listing sees it
+    (no document path may start with a dot)."""
+
+    path: str
+    data: bytes
+
+
+Operation = Write | Delete | Move | WriteSetting
 
 
 @dataclass(frozen=True)

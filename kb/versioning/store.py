@@ -15,7 +15,9 @@ Why it is built this way:
   branch, so a bad operation never leaves a commit behind.
 
 Paths in the repository are ``<document path>.md`` with folders as real git trees; any other
-file is ignored. Only this package imports pygit2; callers get ``kb.versioning.model`` values.
+file is ignored, but for kb's own settings under ``.kb/`` (``WriteSetting``, ``setting_blob``),
+which no document path can reach. Only this package imports pygit2; callers get
+``kb.versioning.model`` values.
 """
 
 from __future__ import annotations
@@ -54,10 +56,14 @@ from kb.versioning.model import (
     Operation,
     Revision,
     Write,
+    WriteSetting,
 )
 from kb.versioning.trailers import split_trailers
 
 BRANCH = "refs/heads/main"
+# kb's own files (not documents): a folder no document path can name, as paths never start with "."
+SETTINGS = ".kb"
+_SETTING_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\.[a-z]{1,8}")
 LOCK_FILE = "kb-write.lock"
 
 # Full or abbreviated object ids only: nothing else (no "HEAD~1", no "-O", no "../x") ever
@@ -290,6 +296,18 @@ class GitStore:
         blob = self._blob(docpath.validate(path), revision)
         return None if blob is None else str(blob.id)
 
+    def setting_blob(self, path: str, revision: str | None = None) -> str | None:
+        """The blob id of kb's own file ``path`` (``.kb/<name>``) as of ``revision`` (HEAD when
+        None), or None when absent: cheap, so a caller can cache the content by it."""
+        commit = _commit_at(self._repo(), revision)
+        if commit is None:
+            return None
+        try:
+            obj = commit.tree[_setting_path(path)]
+        except KeyError:
+            return None
+        return str(obj.id) if isinstance(obj, pygit2.Blob) else None
+
     def exists(self, path: str, revision: str | None = None) -> bool:
         """Whether the document exists at ``revision`` (HEAD when None)."""
         return self.blob_id(path, revision) is not None
@@ -381,11 +399,12 @@ class GitStore:
         extra = [_commit(repo, merge).id] if merge is not None else []
         # Blobs are content-addressed and immutable: write them before taking the lock so the
         # lock is held only for the tree edit and the ref update.
-        blobs = {i: create_blob(repo, op.data) for i, op in enumerate(ops) if isinstance(op, Write)}
+        blobs = {i: create_blob(repo, op.data) for i, op in enumerate(ops) if isinstance(op, Write | WriteSetting)}
         with self.lock():
             head = _head_oid(repo)
             base = repo[head].tree if head is not None else None
-            final = _plan(base, ops, blobs)
+            final = {docpath.to_file(path): oid for path, oid in _plan(base, ops, blobs).items()}
+            final.update((op.path, blobs[i]) for i, op in enumerate(ops) if isinstance(op, WriteSetting))
             tree = _edit_tree(repo, base, _nest(final))
             if tree is None:  # every document deleted
                 tree = repo.TreeBuilder().write()
@@ -751,7 +770,20 @@ def _checked(op: Operation) -> Operation:
         return Delete(docpath.validate(op.path))
     if isinstance(op, Move):
         return Move(docpath.validate(op.old), docpath.validate(op.new))
+    if isinstance(op, WriteSetting):
+        if not isinstance(op.data, bytes):
+            raise TypeError("WriteSetting.data must be bytes")
+        return WriteSetting(_setting_path(op.path), op.data)
     raise TypeError(f"not a store operation: {op!r}")
+
+
+def _setting_path(path: str) -> str:
+    """``path`` when it names one of kb's own files (``.kb/<name>.<ext>``); ValueError otherwise:
+    only kb's code names them, never a user."""
+    folder, _slash, name = path.partition("/")
+    if folder != SETTINGS or _SETTING_NAME.fullmatch(name) is None:
+        raise ValueError(f"not a kb setting file: {path!r}")
+    return path
 
 
 def _signature(author: Author, date: dt.datetime | None) -> pygit2.Signature:
@@ -784,6 +816,8 @@ def _plan(base: pygit2.Tree | None, ops: list[Operation], blobs: dict[int, pygit
         return None if blob is None else blob.id
 
     for i, op in enumerate(ops):
+        if isinstance(op, WriteSetting):
+            continue  # not a document (``commit`` adds it)
         if isinstance(op, Write):
             final[op.path] = blobs[i]
         elif isinstance(op, Delete):
@@ -802,18 +836,18 @@ def _plan(base: pygit2.Tree | None, ops: list[Operation], blobs: dict[int, pygit
 
 
 def _nest(final: dict[str, pygit2.Oid | None]) -> _Edits:
-    """{"a/b": oid} -> {"a": {"b.md": oid}}: the edits grouped by folder."""
+    """{"a/b.md": oid} -> {"a": {"b.md": oid}}: the edits (by file name) grouped by folder."""
     root: _Edits = {}
-    for path, oid in final.items():
-        *folders, name = docpath.to_file(path).split("/")
+    for filename, oid in final.items():
+        *folders, name = filename.split("/")
         node = root
         for folder in folders:
             child = node.setdefault(folder, {})
             if not isinstance(child, dict):
-                raise _clash(path)
+                raise _clash(filename.removesuffix(docpath.SUFFIX))
             node = child
         if isinstance(node.get(name), dict):
-            raise _clash(path)
+            raise _clash(filename.removesuffix(docpath.SUFFIX))
         node[name] = oid
     return root
 

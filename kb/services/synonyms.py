@@ -1,0 +1,138 @@
+"""The synonym list search applies at query time: kept in git, changed through the one write path.
+
+The list is kb's own file ``.kb/synonyms.txt`` in the content repository (not a document: no
+document path starts with a dot, so the catalog, listings, ``kb check`` and the index never see
+it), so every change is a commit with its trailers and audit entry (``synonyms_update``), and
+its history is git's. Search reads it through ``Synonyms.groups``, which costs a ref read while
+HEAD has not moved and a tree lookup while the list's blob has not changed; a change made by
+another worker process is a new HEAD, so the next search there sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from kb import access
+from kb.access import Principal
+from kb.models import AuditEntry
+from kb.search.synonyms import parse
+from kb.services.audit import Filters
+from kb.stores import writing
+from kb.versioning import GitStore, WriteSetting
+
+if TYPE_CHECKING:
+    from kb.services.documents import Stores
+
+log = logging.getLogger(__name__)
+
+PATH = ".kb/synonyms.txt"
+ACTION = "synonyms_update"
+# every editor may read the list, whatever their clearance: its entries are as open as that
+LEVEL = "public"
+DEFAULT_MESSAGE = "更新同义词表 (update the synonym list)"
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class SynonymList:
+    """The list as of ``revision`` (the commit it was read at or saved in; None: no commit yet)."""
+
+    text: str
+    groups: list[list[str]]
+    revision: str | None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    head: str | None
+    blob: str | None
+    groups: list[list[str]]
+
+
+class Synonyms:
+    """The groups in force at HEAD, cached by HEAD and by the list's blob id (one per process)."""
+
+    def __init__(self, store: GitStore) -> None:
+        self._store = store
+        self._seen = _Seen(None, None, [])
+        self._lock = threading.Lock()
+
+    def groups(self) -> Sequence[Sequence[str]]:
+        """The groups at HEAD (what ``SearchIndex.synonyms`` is set to). A list that does not
+        parse (committed with plain git) gives no groups, logged: a search never fails for it."""
+        head = self._store.head()
+        seen = self._seen
+        if head == seen.head:
+            return seen.groups
+        with self._lock:  # one parse per change, however many threads search at once
+            seen = self._seen
+            if head != seen.head:
+                blob = self._store.setting_blob(PATH, head) if head is not None else None
+                groups = seen.groups if blob == seen.blob else _parsed(_text(self._store, blob), blob)
+                seen = _Seen(head, blob, groups)
+                self._seen = seen  # one assignment: readers without the lock see the old or the new
+        return seen.groups
+
+
+def read(stores: Stores, user: Principal) -> SynonymList:
+    """The list at HEAD, as written. Raises Forbidden/Unauthorized below an editor."""
+    access.require(user, "view_synonyms")
+    head = stores.store.head()
+    blob = stores.store.setting_blob(PATH, head) if head is not None else None
+    text = _text(stores.store, blob)
+    return SynonymList(text, _parsed(text, blob), head)
+
+
+def save(stores: Stores, user: Principal, text: str, message: str | None = None) -> SynonymList:
+    """Replace the list with ``text``: one commit, audited as ``user``'s.
+
+    Raises Forbidden/Unauthorized for anyone but an administrator, SynonymError for a line
+    breaking a rule (nothing committed), InsufficientStorage when the disk is full.
+    """
+    access.require(user, "edit_synonyms")
+    groups = parse(text)
+    data = "\n".join(text.splitlines()).rstrip("\n").encode("utf-8") + b"\n"
+    with writing(stores, user, ACTION, PATH) as w:
+        revision = w.commit([WriteSetting(PATH, data)], message or DEFAULT_MESSAGE, level=LEVEL,
+                            detail=f"{len(groups)} groups")
+    return SynonymList(data.decode("utf-8"), groups, revision)
+
+
+def history(stores: Stores, session: Session, user: Principal) -> list[AuditEntry]:
+    """The last changes of the list, newest first, from the audit trail (each names its commit).
+    Raises Forbidden/Unauthorized for anyone but an administrator."""
+    access.require(user, "edit_synonyms")
+    return stores.audit.query(session, user, Filters(action=ACTION), per_page=MAX_LISTED)[1]
+
+
+def seed(stores: Stores, user: Principal) -> bool:
+    """Put the starter glossary into a repository that has no list yet (``kb init``); whether
+    it did."""
+    if stores.store.setting_blob(PATH) is not None:
+        return False
+    save(stores, user, glossary(), "加入初始同义词表 (starter synonym list)")
+    return True
+
+
+def glossary() -> str:
+    """The starter glossary of IT-operations terms shipped with kb."""
+    return resources.files("kb.search").joinpath("glossary.txt").read_text(encoding="utf-8")
+
+
+def _text(store: GitStore, blob: str | None) -> str:
+    return "" if blob is None else store.read_blob(blob).decode("utf-8", "replace")
+
+
+def _parsed(text: str, blob: str | None) -> list[list[str]]:
+    try:
+        return parse(text)
+    except ValueError:
+        log.exception("the synonym list %s (blob %s) does not parse; searching without synonyms", PATH, blob)
+        return []
