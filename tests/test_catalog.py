@@ -105,3 +105,22 @@ def test_a_save_is_accepted_even_when_the_index_update_fails(app, editor, monkey
     hits = stores.index.search("索引失败时", access_levels=["internal"], statuses=["published"]).hits
     assert [hit.path for hit in hits] == ["乙"]
 
+
+
+def test_an_index_of_an_older_format_is_rebuilt_on_start_up(app, tmp_path, editor, monkeypatch):
+    save(editor, "旧格式", "索引格式升级之前的文档")
+    stores = app.extensions["kb.stores"]
+    stores.refresh_index()
+    assert not stores.index.outdated()
+    import kb.search.index as index_module
+
+    monkeypatch.setattr(index_module, "FORMAT", index_module.FORMAT + 1)  # as a newer kb would see it
+    assert stores.index.outdated() and stores.index.indexed_commit() is None
+    stores.close()
+    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "SEMANTIC": False})
+    fresh = again.extensions["kb.stores"]
+    assert not fresh.index.outdated()
+    assert fresh.index.indexed_commit() == fresh.store.head()
+    hits = fresh.index.search("索引格式升级", access_levels=["internal"], statuses=["published"]).hits
+    assert [h.path for h in hits] == ["旧格式"]
+    fresh.close()

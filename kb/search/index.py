@@ -213,6 +213,15 @@ class SearchIndex:
             fields = snap.__dict__["_kb_meta"] = None if docnum is None else s.stored_fields(docnum)
         return fields
 
+    def outdated(self) -> bool:
+        """Whether the live generation was written in an older format (it lacks a field of
+        today's schema): it must be rebuilt, not updated."""
+        fields = self._meta_fields()
+        if fields and fields.get("format") != FORMAT:
+            return True
+        names = set(self._generation().ix.schema.names())
+        return not set(build_schema().names()) <= names
+
     def indexed_revisions(self) -> dict[str, str]:
         """path -> revision of every indexed document (for ``kb check``).
 

@@ -205,8 +205,8 @@ def _catch_up_index(session: Session, store: GitStore, index: SearchIndex, since
         unknown = True
     if not unknown and not commits:
         return 0  # ``head`` is not after ``since`` (the index is ahead): never move it back
-    if since is None or unknown or len(final) > BULK_INDEX_THRESHOLD:
-        # never written, or written in an older format (a new generation has the new schema)
+    if unknown or len(final) > BULK_INDEX_THRESHOLD or index.outdated():
+        # an index of an older format takes no update: a new generation has the new schema
         total = session.scalar(select(func.count()).select_from(Document)) or 0
         index.rebuild(_indexed_docs(session, store, None), head, total=total)
         return total
