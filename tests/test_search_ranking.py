@@ -121,3 +121,32 @@ def test_exact_phrases_and_operators_keep_their_meaning(index):
     assert paths(index, '"logman delete"') == ["perfmon"]
     assert "perfmon" not in paths(index, "数据收集器 -logman")
     assert paths(index, "Workl*")[:1] == ["wlm"]
+
+
+def test_the_snippet_names_the_section_it_comes_from(tmp_path):
+    ix = SearchIndex(tmp_path / "index")
+    body = "# 概述\n公司 VPN 的用途。\n## 证书过期\n证书过期后客户端提示连接失败，重新申请证书。"
+    ix.rebuild([doc("vpn", "VPN 手册", body)], commit="c1")
+    hit = ix.search("VPN 连不上说证书过期了怎么办", access_levels=SEEN, statuses={"published"}).hits[0]
+    assert hit.section == "证书过期"
+    assert "<mark>证书</mark>" in hit.snippet and "<mark>怎么办</mark>" not in hit.snippet
+    ix.close()
+
+
+def test_related_searches_come_from_the_query_and_the_synonym_list_only(index):
+    index.synonyms = lambda: [["网卡", "网络适配器"]]
+    result = index.search("我的电脑网卡驱动坏了怎么才能更新一下", access_levels=SEEN, statuses={"published"})
+    assert result.related and all("机密" not in r for r in result.related)
+    assert any("网络适配器" in r for r in result.related)  # the synonym in place of 网卡
+    assert all(len(r) < len("我的电脑网卡驱动坏了怎么才能更新一下") for r in result.related)
+    # a short query with few results is offered its synonyms
+    assert index.search("网络适配器", access_levels=SEEN, statuses={"published"}).related == ["网卡"]
+
+
+def test_the_api_answers_section_and_related(app, editor):
+    from conftest import save
+
+    save(editor, "运维/证书", "# 概述\n说明。\n## 证书续期\n到期前三十天续期证书。", title="证书管理")
+    body = editor.get("search", query_string={"q": "证书快到期了应该提前多少天去续期呢"}).get_json()
+    assert body["hits"][0]["section"] == "证书续期"
+    assert isinstance(body["related"], list)

@@ -155,8 +155,9 @@ def search_docs(query: SearchQuery) -> Response:
         extensions.index(), extensions.stores().audit, current_user(), query.q, tag=query.tag, status=query.status,
         path_prefix=query.path, limit=query.limit, offset=query.offset,
     )
-    return jsonify(total=result.total, suggestion=result.suggestion, hits=[
-        {"path": h.path, "title": h.title, "snippet": h.snippet, "score": round(h.score, 4), "tags": h.tags,
+    return jsonify(total=result.total, suggestion=result.suggestion, related=result.related, hits=[
+        {"path": h.path, "title": h.title, "snippet": h.snippet, "section": h.section,
+         "score": round(h.score, 4), "tags": h.tags,
          "access": h.access, "status": h.status, "updated_at": iso(h.updated_at)} for h in result.hits])
 
 

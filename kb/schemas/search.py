@@ -25,6 +25,7 @@ class Hit(Answer):
     path: str
     title: str
     snippet: str
+    section: str | None = Field(default=None, description="the heading of the section the snippet comes from")
     score: float
     tags: list[str] = Field(default_factory=list)
     access: str
@@ -35,4 +36,5 @@ class Hit(Answer):
 class SearchResult(Answer):
     total: int
     suggestion: str | None = None
+    related: list[str] = Field(default_factory=list, description="other searches worth a try")
     hits: list[Hit]

@@ -45,6 +45,9 @@ _PART_SPLIT = re.compile(r"[._\-]+")
 CJK_RE = re.compile(rf"[{_CJK}]")
 CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
 
+# A Markdown (ATX) heading line; group 1 is its text.
+HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+
 # Terms longer than this are hashes, base64 or URLs run together; nobody searches for them.
 MAX_TERM_LEN = 64
 

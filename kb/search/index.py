@@ -370,6 +370,7 @@ class SearchIndex:
         if mask:
             want = offset + limit
             marked = parsed.highlight_terms()
+            plan = None
             if kq.plain(parsed):
                 plan = ranking.plan(parsed.highlight_terms(), self._thesaurus(),
                                     camel=ranking.camel_words([u.text for u in parsed.include]))
@@ -385,6 +386,8 @@ class SearchIndex:
             for score, docnum in top[offset:want]:
                 result.hits.append(_hit(searcher.stored_fields(docnum), score, pattern))
             result.suggestion = spelling.suggest(ctx, parsed, q, mask)
+            if plan is not None and (total < 3 or len(plan.concepts) > 3):
+                result.related = ranking.related(plan)
         return result
 
 
@@ -654,10 +657,12 @@ def _mask(ctx: engine.Context, cache: dict, levels: set[str], statuses: set[str]
 
 def _hit(fields: dict, score: float, pattern) -> Hit:
     body = fields.get("content") or ""
+    snippet, section = snippets.make_snippet(body, pattern)
     return Hit(
         path=fields["path"],
         title=fields.get("title", ""),
-        snippet=snippets.make_snippet(body, pattern),
+        snippet=snippet,
+        section=section,
         score=float(score),
         access=fields.get("access", ""),
         status=fields.get("status", ""),

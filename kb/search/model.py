@@ -33,6 +33,7 @@ class Hit:
     status: str
     tags: list[str]
     updated_at: dt.datetime
+    section: str | None = None  # the heading above the snippet
 
 
 @dataclass
@@ -43,3 +44,4 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     suggestion: str | None = None
     query: str = ""
+    related: list[str] = field(default_factory=list)  # other searches worth a try

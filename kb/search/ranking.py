@@ -72,6 +72,8 @@ class Concept:
     weight: float = 1.0  # the query's own weight (lower for parts of a compound)
     order: int = 0  # position among the query's words, for proximity
     idf: float = 0.0
+    text: str = ""  # as the user wrote it (normalised)
+    synonyms: list[str] = field(default_factory=list)  # its synonyms, as the list writes them
 
     @property
     def words(self) -> list[str]:
@@ -109,13 +111,13 @@ def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = No
     sequence: list[str] = []
     order = 0
 
-    def add(term: str, weight: float) -> None:
+    def add(term: str, weight: float, text: str) -> None:
         nonlocal order
         found = seen.get(term)
         if found is not None:
             found.weight = max(found.weight, weight)
             return
-        concept = seen[term] = Concept({(term,): 1.0}, weight, order)
+        concept = seen[term] = Concept({(term,): 1.0}, weight, order, text=text)
         out.concepts.append(concept)
         order += 1
 
@@ -132,7 +134,7 @@ def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = No
                 out.cjk_runs.append(tok.text)
             for word in tok.words:
                 if not stopwords.is_stop(word):
-                    add(word, 1.0)
+                    add(word, 1.0, word)
                 else:
                     order += 1
             continue
@@ -141,11 +143,11 @@ def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = No
         if stopwords.is_stop(tok.text):
             order += 1
             continue
-        add(whole, 1.0)
+        add(whole, 1.0, tok.text)
         parts = [p for p in (tok.words[1:] if len(tok.words) > 1 else (camel or {}).get(tok.text, []))
                  if len(p) > 1 and not stopwords.is_stop(p)]
         for part in parts:
-            add(analysis.stem(part), tuning.part_weight)
+            add(analysis.stem(part), tuning.part_weight, part)
     flush()
     if thesaurus is not None:
         out.concepts = _with_synonyms(out.concepts, thesaurus, out)
@@ -164,9 +166,13 @@ def _with_synonyms(concepts: list[Concept], thesaurus: Thesaurus, out: Plan) -> 
             if alternatives:
                 first = concepts[i]
                 if size > 1:
-                    first = Concept({member: 1.0}, max(c.weight for c in concepts[i:i + size]), first.order)
+                    run = concepts[i:i + size]
+                    joint = "" if all(analysis.is_cjk(c.text) for c in run) else " "
+                    first = Concept({member: 1.0}, max(c.weight for c in run), first.order,
+                                    text=joint.join(c.text for c in run))
                 for alt, w in alternatives.items():
                     first.terms.setdefault(alt, w)
+                    first.synonyms.append(thesaurus.texts[alt])
                     out.synonyms.append(thesaurus.texts[alt])
                 result.append(first)
                 i += size
@@ -175,6 +181,33 @@ def _with_synonyms(concepts: list[Concept], thesaurus: Thesaurus, out: Plan) -> 
             result.append(concepts[i])
             i += 1
     return result
+
+
+def related(query: Plan, limit: int = 3) -> list[str]:
+    """Other searches worth a try: a long question cut to its key words (its rarest concepts,
+    in the order written), and those words with a synonym in place of one of them.
+
+    Built from the query and the synonym list alone, never from documents, so they cannot
+    tell anyone about a document they may not see. Call after ``score`` (it sets the IDFs).
+    """
+    ranked = sorted((c for c in query.concepts if c.idf), key=lambda c: -c.idf * c.weight)
+    key = sorted(ranked[:3], key=lambda c: c.order)
+    if not key:
+        return []
+
+    def joined(texts: list[str]) -> str:
+        out = texts[0]
+        for text in texts[1:]:
+            out += text if analysis.is_cjk(out[-1]) and analysis.is_cjk(text[0]) else " " + text
+        return out
+
+    found: list[str] = []
+    if len(query.concepts) > len(key):
+        found.append(joined([c.text for c in key]))
+    for i, concept in enumerate(key):
+        for alt in concept.synonyms:
+            found.append(joined([alt if j == i else c.text for j, c in enumerate(key)]))
+    return list(dict.fromkeys(found))[:limit]
 
 
 def camel_words(texts: Sequence[str]) -> dict[str, list[str]]:

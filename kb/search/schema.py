@@ -26,7 +26,6 @@ updated_ts  column of epoch seconds, for the recency tie-break
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from operator import sub
 from pickle import dumps
@@ -181,9 +180,8 @@ def build_schema() -> fields.Schema:
 # What the index holds and how it is analysed; an index of another format is rebuilt from git
 # on start-up (``SearchIndex.indexed_commit`` reports it as never written). 2: headings field.
 FORMAT = 2
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 
 def headings(body: str) -> str:
     """The Markdown headings of ``body``, one per line."""
-    return "\n".join(_HEADING.findall(body))
+    return "\n".join(analysis.HEADING_RE.findall(body))

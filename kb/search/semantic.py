@@ -35,13 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from kb.search import analysis
+
 log = logging.getLogger(__name__)
 
 MODEL = "multilingual-e5-small-q4"  # recorded with every vector: another model, another vector
 DIM = 384
 SUMMARY_CHARS = 360  # of opening text; the model reads 512 tokens at most and costs per token
 MAX_HEADINGS = 12
-_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _NOISE = re.compile(r"```.*?```|<[^>]{1,200}>|!?\[([^\]]*)\]\([^)]*\)|[`*_>|~#]+", re.S)
 _SPACE = re.compile(r"\s+")
 
@@ -52,8 +53,8 @@ def summary(title: str, body: str) -> str:
     The headings are the document's own table of contents: a question about any section finds
     its words there, where an opening paragraph alone would only describe the first section.
     """
-    headings = [h for h in _HEADING.findall(body)][:MAX_HEADINGS]
-    text = _SPACE.sub(" ", _NOISE.sub(lambda m: m.group(1) or " ", _HEADING.sub(" ", body))).strip()
+    headings = [h for h in analysis.HEADING_RE.findall(body)][:MAX_HEADINGS]
+    text = _SPACE.sub(" ", _NOISE.sub(lambda m: m.group(1) or " ", analysis.HEADING_RE.sub(" ", body))).strip()
     return f"{title}. {'; '.join(headings)}. {text[:SUMMARY_CHARS]}"
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-from kb.search import analysis
+from kb.search import analysis, stopwords
 
 WINDOW = 160  # characters of context shown
 MAX_MATCHES = 64  # the best window is chosen among the first matches; enough to find a cluster
@@ -31,10 +31,13 @@ def pattern_for(tokens: list[analysis.QueryToken]) -> Patterns | None:
     """
     plain: set[str] = set()  # literal strings
     stems: set[str] = set()  # stems, matched with any word ending
-    for tok in tokens:
+    # question words mark nothing (怎么, how, the): unless they are all there is
+    content = [t for t in tokens if t.kind == "cjk" or not stopwords.is_stop(t.text)]
+    for tok in content or tokens:
         if tok.kind == "cjk":
             plain.add(tok.text)
-            plain.update(w for w in tok.words if len(w) > 1 or len(tok.words) == 1)
+            plain.update(w for w in tok.words
+                         if (len(w) > 1 and not stopwords.is_stop(w)) or len(tok.words) == 1)
             continue
         plain.add(tok.text)
         for word in tok.words:
@@ -92,8 +95,9 @@ def clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def make_snippet(body: str, pattern: Patterns | None, window: int = WINDOW) -> str:
-    """Safe HTML: the best window of ``body`` with the matches marked.
+def make_snippet(body: str, pattern: Patterns | None, window: int = WINDOW) -> tuple[str, str | None]:
+    """Safe HTML: the best window of ``body`` with the matches marked; and the heading of the
+    section it lies in (plain text), so a reader sees where in the document the answer is.
 
     The window is chosen on the raw Markdown, and only that stretch is cleaned of markup and
     searched again for the marks, so the cost does not grow with the length of the document.
@@ -108,15 +112,27 @@ def make_snippet(body: str, pattern: Patterns | None, window: int = WINDOW) -> s
     raw_lo = max(0, start - window // 2)
     raw_hi = min(len(body), start + 2 * window)
     text = clean(body[raw_lo:raw_hi])
+    inside_window = [b for b, _, _ in spans if start <= b <= start + window]
+    section = section_at(body, inside_window[len(inside_window) // 2]) if inside_window else None
     if not text:
-        return ""
+        return "", section
     marks = [(m.start(), m.end()) for m in pattern.finditer(text)] if pattern is not None and spans else []
     first = marks[0][0] if marks else 0
     lo = max(0, first - window // 4)
     hi = min(len(text), lo + window)
     lo = max(0, min(lo, hi - window))
     inside = [(s, e) for s, e in marks if s >= lo and e <= hi]
-    return _escape_window(text, lo, hi, inside, more_before=raw_lo > 0, more_after=raw_hi < len(body))
+    return _escape_window(text, lo, hi, inside, more_before=raw_lo > 0, more_after=raw_hi < len(body)), section
+
+
+def section_at(body: str, offset: int) -> str | None:
+    """The text of the last Markdown heading at or before ``offset``'s line (None before the
+    first heading)."""
+    line_end = body.find("\n", offset)
+    found = None
+    for m in analysis.HEADING_RE.finditer(body, 0, len(body) if line_end < 0 else line_end):
+        found = m
+    return clean(found.group(1)) or None if found else None
 
 
 def _best_start(spans: list[tuple[int, int, str]], window: int) -> int:
