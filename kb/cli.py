@@ -6,6 +6,7 @@ import getpass
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -185,6 +186,28 @@ def reindex() -> None:
     finally:
         stores.close()  # the index's files, for callers in the same process (tests)
     click.echo(f"replayed {report.commits} commits, indexed {report.indexed} documents")
+
+
+@main.command()
+def embed() -> None:
+    """Compute the meaning vectors that questions are ranked with, for every document that
+    lacks one (``kb serve`` does this in the background; this does it now, e.g. after a large
+    import, with all the CPU it can get)."""
+    app = _app()
+    stores = app.extensions["kb.stores"]
+    index = stores.index
+    try:
+        if index.vectors is None:
+            click.echo("meaning vectors are off (KB_SEMANTIC=0, or the model's package is missing)")
+            return
+        pending = index.vectors_pending()
+        started = time.monotonic()
+        with click.progressbar(length=pending or 1, label="embedding") as bar:
+            done = index.embed_pending(progress=bar.update)
+        took = time.monotonic() - started
+    finally:
+        stores.close()
+    click.echo(f"computed {done} meaning vectors in {took:.1f} s")
 
 
 @main.command()

@@ -90,6 +90,20 @@ def test_import_turns_files_into_documents_in_one_commit(tmp_path):
     assert [action for action, in audit_actions(instance)] == ["user_create", "synonyms_update", "import", "export"]
 
 
+def test_embed_computes_the_meaning_vectors_an_import_lacks(tmp_path):
+    instance = tmp_path / "instance"
+    source = tmp_path / "notes"
+    source.mkdir()
+    (source / "打印机.md").write_text("# 打印机卡纸\n\n打开前盖取出纸张。\n", encoding="utf-8")
+    (source / "门禁.md").write_text("# 门禁卡补办\n\n到前台登记。\n", encoding="utf-8")
+    assert kb(instance, "init").returncode == 0
+    assert kb(instance, "import", str(source)).returncode == 0
+    first = kb(instance, "embed")
+    assert first.returncode == 0, first.stderr
+    assert "computed 2 meaning vectors" in first.stdout
+    assert "computed 0 meaning vectors" in kb(instance, "embed").stdout
+
+
 def audit_actions(instance: Path) -> list[tuple[str]]:
     """Each audit entry's action, oldest first (read with sqlite3, as an auditor's script would)."""
     with sqlite3.connect(instance / "kb.sqlite3") as db:

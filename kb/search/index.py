@@ -433,6 +433,13 @@ class SearchIndex:
         snap.__dict__["_kb_vector_rows"] = (version, rows)
         return rows
 
+    def vectors_pending(self) -> int:
+        """How many indexed documents lack a vector of their current revision."""
+        if self.vectors is None:
+            return 0
+        have = self.vectors.revisions()
+        return sum(1 for p, rev in self.indexed_revisions().items() if have.get(p) != rev)
+
     def embed_pending(self, budget_s: float = math.inf, batch: int = 16,
                       progress: Callable[[int], None] | None = None) -> int:
         """Compute the vectors that are missing or stale (an older revision), drop those of
@@ -460,8 +467,13 @@ class SearchIndex:
                 chunk = todo[i:i + batch]
                 fields = [snap.searcher.stored_fields(docnums[p]) for p in chunk]
                 texts = [semantic_.summary(f.get("title", ""), f.get("content") or "") for f in fields]
-                vectors = semantic_.MODEL_INSTANCE.passages(texts)
-                self.vectors.put((p, indexed[p], v) for p, v in zip(chunk, vectors, strict=True))
+                digests = [semantic_.digest(t) for t in texts]
+                known = self.vectors.by_digest(digests)  # the same summary needs no model
+                fresh = list(dict.fromkeys(t for t, d in zip(texts, digests, strict=True) if d not in known))
+                if fresh:
+                    made = semantic_.MODEL_INSTANCE.passages(fresh)
+                    known.update(zip((semantic_.digest(t) for t in fresh), made, strict=True))
+                self.vectors.put((p, indexed[p], d, known[d]) for p, d in zip(chunk, digests, strict=True))
                 done += len(chunk)
                 if progress:
                     progress(len(chunk))

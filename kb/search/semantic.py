@@ -21,6 +21,7 @@ Set ``KB_SEMANTIC=0`` to do without (the words-only ranking of before; no model 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import re
@@ -41,10 +42,15 @@ log = logging.getLogger(__name__)
 
 MODEL = "multilingual-e5-small-q4"  # recorded with every vector: another model, another vector
 DIM = 384
+LAYOUT = 1  # of vectors.sqlite3
 SUMMARY_CHARS = 360  # of opening text; the model reads 512 tokens at most and costs per token
 MAX_HEADINGS = 12
 _NOISE = re.compile(r"```.*?```|<[^>]{1,200}>|!?\[([^\]]*)\]\([^)]*\)|[`*_>|~#]+", re.S)
 _SPACE = re.compile(r"\s+")
+
+
+def digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def summary(title: str, body: str) -> str:
@@ -111,9 +117,14 @@ class VectorStore:
         self._cache: tuple[int, list[str], np.ndarray] | None = None
         self._lock = threading.Lock()
         with self._db() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS vectors (path TEXT PRIMARY KEY, revision TEXT NOT NULL, "
-                       "model TEXT NOT NULL, vec BLOB NOT NULL)")
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            row = db.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
+            if row is None or row[0] != LAYOUT:  # a cache: made again rather than migrated
+                db.execute("DROP TABLE IF EXISTS vectors")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('layout', ?)", (LAYOUT,))
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (path TEXT PRIMARY KEY, revision TEXT NOT NULL, "
+                       "model TEXT NOT NULL, digest TEXT NOT NULL, vec BLOB NOT NULL)")
+            db.execute("CREATE INDEX IF NOT EXISTS vectors_digest ON vectors (digest)")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('version', 0)")
 
     def _db(self) -> sqlite3.Connection:
@@ -133,13 +144,26 @@ class VectorStore:
         rows = self._db().execute("SELECT path, revision FROM vectors WHERE model = ?", (MODEL,))
         return dict(rows.fetchall())
 
-    def put(self, rows: Iterable[tuple[str, str, np.ndarray]]) -> None:
+    def put(self, rows: Iterable[tuple[str, str, str, np.ndarray]]) -> None:
+        """Store (path, revision, digest of the summary, vector) rows."""
         db = self._db()
         with db:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
-                           [(p, r, MODEL, np.asarray(v, dtype=np.float32).tobytes()) for p, r, v in rows])
+            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)",
+                           [(p, r, MODEL, d, np.asarray(v, dtype=np.float32).tobytes()) for p, r, d, v in rows])
             db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
+
+    def by_digest(self, digests: Iterable[str]) -> dict[str, np.ndarray]:
+        """Vectors already made from the same summary (a moved, copied or reverted document)."""
+        out: dict[str, np.ndarray] = {}
+        wanted = list(set(digests))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            rows = self._db().execute(
+                f"SELECT digest, vec FROM vectors WHERE model = ? AND digest IN ({','.join('?' * len(chunk))})",
+                (MODEL, *chunk))
+            out.update((d, np.frombuffer(v, dtype=np.float32)) for d, v in rows)
+        return out
 
     def delete(self, paths: Iterable[str]) -> None:
         db = self._db()
