@@ -1,12 +1,14 @@
 """Search quality and speed over HTTP, through ``kb serve`` with the corpus imported.
 
-    .venv/bin/python bench/search_http.py [--docs 1198,10000] [--corpus auto|DIR] [--queries FILE]
+    .venv/bin/python bench/search_http.py [--docs 1198,10000] [--corpus auto|DIR] [--queries FILE,...]
 
-For each corpus size: ``kb import`` then ``kb reindex`` (documents/s and MB/s), the index size on
-disk, the time from spawning ``kb serve`` to its first answered search, then every known-item
-query of ``<corpus>.queries.jsonl`` through ``GET /api/v1/search?q=…&limit=10``: hit@10 and MRR@10
-by language and kind, and latency p50/p95. Above the corpus size documents are replicated under
-``dupN/`` paths; a replica of the expected document counts as finding it (as in ../shared/peers).
+For each corpus size: ``kb import``, ``kb reindex`` (documents/s and MB/s), ``kb embed`` (the
+meaning vectors; replicas share their original's vector, so it costs the corpus once), the index
+size on disk, the time from spawning ``kb serve`` to its first answered search, then every query
+of ``<corpus>.queries.jsonl`` (known items) and ``<corpus>.questions.jsonl`` (natural questions)
+through ``GET /api/v1/search?q=…&limit=10``: hit@1, hit@10 and MRR@10 by language and kind, and
+latency p50/p95 per set. Above the corpus size documents are replicated under ``dupN/`` paths;
+a replica of the expected document counts as finding it (as in ../shared/peers).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def folder_size(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def run_size(size: int, corpus: Path, queries: list[dict], work: Path) -> tuple[list, dict]:
+def run_size(size: int, corpus: Path, sets: dict[str, list[dict]], work: Path) -> tuple[list, dict, dict]:
+    """(speed row, quality groups per set, latencies per set) at one corpus size."""
     folder = work / f"search-{size}"
     write_corpus(folder / "import", size, corpus)
     megabytes = folder_size(folder / "import")
@@ -41,54 +44,69 @@ def run_size(size: int, corpus: Path, queries: list[dict], work: Path) -> tuple[
     instance.kb("init")
     import_s = instance.kb("import", str(folder / "import"))
     reindex_s = instance.kb("reindex")
+    embed_s = instance.kb("embed")
     index_mb = folder_size(folder / "instance" / "index")
     spawned = time.perf_counter()
+    groups: dict[str, dict[tuple[str, str], list[float]]] = {}
+    latencies: dict[str, list[float]] = {}
     with instance.serve() as http:
         http.get(f"{http.base}/api/v1/search", params={"q": "配置", "limit": K}).raise_for_status()
         first_search_s = time.perf_counter() - spawned
-        groups: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
-        latencies = []
-        for item in queries:
-            started = time.perf_counter()
-            response = http.get(f"{http.base}/api/v1/search", params={"q": item["query"], "limit": K})
-            latencies.append((time.perf_counter() - started) * 1000)
-            response.raise_for_status()
-            paths = [_REPLICA.sub("", hit["path"]) for hit in response.json()["hits"]]
-            expect = item["expect"].removesuffix(".md")
-            rank = paths.index(expect) + 1 if expect in paths else None
-            for key in ((item["lang"], "*"), ("*", item["kind"]), (item["lang"], item["kind"]), ("*", "*")):
-                group = groups[key]
-                group[0] += 1
-                group[1] += 1 if rank else 0
-                group[2] += 1 / rank if rank else 0.0
+        for name, queries in sets.items():
+            found = groups[name] = defaultdict(lambda: [0, 0, 0.0, 0])
+            times = latencies[name] = []
+            for item in queries:
+                started = time.perf_counter()
+                response = http.get(f"{http.base}/api/v1/search", params={"q": item["query"], "limit": K})
+                times.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                paths = list(dict.fromkeys(_REPLICA.sub("", hit["path"]) for hit in response.json()["hits"]))
+                expect = item["expect"].removesuffix(".md")
+                rank = paths.index(expect) + 1 if expect in paths else None
+                for key in ((item["lang"], "*"), ("*", item["kind"]), (item["lang"], item["kind"]), ("*", "*")):
+                    group = found[key]
+                    group[0] += 1
+                    group[1] += 1 if rank else 0
+                    group[2] += 1 / rank if rank else 0.0
+                    group[3] += 1 if rank == 1 else 0
     speed = [size, f"{megabytes:.1f}", f"{size / import_s:.0f}", f"{size / reindex_s:.0f} docs/s, "
-             f"{megabytes / reindex_s:.2f} MB/s ({reindex_s:.1f} s)", f"{index_mb:.1f}", f"{first_search_s:.2f}",
-             f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}"]
-    return speed, groups
+             f"{megabytes / reindex_s:.2f} MB/s ({reindex_s:.1f} s)", f"{embed_s:.0f}", f"{index_mb:.1f}",
+             f"{first_search_s:.2f}"]
+    return speed, groups, latencies
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", default="1198,10000")
     parser.add_argument("--corpus", default="auto")
-    parser.add_argument("--queries", default=None)
+    parser.add_argument("--queries", default=None, help="comma-separated query files (default: the corpus's "
+                        "queries and questions)")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     corpus = corpus_dir(args.corpus)
     if corpus is None:
         raise SystemExit("no corpus: pass --corpus DIR (a folder of .md files with DIR.queries.jsonl beside it)")
-    queries = load_queries(Path(args.queries) if args.queries else corpus.with_suffix(".queries.jsonl"))
+    files = ([Path(f) for f in args.queries.split(",")] if args.queries else
+             [f for kind in ("queries", "questions") if (f := corpus.with_suffix(f".{kind}.jsonl")).exists()])
+    sets = {f.name.removesuffix(".jsonl").rpartition(".")[2]: load_queries(f) for f in files}
     work = Path(args.workdir or tempfile.mkdtemp(prefix="kb-search-bench-"))
     speed_rows, quality_rows = [], []
     for size in (int(n) for n in args.docs.split(",")):
-        speed, groups = run_size(size, corpus, queries, work)
+        speed, groups, latencies = run_size(size, corpus, sets, work)
         speed_rows.append(speed)
-        for (lang, kind), (count, hits, rr) in sorted(groups.items()):
-            quality_rows.append([size, lang, kind, int(count), f"{hits / count:.3f}", f"{rr / count:.3f}"])
-    print_table(f"search speed over HTTP (corpus {corpus.name}, {len(queries)} queries)",
-                ["docs", "MB", "import docs/s", "reindex", "index MB", "first search after spawn s",
-                 "search p50 / p95 ms"], speed_rows)
-    print_table("search quality over HTTP", ["docs", "lang", "kind", "queries", "hit@10", "MRR@10"], quality_rows)
+        for name, found in groups.items():
+            times = latencies[name]
+            for (lang, kind), (count, hits, rr, first) in sorted(found.items()):
+                if "*" in (lang, kind) and (lang, kind) != ("*", "*"):
+                    continue
+                quality_rows.append([size, name, lang, kind, int(count), f"{first / count:.3f}",
+                                     f"{hits / count:.3f}", f"{rr / count:.3f}",
+                                     f"{percentile(times, 50):.1f} / {percentile(times, 95):.1f}"])
+    print_table(f"indexing over the CLI (corpus {corpus.name})",
+                ["docs", "MB", "import docs/s", "reindex", "kb embed s", "index MB", "first search after spawn s"],
+                speed_rows)
+    print_table("search over HTTP", ["docs", "set", "lang", "kind", "n", "hit@1", "hit@10", "MRR@10",
+                                     "p50 / p95 ms"], quality_rows)
 
 
 if __name__ == "__main__":

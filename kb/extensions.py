@@ -25,7 +25,8 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = idle.wrap(app.wsgi_app)  # type: ignore[method-assign]
         stores.defer = idle.submit
         if stores.index.vectors is not None:  # vectors for questions, computed in the background
-            Embedder(stores.index.embed_pending).start()
+            index = stores.index
+            Embedder(index.embed_pending, lambda: index.vectors_pending() > 0, idle.submit).start()
     else:
         stores.defer = after_reply
     app.extensions["kb.stores"] = stores

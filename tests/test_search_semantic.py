@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
 import time
 from pathlib import Path
 
@@ -95,23 +94,38 @@ def test_without_semantic_there_is_no_vector_store(tmp_path):
     ix.close()
 
 
-def test_the_embedder_thread_works_until_stopped():
-    done = threading.Event()
-    calls: list[float] = []
-
-    def work(budget: float) -> int:
-        calls.append(budget)
-        if len(calls) >= 3:
-            done.set()
-        return 1
-
-    embedder = semantic.Embedder(work).start()
-    assert done.wait(5)
+def test_the_embedder_hands_one_round_at_a_time_to_the_idle_runner(monkeypatch):
+    monkeypatch.setattr(semantic.Embedder, "IDLE", 0.02)
+    queued: list = []
+    rounds: list[float] = []
+    embedder = semantic.Embedder(lambda budget: rounds.append(budget) or 1, lambda: True, queued.append).start()
+    time.sleep(0.2)
+    assert len(queued) == 1  # nothing more is queued while a round waits to run
+    queued.pop()()  # the idle runner runs it
+    assert rounds == [semantic.Embedder.BUDGET]
+    time.sleep(0.2)
+    assert len(queued) == 1
     embedder.stop()
+    queued.clear()
     time.sleep(0.1)
-    count = len(calls)
-    time.sleep(0.3)
-    assert len(calls) <= count + 1
+    assert queued == []
+
+
+def test_the_embedder_queues_nothing_when_nothing_is_pending(monkeypatch):
+    monkeypatch.setattr(semantic.Embedder, "IDLE", 0.02)
+    queued: list = []
+    embedder = semantic.Embedder(lambda budget: 0, lambda: False, queued.append).start()
+    time.sleep(0.15)
+    embedder.stop()
+    assert queued == []
+
+
+def test_pending_counts_documents_without_a_current_vector(index):
+    assert index.vectors_pending() == len(DOCS)
+    index.embed_pending(budget_s=0)  # one batch at least
+    assert index.vectors_pending() == 0
+    index.apply([dataclasses.replace(DOCS[2], revision="r9")], [], commit="c2")
+    assert index.vectors_pending() == 1
 
 
 def test_summary_holds_title_headings_and_opening():

@@ -97,6 +97,7 @@ class SearchIndex:
         # meaning vectors for verbose queries (``semantic``), when asked for and installed
         self.vectors = (semantic_.VectorStore(self.root / "vectors.sqlite3")
                         if semantic and semantic_.available() else None)
+        self._pending: tuple[tuple[str | None, int], int] | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
         self._snapshots: list[Snapshot] = []  # the current snapshot of every thread
@@ -434,13 +435,20 @@ class SearchIndex:
         return rows
 
     def vectors_pending(self) -> int:
-        """How many indexed documents lack a vector of their current revision."""
+        """How many indexed documents lack a vector of their current revision (remembered
+        while neither the index nor the vectors change: the background embedder asks often)."""
         if self.vectors is None:
             return 0
+        key = (self.indexed_commit(), self.vectors.version())
+        known = self._pending
+        if known is not None and known[0] == key:
+            return known[1]
         have = self.vectors.revisions()
-        return sum(1 for p, rev in self.indexed_revisions().items() if have.get(p) != rev)
+        count = sum(1 for p, rev in self.indexed_revisions().items() if have.get(p) != rev)
+        self._pending = (key, count)
+        return count
 
-    def embed_pending(self, budget_s: float = math.inf, batch: int = 16,
+    def embed_pending(self, budget_s: float = math.inf, batch: int = 4,
                       progress: Callable[[int], None] | None = None) -> int:
         """Compute the vectors that are missing or stale (an older revision), drop those of
         documents no longer indexed; stop after ``budget_s`` seconds. How many were computed.

@@ -27,7 +27,6 @@ import os
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -213,18 +212,24 @@ def exclusive(path: Path) -> Iterator[bool]:
 
 
 class Embedder:
-    """A daemon thread computing missing vectors while the process runs (``kb serve``).
+    """Keeps the vectors up with the index while ``kb serve`` runs, in the worker's idle time.
 
-    ``work(budget)`` does up to ``budget`` seconds and says how many documents it embedded.
-    After working it rests as long again, so requests keep at least half the CPU; with nothing
-    to do it looks again every ``IDLE`` seconds.
+    A daemon thread looks every ``IDLE`` seconds whether documents lack a vector (``pending``)
+    and, if so, hands one round of ``work(budget)`` (up to ``BUDGET`` seconds of embedding) to
+    ``schedule``: the worker's idle runner (``kb.idle``), which runs it when no request has been
+    in flight for a moment. Embedding a backlog thus never competes with requests for long, and
+    one round at a time is queued.
     """
 
     IDLE = 2.0
-    BUDGET = 1.0
+    BUDGET = 0.5
 
-    def __init__(self, work: Callable[[float], int]) -> None:
+    def __init__(self, work: Callable[[float], int], pending: Callable[[], bool],
+                 schedule: Callable[[Callable[[], None]], None]) -> None:
         self._work = work
+        self._pending = pending
+        self._schedule = schedule
+        self._queued = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kb-embedder", daemon=True)
 
@@ -235,13 +240,23 @@ class Embedder:
     def stop(self) -> None:
         self._stop.set()
 
+    def _round(self) -> None:
+        try:
+            self._work(self.BUDGET)
+        except Exception:  # the next round tries again
+            log.exception("computing document vectors failed")
+        finally:
+            self._queued.clear()
+
     def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
+        while not self._stop.wait(self.IDLE):
+            if self._queued.is_set():
+                continue
             try:
-                done = self._work(self.BUDGET)
-            except Exception:  # the next round tries again
-                log.exception("computing document vectors failed")
-                done = 0
-            rest = time.monotonic() - started if done else self.IDLE
-            self._stop.wait(max(rest, 0.05))
+                if not self._pending():
+                    continue
+            except Exception:
+                log.exception("could not tell which documents lack vectors")
+                continue
+            self._queued.set()
+            self._schedule(self._round)
