@@ -73,6 +73,7 @@ def init(demo: bool) -> None:
             click.echo(f"imported {count} demo documents with history")
     if synonyms.seed(stores, _operator()):
         click.echo(f"starter synonym list written to {synonyms.PATH}")
+    stores.close()  # the index's files, for callers in the same process (tests)
     click.echo(f"instance: {app.config['INSTANCE_DIR']}")
 
 
@@ -114,11 +115,14 @@ def _migrate() -> None:
 def import_(directory: Path, message: str) -> None:
     """Import a folder of .md files (front matter optional) as one commit."""
     message = validated(CommitMessage, {"message": message}, LANGUAGE).message or ""
-    app = _app()
+    stores = _app().extensions["kb.stores"]
     files = bulk.find_markdown(directory)
-    with click.progressbar(length=max(len(files), 1), label="importing") as bar:
-        report = bulk.import_files(app.extensions["kb.stores"], directory, files, message=message,
-                                   progress=bar.update, user=_operator())
+    try:
+        with click.progressbar(length=max(len(files), 1), label="importing") as bar:
+            report = bulk.import_files(stores, directory, files, message=message, progress=bar.update,
+                                       user=_operator())
+    finally:
+        stores.close()  # the index's files, for callers in the same process (tests)
     for problem in report.skipped:
         click.echo(f"skipped {problem}", err=True)
     click.echo(f"imported {report.imported} documents"

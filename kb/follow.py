@@ -18,17 +18,14 @@ gone, or on SIGTERM.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 from kb.errors import KBError
-from kb.search.generations import flock_within
+from kb.search.generations import holding
 from kb.services import catalog
 from kb.services.documents import Stores
 
@@ -109,22 +106,6 @@ class Follower:
                 stop.wait(wait)
 
 
-@contextlib.contextmanager
-def holding(lock_file: Path) -> Iterator[bool]:
-    """Hold the follower's lock file while inside; yields False when another follower holds it."""
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if not flock_within(fd, _LOCK_WAIT, poll=0.01):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 def main() -> None:
     from kb import config as settings
     from kb.instance import build_stores
@@ -138,7 +119,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     assert stores.follower_lock is not None
     try:
-        with holding(stores.follower_lock) as held:
+        with holding(stores.follower_lock, _LOCK_WAIT, mode=0o600) as held:
             if not held:
                 print("kb.follow: another follower runs for this instance", file=sys.stderr)
                 return

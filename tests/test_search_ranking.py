@@ -6,21 +6,16 @@ quality on real corpora is measured by bench/search_quality.py, not asserted her
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
+from search_docs import INTERNAL, doc
 
-from kb.search import IndexedDoc, SearchIndex, ranking
+from kb.search import SearchIndex, ranking
 from kb.search.analysis import query_tokens
 
-NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-SEEN = {"public", "internal"}
+SEEN = INTERNAL
 
-
-def doc(path: str, title: str, body: str, access: str = "internal") -> IndexedDoc:
-    return IndexedDoc(path=path, title=title, body=body, tags=[], access=access, status="published",
-                      owner="t", updated_at=NOW, revision=f"r-{path}")
 
 
 FILLER = [

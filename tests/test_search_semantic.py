@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 from pathlib import Path
 
 import pytest
+from search_docs import INTERNAL, doc
 
-from kb.search import IndexedDoc, SearchIndex, semantic
-
-NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-INTERNAL = {"public", "internal"}
-
-
-def doc(path: str, title: str, body: str, access: str = "internal") -> IndexedDoc:
-    return IndexedDoc(path=path, title=title, body=body, tags=[], access=access, status="published",
-                      owner="t", updated_at=NOW, revision=f"r-{path}")
-
+from kb.search import SearchIndex, generations, semantic
 
 DOCS = [
     doc("pause", "暂停或恢复集群",
@@ -55,7 +46,7 @@ def test_vectors_follow_the_index(index):
 
 
 def test_one_process_at_a_time_computes_vectors(index):
-    with semantic.exclusive(index.root / "vectors.lock") as mine:
+    with generations.holding(index.root / "vectors.lock") as mine:
         assert mine
         assert index.embed_pending() == 0  # someone else is on it
     assert index.embed_pending() == len(DOCS)
@@ -122,7 +113,9 @@ def test_the_embedder_queues_nothing_when_nothing_is_pending(monkeypatch):
 
 def test_pending_counts_documents_without_a_current_vector(index):
     assert index.vectors_pending() == len(DOCS)
-    index.embed_pending(budget_s=0)  # one batch at least
+    index.embed_pending(budget_s=0)  # one batch of four, however short the budget
+    assert index.vectors_pending() == len(DOCS) - 4
+    index.embed_pending()
     assert index.vectors_pending() == 0
     index.apply([dataclasses.replace(DOCS[2], revision="r9")], [], commit="c2")
     assert index.vectors_pending() == 1

@@ -117,6 +117,23 @@ def flock_within(fd: int, seconds: float, poll: float = 0.005) -> bool:
 
 
 @contextlib.contextmanager
+def holding(lock_file: Path, wait: float = 0.0, mode: int = 0o644) -> Iterator[bool]:
+    """Hold ``lock_file``'s exclusive lock while inside, waiting up to ``wait`` seconds for it;
+    yields whether it is held (False: another thread or process has it)."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        if not flock_within(fd, wait, poll=0.01):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def write_lock(root: Path, timeout: float = 600.0) -> Iterator[None]:
     """Exclusive across threads and processes; waits up to ``timeout`` seconds. Re-entrant in
     the thread that holds it (a catch-up that applies a commit holds it around ``apply``)."""

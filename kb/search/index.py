@@ -375,6 +375,7 @@ class SearchIndex:
             if kq.plain(parsed):
                 plan = ranking.plan(parsed.highlight_terms(), self._thesaurus(),
                                     camel=ranking.camel_words([u.text for u in parsed.include]))
+                plan.units = len(parsed.include)
                 marked.extend(t for text in plan.synonyms for t in analysis.query_tokens(text))
                 similarity = self._similarity(snap, ctx, parsed) if plan.verbosity(ranking.TUNING) else None
                 total, top = ranking.score(ctx, plan, mask, want, similarity=similarity)
@@ -457,7 +458,7 @@ class SearchIndex:
         """
         if self.vectors is None:
             return 0
-        with semantic_.exclusive(self.root / "vectors.lock") as mine:
+        with generations.holding(self.root / "vectors.lock") as mine:
             if not mine:
                 return 0
             started = time.monotonic()

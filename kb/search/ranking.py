@@ -55,7 +55,6 @@ class Tuning:
     pair_adjacent: float = 0.3  # x the pair's smaller IDF, words side by side in query order
     pair_near: float = 0.15  # within NEAR positions
     verbatim: float = 2.0  # x the sum of the run's IDF, the query's own words in a row
-    part_weight: float = 0.5  # a part of a compound or CamelCase term, against the whole
     dense: float = 0.5  # share of the meaning similarity in the blended score
     dense_k: int = 30  # documents closest in meaning added to the candidates
     verbose: tuple[int, int] = (5, 10)  # words from which meaning starts to count, and fully counts
@@ -89,6 +88,7 @@ class Plan:
     sequences: list[list[str]] = field(default_factory=list)  # English word-field terms in a row
     cjk_runs: list[str] = field(default_factory=list)  # Chinese runs of two characters or more
     words: int = 0  # every word of the query, stop words included: how verbose it is
+    units: int = 1  # pieces the user separated (by spaces): several may be matched apart
     synonyms: list[str] = field(default_factory=list)  # the alternatives used, as written
 
     def verbosity(self, tuning: Tuning) -> float:
@@ -144,10 +144,9 @@ def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = No
             order += 1
             continue
         add(whole, 1.0, tok.text)
-        parts = [p for p in (tok.words[1:] if len(tok.words) > 1 else (camel or {}).get(tok.text, []))
-                 if len(p) > 1 and not stopwords.is_stop(p)]
-        for part in parts:
-            add(analysis.stem(part), tuning.part_weight, part)
+        parts = tok.words[1:] if len(tok.words) > 1 else [analysis.stem(p) for p in (camel or {}).get(tok.text, [])]
+        if parts:  # written whole, or as its parts (max_connections, max connections)
+            seen[whole].terms.setdefault(tuple(parts), 1.0)
     flush()
     if thesaurus is not None:
         out.concepts = _with_synonyms(out.concepts, thesaurus, out)
@@ -314,7 +313,11 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
         return 0, []
     scored.sort(key=lambda item: -item[0].idf * item[0].weight)
     scored = scored[:MAX_CONCEPTS]
-    total_weight = sum(c.weight * c.idf for c in query.concepts if c.idf) or 1.0
+    # in a few words, one that no document holds counts as the rarest (they are not answered
+    # by the documents holding the others); a sentence is allowed words the documents lack
+    verbosity = query.verbosity(tuning)
+    absent = math.log(1 + (n + 0.5) / 0.5) * (1 - verbosity)
+    total_weight = sum(c.weight * (c.idf or absent) for c in query.concepts) or 1.0
     bm25 = np.zeros(n, dtype=np.float32)
     share = np.zeros(n, dtype=np.float32)
     k1 = tuning.k1
@@ -323,18 +326,24 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
         bm25[held] += concept.weight * concept.idf * (k1 + 1) * tf[held] / (k1 + tf[held])
         share[held] += concept.weight * concept.idf / total_weight
     share[~visible] = 0
-    need = 1.0 if len(scored) <= 2 else tuning.min_share
+    # a few words must all be there (a title, a phrase, keywords: what people check a search
+    # by); a sentence needs only a share of its weight, down to ``min_share``
+    need = 1.0 if len(query.concepts) <= 2 else 1.0 - verbosity * (1.0 - tuning.min_share)
     matched = share >= need - 1e-6
-    if not matched.any():
-        matched = share > 0
+    if not matched.any() and (verbosity or query.units > 1):
+        matched = share > 0  # nothing holds it all: whatever holds some of it
+    verbatim: list[int] = []
+    if verbosity < 1:
+        # a phrase someone remembers matches as written, even cut in the middle of a word, and
+        # its page may rank low on the words alone (they are common)
+        verbatim = _verbatim_docs(ctx, query, mask)
+        matched[verbatim] = True
     final = np.where(matched, bm25 * np.power(share, tuning.coord), 0).astype(np.float32)
     candidates = _top(final, matched, max(k, RERANK))
-    if query.verbosity(tuning) < 1:
-        # a phrase someone remembers: its page may rank low on the words alone (they are common)
-        chosen = set(candidates)
-        candidates += [d for d in _verbatim_docs(ctx, query, mask) if d not in chosen]
+    chosen = set(candidates)
+    candidates += [d for d in verbatim if d not in chosen]
     near: list[int] = []
-    dense = tuning.dense * query.verbosity(tuning) if similarity is not None else 0.0
+    dense = tuning.dense * verbosity if similarity is not None else 0.0
     if dense:
         close = visible & ~np.isnan(similarity)
         near = [d for d in _top(np.nan_to_num(similarity, nan=-1.0), close, tuning.dense_k) if not matched[d]]

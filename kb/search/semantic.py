@@ -20,15 +20,12 @@ Set ``KB_SEMANTIC=0`` to do without (the words-only ranking of before; no model 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -191,24 +188,6 @@ class VectorStore:
         if db is not None:
             db.close()
             self._local.db = None
-
-
-@contextmanager
-def exclusive(path: Path) -> Iterator[bool]:
-    """Hold ``path``'s lock if nobody else (thread or process) does: yields whether we do."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 class Embedder:
