@@ -145,3 +145,12 @@ def test_the_api_answers_section_and_related(app, editor):
     body = editor.get("search", query_string={"q": "证书快到期了应该提前多少天去续期呢"}).get_json()
     assert body["hits"][0]["section"] == "证书续期"
     assert isinstance(body["related"], list)
+
+
+def test_the_search_page_shows_the_section_and_related_searches(app, editor):
+    from conftest import page, save, web_as
+
+    save(editor, "运维/证书", "# 概述\n说明。\n## 证书续期\n到期前三十天续期证书。", title="证书管理")
+    html = page(web_as(app, "li.reader"), "/search?q=证书快到期了应该提前多少天去续期呢")
+    assert '<div class="section">§ 证书续期</div>' in html
+    assert 'class="related"' in html and "相关搜索" in html

@@ -344,7 +344,7 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
     candidates += [d for d in verbatim if d not in chosen]
     near: list[int] = []
     dense = tuning.dense * verbosity if similarity is not None else 0.0
-    if dense:
+    if dense and similarity is not None:
         close = visible & ~np.isnan(similarity)
         near = [d for d in _top(np.nan_to_num(similarity, nan=-1.0), close, tuning.dense_k) if not matched[d]]
         candidates += near
@@ -353,7 +353,7 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
         return total, []
     bonus = _proximity(ctx, query, scored, candidates, tuning)
     lexical = {d: float(final[d]) + bonus.get(d, 0.0) for d in candidates}
-    if dense:
+    if dense and similarity is not None:
         lexical = _blend(lexical, similarity, dense)
     ts = ctx.timestamps()
     best = sorted(((s, d) for d, s in lexical.items()),
