@@ -406,20 +406,28 @@ class SearchIndex:
 
     # Meaning vectors (see ``semantic``)
 
-    def _similarity(self, snap: Snapshot, ctx: engine.Context, parsed: kq.ParsedQuery) -> np.ndarray | None:
-        """Cosine of the query's vector with each document's, by docnum (NaN: no vector yet)."""
+    def _similarity(self, snap: Snapshot, ctx: engine.Context,
+                    parsed: kq.ParsedQuery) -> Callable[[], np.ndarray] | None:
+        """The cosine of the query's vector with each document's, by docnum (NaN: no vector
+        yet), as a function to call once the words have been scored: the query is embedded
+        meanwhile, in another thread (the model's C code runs without the interpreter lock)."""
         if self.vectors is None:
             return None
         version, _, matrix = self.vectors.matrix()
         if not len(matrix):
             return None
-        rows = self._vector_rows(snap, ctx, version)
         text = " ".join(unit.text for unit in parsed.include)
-        sims = matrix @ semantic_.MODEL_INSTANCE.query(text)
-        out = np.full(len(rows), np.nan, dtype=np.float32)
-        known = rows >= 0
-        out[known] = sims[rows[known]]
-        return out
+        embedding = semantic_.MODEL_INSTANCE.query_soon(text)
+
+        def similarity() -> np.ndarray:
+            rows = self._vector_rows(snap, ctx, version)
+            sims = matrix @ embedding.result()
+            out = np.full(len(rows), np.nan, dtype=np.float32)
+            known = rows >= 0
+            out[known] = sims[rows[known]]
+            return out
+
+        return similarity
 
     def _vector_rows(self, snap: Snapshot, ctx: engine.Context, version: int) -> np.ndarray:
         """Per docnum of ``snap``, the row of its document's vector (-1: none), cached per

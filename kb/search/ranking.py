@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -280,12 +280,12 @@ def _alternative(ctx: Context, name: str, alt: Terms, n: int) -> tuple[np.ndarra
 
 
 def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tuning | None = None,
-          similarity: np.ndarray | None = None) -> tuple[int, list[tuple[float, int]]]:
+          similarity: Callable[[], np.ndarray] | None = None) -> tuple[int, list[tuple[float, int]]]:
     """(total, best ``k`` as (score, docnum)) of the plan's concepts within ``mask``.
 
-    ``similarity`` (per docnum, the cosine of the query's and the document's meaning vectors,
-    NaN where a document has none yet) adds the documents closest in meaning to the candidates
-    and blends into their score.
+    ``similarity()`` (per docnum, the cosine of the query's and the document's meaning vectors,
+    NaN where a document has none yet; called once the words are scored) adds the documents
+    closest in meaning to the candidates and blends into their score.
     """
     tuning = tuning or TUNING
     if not query.concepts or not mask:
@@ -344,17 +344,18 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
     candidates += [d for d in verbatim if d not in chosen]
     near: list[int] = []
     dense = tuning.dense * verbosity if similarity is not None else 0.0
-    if dense and similarity is not None:
-        close = visible & ~np.isnan(similarity)
-        near = [d for d in _top(np.nan_to_num(similarity, nan=-1.0), close, tuning.dense_k) if not matched[d]]
+    sims = similarity() if similarity is not None and dense else None
+    if sims is not None:
+        close = visible & ~np.isnan(sims)
+        near = [d for d in _top(np.nan_to_num(sims, nan=-1.0), close, tuning.dense_k) if not matched[d]]
         candidates += near
     total = int(np.count_nonzero(matched)) + len(near)
     if not total or not k:
         return total, []
     bonus = _proximity(ctx, query, scored, candidates, tuning)
     lexical = {d: float(final[d]) + bonus.get(d, 0.0) for d in candidates}
-    if dense and similarity is not None:
-        lexical = _blend(lexical, similarity, dense)
+    if sims is not None:
+        lexical = _blend(lexical, sims, dense)
     ts = ctx.timestamps()
     best = sorted(((s, d) for d, s in lexical.items()),
                   key=lambda item: (item[0], ts[item[1]], -item[1]), reverse=True)

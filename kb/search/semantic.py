@@ -26,6 +26,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ class _Model:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._model: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def _loaded(self) -> Any:
         if self._model is None:
@@ -91,6 +94,13 @@ class _Model:
     def query(self, text: str) -> np.ndarray:
         with self._lock:
             return np.asarray(self._loaded().query(text), dtype=np.float32)
+
+    def query_soon(self, text: str) -> Future[np.ndarray]:
+        """``query(text)`` in a thread of the process's small pool, to overlap other work."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-embed-query")
+        return self._pool.submit(self.query, text)
 
     def passages(self, texts: list[str]) -> np.ndarray:
         with self._lock:
