@@ -16,6 +16,7 @@ import queue
 import time
 
 from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.writing import SegmentWriter
 
 from kb.search.codec import random_name
 from kb.search.pool import KBSegmentWriter
@@ -111,10 +112,12 @@ class SafeMpWriter(MpWriter):
         self._finish()
 
     def cancel(self) -> None:
+        """Stop the workers *before* the temporary storage they write into is destroyed
+        (Whoosh destroys it first, and a worker still writing a file makes that fail)."""
         try:
-            super().cancel()
-        finally:
             for task in self.tasks:
                 if task.is_alive():
                     task.terminate()
                     task.join(timeout=5)
+        finally:
+            SegmentWriter.cancel(self)
