@@ -16,12 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sqlite3
+import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from harness import Instance, corpus_dir, percentile, print_table, write_corpus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kb.search import SearchIndex
 
 K = 10
 _REPLICA = re.compile(r"^dup\d+/")
@@ -35,7 +40,20 @@ def folder_size(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def run_size(size: int, corpus: Path, sets: dict[str, list[dict]], work: Path) -> tuple[list, dict, dict]:
+def seed_vectors(instance: Path, source: Path) -> None:
+    """Give the instance's vector store the vectors of an earlier run (``vectors.sqlite3`` of
+    the same corpus, e.g. from search_quality.py's ``--index-cache``): ``kb embed`` then finds each
+    document's summary already embedded (by digest) and only maps it. For measuring search speed
+    without waiting minutes for the model; the vectors are the ones ``kb embed`` would compute."""
+    SearchIndex(instance / "index", semantic=True).close()  # creates the store in today's layout
+    with sqlite3.connect(instance / "index" / "vectors.sqlite3") as db:
+        db.execute("ATTACH DATABASE ? AS seed", (str(source),))
+        db.execute("INSERT OR IGNORE INTO vectors SELECT 'seed:' || digest, '', model, digest, vec FROM seed.vectors")
+    db.close()
+
+
+def run_size(size: int, corpus: Path, sets: dict[str, list[dict]], work: Path,
+             vectors_from: Path | None = None) -> tuple[list, dict, dict]:
     """(speed row, quality groups per set, latencies per set) at one corpus size."""
     folder = work / f"search-{size}"
     write_corpus(folder / "import", size, corpus)
@@ -44,6 +62,8 @@ def run_size(size: int, corpus: Path, sets: dict[str, list[dict]], work: Path) -
     instance.kb("init")
     import_s = instance.kb("import", str(folder / "import"))
     reindex_s = instance.kb("reindex")
+    if vectors_from is not None:
+        seed_vectors(folder / "instance", vectors_from)
     embed_s = instance.kb("embed")
     index_mb = folder_size(folder / "instance" / "index")
     spawned = time.perf_counter()
@@ -82,6 +102,8 @@ def main() -> None:
     parser.add_argument("--queries", default=None, help="comma-separated query files (default: the corpus's "
                         "queries and questions)")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--vectors-from", type=Path, default=None,
+                        help="an earlier run's vectors.sqlite3 of this corpus, to skip computing them")
     args = parser.parse_args()
     corpus = corpus_dir(args.corpus)
     if corpus is None:
@@ -92,7 +114,7 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="kb-search-bench-"))
     speed_rows, quality_rows = [], []
     for size in (int(n) for n in args.docs.split(",")):
-        speed, groups, latencies = run_size(size, corpus, sets, work)
+        speed, groups, latencies = run_size(size, corpus, sets, work, args.vectors_from)
         speed_rows.append(speed)
         for name, found in groups.items():
             times = latencies[name]

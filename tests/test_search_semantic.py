@@ -45,6 +45,19 @@ def test_vectors_follow_the_index(index):
     assert revisions["printer"] == "r2" and "badge" not in revisions
 
 
+def test_a_moved_document_keeps_its_vector_without_the_model(index, monkeypatch):
+    index.embed_pending()
+    moved = dataclasses.replace(DOCS[3], path="邮件/容量", revision="r-moved")
+    index.apply([moved], [DOCS[3].path], commit="c2")
+
+    def no_model(texts: list[str]) -> None:
+        raise AssertionError(f"embedded again: {texts}")
+
+    monkeypatch.setattr(semantic.MODEL_INSTANCE, "passages", no_model)
+    assert index.embed_pending() == 1
+    assert "邮件/容量" in index.vectors.revisions() and DOCS[3].path not in index.vectors.revisions()
+
+
 def test_one_process_at_a_time_computes_vectors(index):
     with generations.holding(index.root / "vectors.lock") as mine:
         assert mine

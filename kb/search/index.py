@@ -459,7 +459,7 @@ class SearchIndex:
 
     def embed_pending(self, budget_s: float = math.inf, batch: int = 4,
                       progress: Callable[[int], None] | None = None) -> int:
-        """Compute the vectors that are missing or stale (an older revision), drop those of
+        """Compute the vectors that are missing or stale (an older revision), then drop those of
         documents no longer indexed; stop after ``budget_s`` seconds. How many were computed.
 
         One process at a time does it (a lock file; a busy lock means someone else is on it).
@@ -475,9 +475,6 @@ class SearchIndex:
             docnums = _docnums(ctx)
             indexed = self.indexed_revisions()
             have = self.vectors.revisions()
-            gone = [p for p in have if p not in indexed]
-            if gone:
-                self.vectors.delete(gone)
             todo = [p for p, rev in indexed.items() if have.get(p) != rev and p in docnums]
             done = 0
             for i in range(0, len(todo), batch):
@@ -495,7 +492,11 @@ class SearchIndex:
                 if progress:
                     progress(len(chunk))
                 if time.monotonic() - started > budget_s:
-                    break
+                    return done
+            # last, so a moved document has found its old path's vector (by digest) first
+            gone = [p for p in have if p not in indexed]
+            if gone:
+                self.vectors.delete(gone)
             return done
 
 
