@@ -230,6 +230,7 @@ def check(accept: bool) -> None:
                 click.echo(f"accepted {reconcile.accept(stores, audited, _operator())} unattributed commit(s)")
                 audited = reconcile.reconcile(stores)
         derived = consistency.check(stores)
+        pending = stores.index.vectors_pending()
     finally:
         stores.close()  # the index's files, for callers in the same process (tests)
     for line in audited.recovered_lines():
@@ -242,6 +243,9 @@ def check(accept: bool) -> None:
         click.echo(f"{len(problems)} problem(s){hint}", err=True)
         sys.exit(1)
     click.echo("store, tables, index and audit trail agree")
+    if pending:  # not a disagreement: a cache still filling
+        click.echo(f"{pending} document(s) still without a meaning vector: kb serve computes them in the "
+                   f"background, kb embed now")
 
 
 def _operator() -> Principal:

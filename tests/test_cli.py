@@ -98,10 +98,12 @@ def test_embed_computes_the_meaning_vectors_an_import_lacks(tmp_path):
     (source / "门禁.md").write_text("# 门禁卡补办\n\n到前台登记。\n", encoding="utf-8")
     assert kb(instance, "init").returncode == 0
     assert kb(instance, "import", str(source)).returncode == 0
+    assert "2 document(s) still without a meaning vector" in kb(instance, "check").stdout
     first = kb(instance, "embed")
     assert first.returncode == 0, first.stderr
     assert "computed 2 meaning vectors" in first.stdout
     assert "computed 0 meaning vectors" in kb(instance, "embed").stdout
+    assert "meaning vector" not in kb(instance, "check").stdout
 
 
 def audit_actions(instance: Path) -> list[tuple[str]]:
