@@ -409,19 +409,21 @@ class SearchIndex:
     def _similarity(self, snap: Snapshot, ctx: engine.Context,
                     parsed: kq.ParsedQuery) -> Callable[[], np.ndarray] | None:
         """The cosine of the query's vector with each document's, by docnum (NaN: no vector
-        yet), as a function to call once the words have been scored: the query is embedded
-        meanwhile, in another thread (the model's C code runs without the interpreter lock)."""
+        yet), as a function the ranking calls only if the query is verbose enough to use it.
+
+        Embedding the query in a thread beside the word scoring was measured slower: the
+        model's two OpenMP threads then wait for the core the interpreter holds. The product
+        is a plain sum of products (einsum), not BLAS, whose own threads spin as long again."""
         if self.vectors is None:
             return None
         version, _, matrix = self.vectors.matrix()
         if not len(matrix):
             return None
         text = " ".join(unit.text for unit in parsed.include)
-        embedding = semantic_.MODEL_INSTANCE.query_soon(text)
 
         def similarity() -> np.ndarray:
             rows = self._vector_rows(snap, ctx, version)
-            sims = matrix @ embedding.result()
+            sims = np.einsum("ij,j->i", matrix, semantic_.MODEL_INSTANCE.query(text))
             out = np.full(len(rows), np.nan, dtype=np.float32)
             known = rows >= 0
             out[known] = sims[rows[known]]

@@ -342,17 +342,19 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
     candidates = _top(final, matched, max(k, RERANK))
     chosen = set(candidates)
     candidates += [d for d in verbatim if d not in chosen]
+    bonus = _proximity(ctx, query, scored, candidates, tuning)
     near: list[int] = []
     dense = tuning.dense * verbosity if similarity is not None else 0.0
     sims = similarity() if similarity is not None and dense else None
     if sims is not None:
         close = visible & ~np.isnan(sims)
         near = [d for d in _top(np.nan_to_num(sims, nan=-1.0), close, tuning.dense_k) if not matched[d]]
-        candidates += near
+        if near:
+            candidates += near
+            bonus.update(_proximity(ctx, query, scored, near, tuning))
     total = int(np.count_nonzero(matched)) + len(near)
     if not total or not k:
         return total, []
-    bonus = _proximity(ctx, query, scored, candidates, tuning)
     lexical = {d: float(final[d]) + bonus.get(d, 0.0) for d in candidates}
     if sims is not None:
         lexical = _blend(lexical, sims, dense)
