@@ -40,7 +40,8 @@ MAX_CONCEPTS = 32
 # Word fields and their weights in BM25F (the share of a term occurrence there against the body).
 FIELD_WEIGHTS: dict[str, float] = {"title": 3.0, "headings": 3.0, "meta": 2.0, "body": 1.0}
 K1 = 2.0
-RERANK = 100  # candidates examined for proximity
+RERANK = 40  # candidates examined for proximity (100 ranked no better, at twice the cost)
+MAX_VERBATIM = 16  # terms (words, character pairs) of a run worth looking for as written
 NEAR = 4  # positions apart that still count as "together"
 
 
@@ -394,11 +395,20 @@ def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray
         return bonus
     wanted = frozenset(docs)
     ordered = sorted((c for c, _ in scored), key=lambda c: c.order)
+    decoded: dict[tuple[int, str], dict[int, list[int]]] = {}  # each concept's, once per field
+
+    def positions(concept: Concept, name: str) -> dict[int, list[int]]:
+        key = (id(concept), name)
+        found = decoded.get(key)
+        if found is None:
+            found = decoded[key] = _positions(ctx, name, concept, wanted)
+        return found
+
     for a, b in itertools.pairwise(ordered):
         weight = min(a.idf * a.weight, b.idf * b.weight)
         for name in ("title", "body"):
-            pa = _positions(ctx, name, a, wanted)
-            pb = _positions(ctx, name, b, wanted)
+            pa = positions(a, name)
+            pb = positions(b, name)
             for d in pa.keys() & pb.keys():
                 gap = _min_gap(pa[d], pb[d])
                 if gap == 1:
@@ -410,6 +420,8 @@ def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray
     runs += [(("title", "body"), seq, [c for c in ordered if any(t in seq for t in c.words)])
              for seq in query.sequences]
     for (title, body), words, inside in runs:
+        if len(words) > MAX_VERBATIM:
+            continue  # a whole clause is never found as written; its words have scored
         idf = sum(c.idf * c.weight for c in inside)
         for name, fw in ((title, 2.0), (body, 1.0)):
             for d in Phrase(name, words)._ids(ctx, wanted):
