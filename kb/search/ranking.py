@@ -57,7 +57,7 @@ class Tuning:
     pair_near: float = 0.15  # within NEAR positions
     verbatim: float = 2.0  # x the sum of the run's IDF, the query's own words in a row
     dense: float = 0.5  # share of the meaning similarity in the blended score
-    dense_k: int = 30  # documents closest in meaning added to the candidates
+    dense_k: int = 20  # documents closest in meaning added to the candidates
     verbose: tuple[int, int] = (5, 10)  # words from which meaning starts to count, and fully counts
 
 
