@@ -11,8 +11,9 @@ nothing; giving every word the same say lets ``how`` and ``怎么`` decide. Here
 * Each concept scores by **BM25F** over the title, headings, tags/path and body: term
   frequencies are length-normalised per field, weighted by field, summed, then saturated once,
   so a word in the title and the body is not counted as two independent words.
-* **Soft matching**: a document matches when it holds a minimum share of the query's weight
-  (all of it for one or two concepts); the score favours documents holding more of it.
+* **Soft matching**: a few words (a title, a phrase, keywords) must all be there, as people
+  expect when they check a search; a sentence needs only a share of its weight (``min_share``),
+  and the score favours documents holding more of it.
 * **Proximity**: among the best candidates, concepts that stand together in a document as they
   do in the query (next to each other, or within a few words) score again, and the query's
   own word sequence found verbatim scores most (what a user copies from a page they remember).
@@ -51,7 +52,7 @@ class Tuning:
 
     fields: tuple[tuple[str, float], ...] = tuple(FIELD_WEIGHTS.items())
     k1: float = K1
-    min_share: float = 0.2  # of the query's weight, for three or more concepts
+    min_share: float = 0.2  # of the query's weight, for a query of sentence length
     coord: float = 0.0  # score x share**coord: holding more of the query counts beyond BM25F
     pair_adjacent: float = 0.3  # x the pair's smaller IDF, words side by side in query order
     pair_near: float = 0.15  # within NEAR positions
@@ -69,7 +70,6 @@ class Concept:
     """One thing the query is about: alternative index terms (the word, its synonyms)."""
 
     terms: dict[Terms, float]  # alternative (its index terms, all present) -> weight of an occurrence
-    weight: float = 1.0  # the query's own weight (lower for parts of a compound)
     order: int = 0  # position among the query's words, for proximity
     idf: float = 0.0
     text: str = ""  # as the user wrote it (normalised)
@@ -100,25 +100,22 @@ class Plan:
 
 
 def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = None,
-         tuning: Tuning | None = None, camel: dict[str, list[str]] | None = None) -> Plan:
+         camel: dict[str, list[str]] | None = None) -> Plan:
     """The concepts and verbatim runs of a query's tokens (in query order).
 
     ``thesaurus`` supplies synonyms (query-time only); ``camel`` maps a token written in
     CamelCase (lower-cased, as tokens are) to its parts.
     """
-    tuning = tuning or TUNING
     out = Plan()
     seen: dict[str, Concept] = {}
     sequence: list[str] = []
     order = 0
 
-    def add(term: str, weight: float, text: str) -> None:
+    def add(term: str, text: str) -> None:
         nonlocal order
-        found = seen.get(term)
-        if found is not None:
-            found.weight = max(found.weight, weight)
+        if term in seen:
             return
-        concept = seen[term] = Concept({(term,): 1.0}, weight, order, text=text)
+        concept = seen[term] = Concept({(term,): 1.0}, order, text=text)
         out.concepts.append(concept)
         order += 1
 
@@ -135,7 +132,7 @@ def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = No
                 out.cjk_runs.append(tok.text)
             for word in tok.words:
                 if not stopwords.is_stop(word):
-                    add(word, 1.0, word)
+                    add(word, word)
                 else:
                     order += 1
             continue
@@ -144,7 +141,7 @@ def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = No
         if stopwords.is_stop(tok.text):
             order += 1
             continue
-        add(whole, 1.0, tok.text)
+        add(whole, tok.text)
         parts = tok.words[1:] if len(tok.words) > 1 else [analysis.stem(p) for p in (camel or {}).get(tok.text, [])]
         if parts:  # written whole, or as its parts (max_connections, max connections)
             seen[whole].terms.setdefault(tuple(parts), 1.0)
@@ -168,8 +165,7 @@ def _with_synonyms(concepts: list[Concept], thesaurus: Thesaurus, out: Plan) -> 
                 if size > 1:
                     run = concepts[i:i + size]
                     joint = "" if all(analysis.is_cjk(c.text) for c in run) else " "
-                    first = Concept({member: 1.0}, max(c.weight for c in run), first.order,
-                                    text=joint.join(c.text for c in run))
+                    first = Concept({member: 1.0}, first.order, text=joint.join(c.text for c in run))
                 for alt, w in alternatives.items():
                     first.terms.setdefault(alt, w)
                     first.synonyms.append(thesaurus.texts[alt])
@@ -190,7 +186,7 @@ def related(query: Plan, limit: int = 3) -> list[str]:
     Built from the query and the synonym list alone, never from documents, so they cannot
     tell anyone about a document they may not see. Call after ``score`` (it sets the IDFs).
     """
-    ranked = sorted((c for c in query.concepts if c.idf), key=lambda c: -c.idf * c.weight)
+    ranked = sorted((c for c in query.concepts if c.idf), key=lambda c: -c.idf)
     key = sorted(ranked[:3], key=lambda c: c.order)
     if not key:
         return []
@@ -312,20 +308,20 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
         scored.append((concept, tf))
     if not scored and similarity is None:
         return 0, []
-    scored.sort(key=lambda item: -item[0].idf * item[0].weight)
+    scored.sort(key=lambda item: -item[0].idf)
     scored = scored[:MAX_CONCEPTS]
     # in a few words, one that no document holds counts as the rarest (they are not answered
     # by the documents holding the others); a sentence is allowed words the documents lack
     verbosity = query.verbosity(tuning)
     absent = math.log(1 + (n + 0.5) / 0.5) * (1 - verbosity)
-    total_weight = sum(c.weight * (c.idf or absent) for c in query.concepts) or 1.0
+    total_weight = sum(c.idf or absent for c in query.concepts) or 1.0
     bm25 = np.zeros(n, dtype=np.float32)
     share = np.zeros(n, dtype=np.float32)
     k1 = tuning.k1
     for concept, tf in scored:
         held = tf > 0
-        bm25[held] += concept.weight * concept.idf * (k1 + 1) * tf[held] / (k1 + tf[held])
-        share[held] += concept.weight * concept.idf / total_weight
+        bm25[held] += concept.idf * (k1 + 1) * tf[held] / (k1 + tf[held])
+        share[held] += concept.idf / total_weight
     share[~visible] = 0
     # a few words must all be there (a title, a phrase, keywords: what people check a search
     # by); a sentence needs only a share of its weight, down to ``min_share``
@@ -405,7 +401,7 @@ def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray
         return found
 
     for a, b in itertools.pairwise(ordered):
-        weight = min(a.idf * a.weight, b.idf * b.weight)
+        weight = min(a.idf, b.idf)
         for name in ("title", "body"):
             pa = positions(a, name)
             pb = positions(b, name)
@@ -422,7 +418,7 @@ def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray
     for (title, body), words, inside in runs:
         if len(words) > MAX_VERBATIM:
             continue  # a whole clause is never found as written; its words have scored
-        idf = sum(c.idf * c.weight for c in inside)
+        idf = sum(c.idf for c in inside)
         for name, fw in ((title, 2.0), (body, 1.0)):
             for d in Phrase(name, words)._ids(ctx, wanted):
                 bonus[d] += tuning.verbatim * idf * fw
