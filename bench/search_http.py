@@ -116,6 +116,9 @@ def main() -> None:
     for size in (int(n) for n in args.docs.split(",")):
         speed, groups, latencies = run_size(size, corpus, sets, work, args.vectors_from)
         speed_rows.append(speed)
+        every = [t for times in latencies.values() for t in times]
+        quality_rows.append([size, "all sets", "*", "*", len(every), "", "", "",
+                             f"{percentile(every, 50):.1f} / {percentile(every, 95):.1f}"])
         for name, found in groups.items():
             times = latencies[name]
             for (lang, kind), (count, hits, rr, first) in sorted(found.items()):
