@@ -154,3 +154,11 @@ def test_the_search_page_shows_the_section_and_related_searches(app, editor):
     html = page(web_as(app, "li.reader"), "/search?q=证书快到期了应该提前多少天去续期呢")
     assert '<div class="section">§ 证书续期</div>' in html
     assert 'class="related"' in html and "相关搜索" in html
+
+
+def test_a_cut_made_of_question_words_is_still_found_as_written(tmp_path):
+    # "么如果事" cut from "那么如果事务…": its only content word (事) is no word of the index
+    ix = SearchIndex(tmp_path / "index")
+    ix.rebuild([doc("tx", "事务", "那么如果事务提交失败，需要回滚。"), *FILLER[:3]], commit="c1")
+    assert [h.path for h in ix.search("么如果事", access_levels=SEEN, statuses={"published"}).hits] == ["tx"]
+    ix.close()

@@ -373,9 +373,8 @@ class SearchIndex:
             marked = parsed.highlight_terms()
             plan = None
             if kq.plain(parsed):
-                plan = ranking.plan(parsed.highlight_terms(), self._thesaurus(),
+                plan = ranking.plan(parsed.highlight_terms(), self._thesaurus(), units=len(parsed.include),
                                     camel=ranking.camel_words([u.text for u in parsed.include]))
-                plan.units = len(parsed.include)
                 marked.extend(t for text in plan.synonyms for t in analysis.query_tokens(text))
                 similarity = self._similarity(snap, ctx, parsed) if plan.verbosity(ranking.TUNING) else None
                 total, top = ranking.score(ctx, plan, mask, want, similarity=similarity)
@@ -391,7 +390,6 @@ class SearchIndex:
             if plan is not None and (total < 3 or len(plan.concepts) > 3):
                 result.related = ranking.related(plan)
         return result
-
 
     def _thesaurus(self) -> Thesaurus | None:
         """The synonyms in force (``synonyms``, set by the services), compiled for queries."""

@@ -100,13 +100,14 @@ class Plan:
 
 
 def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = None,
-         camel: dict[str, list[str]] | None = None) -> Plan:
+         camel: dict[str, list[str]] | None = None, units: int = 1) -> Plan:
     """The concepts and verbatim runs of a query's tokens (in query order).
 
     ``thesaurus`` supplies synonyms (query-time only); ``camel`` maps a token written in
-    CamelCase (lower-cased, as tokens are) to its parts.
+    CamelCase (lower-cased, as tokens are) to its parts; ``units`` is how many pieces the user
+    separated by spaces.
     """
-    out = Plan()
+    out = Plan(units=units)
     seen: dict[str, Concept] = {}
     sequence: list[str] = []
     order = 0
@@ -285,7 +286,7 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
     closest in meaning to the candidates and blends into their score.
     """
     tuning = tuning or TUNING
-    if not query.concepts or not mask:
+    if not mask or not (query.concepts or query.cjk_runs or query.sequences):
         return 0, []
     arrays = Arrays(ctx)
     n = arrays.n
@@ -306,13 +307,13 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
             continue
         concept.idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
         scored.append((concept, tf))
-    if not scored and similarity is None:
-        return 0, []
+    verbosity = query.verbosity(tuning)
+    if not scored and similarity is None and verbosity == 1:
+        return 0, []  # (a shorter query may still be found as written, below)
     scored.sort(key=lambda item: -item[0].idf)
     scored = scored[:MAX_CONCEPTS]
     # in a few words, one that no document holds counts as the rarest (they are not answered
     # by the documents holding the others); a sentence is allowed words the documents lack
-    verbosity = query.verbosity(tuning)
     absent = math.log(1 + (n + 0.5) / 0.5) * (1 - verbosity)
     total_weight = sum(c.idf or absent for c in query.concepts) or 1.0
     bm25 = np.zeros(n, dtype=np.float32)
