@@ -14,6 +14,7 @@ search - has the pointer changed, is the searcher up to date - instead of reopen
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import logging
 import math
@@ -220,26 +221,12 @@ class SearchIndex:
         fields = self._meta_fields()
         if fields and fields.get("format") != FORMAT:
             return True
-        names = set(self._generation().ix.schema.names())
-        return not set(build_schema().names()) <= names
+        return not _schema_fields() <= set(self._generation().ix.schema.names())
 
     def indexed_revisions(self) -> dict[str, str]:
-        """path -> revision of every indexed document (for ``kb check``).
-
-        Read segment by segment: Whoosh's multi-segment column reader misaligns documents
-        when a segment lacks the column (one holding only the metadata document does).
-        """
-        out: dict[str, str] = {}
-        for reader in engine.Context(self._searcher(), {}).segment_readers():
-            if not reader.doc_count():
-                continue
-            paths = reader.column_reader("path")
-            revisions = reader.column_reader("revision")
-            for docnum in reader.all_doc_ids():
-                path = _column_text(paths, docnum)
-                if path and path != META_PATH:
-                    out[path] = _column_text(revisions, docnum)
-        return out
+        """path -> revision of every indexed document (for ``kb check``)."""
+        snap = self._snapshot()
+        return {path: revision for path, (_, revision) in _documents(engine.Context(snap.searcher, snap.cache)).items()}
 
     def doc_count(self) -> int:
         """Number of indexed documents (every status and access level)."""
@@ -373,7 +360,7 @@ class SearchIndex:
             marked = parsed.highlight_terms()
             plan = None
             if kq.plain(parsed):
-                plan = ranking.plan(parsed.highlight_terms(), self._thesaurus(), units=len(parsed.include),
+                plan = ranking.plan(list(marked), self._thesaurus(), units=len(parsed.include),
                                     camel=ranking.camel_words([u.text for u in parsed.include]))
                 marked.extend(t for text in plan.synonyms for t in analysis.query_tokens(text))
                 similarity = self._similarity(snap, ctx, parsed) if plan.verbosity(ranking.TUNING) else None
@@ -438,7 +425,7 @@ class SearchIndex:
         _, paths, _ = self.vectors.matrix()  # type: ignore[union-attr]
         row_of = {p: i for i, p in enumerate(paths)}
         rows = np.full(ctx.doc_count, -1, dtype=np.int64)
-        for path, docnum in _docnums(ctx).items():
+        for path, (docnum, _) in _documents(ctx).items():
             rows[docnum] = row_of.get(path, -1)
         snap.__dict__["_kb_vector_rows"] = (version, rows)
         return rows
@@ -472,14 +459,13 @@ class SearchIndex:
             started = time.monotonic()
             snap = self._snapshot()
             ctx = engine.Context(snap.searcher, snap.cache)
-            docnums = _docnums(ctx)
-            indexed = self.indexed_revisions()
+            indexed = _documents(ctx)
             have = self.vectors.revisions()
-            todo = [p for p, rev in indexed.items() if have.get(p) != rev and p in docnums]
+            todo = [p for p, (_, rev) in indexed.items() if have.get(p) != rev]
             done = 0
             for i in range(0, len(todo), batch):
                 chunk = todo[i:i + batch]
-                fields = [snap.searcher.stored_fields(docnums[p]) for p in chunk]
+                fields = [snap.searcher.stored_fields(indexed[p][0]) for p in chunk]
                 texts = [semantic_.summary(f.get("title", ""), f.get("content") or "") for f in fields]
                 digests = [semantic_.digest(t) for t in texts]
                 known = self.vectors.by_digest(digests)  # the same summary needs no model
@@ -487,7 +473,7 @@ class SearchIndex:
                 if fresh:
                     made = semantic_.MODEL_INSTANCE.passages(fresh)
                     known.update(zip((semantic_.digest(t) for t in fresh), made, strict=True))
-                self.vectors.put((p, indexed[p], d, known[d]) for p, d in zip(chunk, digests, strict=True))
+                self.vectors.put((p, indexed[p][1], d, known[d]) for p, d in zip(chunk, digests, strict=True))
                 done += len(chunk)
                 if progress:
                     progress(len(chunk))
@@ -500,18 +486,27 @@ class SearchIndex:
             return done
 
 
-def _docnums(ctx: engine.Context) -> dict[str, int]:
-    """path -> docnum of every live document of a snapshot (segment by segment, see
-    ``indexed_revisions``)."""
-    out: dict[str, int] = {}
+@functools.cache
+def _schema_fields() -> frozenset[str]:
+    return frozenset(build_schema().names())
+
+
+def _documents(ctx: engine.Context) -> dict[str, tuple[int, str]]:
+    """path -> (docnum, revision) of every live document of a snapshot.
+
+    Read segment by segment: Whoosh's multi-segment column reader misaligns documents when a
+    segment lacks the column (one holding only the metadata document does).
+    """
+    out: dict[str, tuple[int, str]] = {}
     for reader, offset in ctx._readers:
         if not reader.doc_count():
             continue
         paths = reader.column_reader("path")
+        revisions = reader.column_reader("revision")
         for docnum in reader.all_doc_ids():
             path = _column_text(paths, docnum)
             if path and path != META_PATH:
-                out[path] = offset + docnum
+                out[path] = (offset + docnum, _column_text(revisions, docnum))
     return out
 
 
