@@ -46,8 +46,7 @@ def load_docs(corpus: Path, copies: int = 1, limit: int | None = None) -> list[I
     docs = list(base)
     for n in range(1, copies):
         docs.extend(
-            IndexedDoc(**{**d.__dict__, "path": f"dup{n}/{d.path}",
-                          "updated_at": d.updated_at - dt.timedelta(days=n)})
+            IndexedDoc(**{**d.__dict__, "path": f"dup{n}/{d.path}", "updated_at": d.updated_at - dt.timedelta(days=n)})
             for d in base
         )
     return docs[:limit] if limit else docs
@@ -61,9 +60,17 @@ def _doc(corpus: Path, path: Path, i: int) -> IndexedDoc:
         title, body, tags = parsed.title, parsed.body, parsed.tags
     except InvalidDocument:
         title, body, tags = path.stem, text, []
-    return IndexedDoc(path=rel, title=title, body=body, tags=tags, access="internal",
-                      status="published", owner="bench", revision=f"{i:040x}",
-                      updated_at=_BASE_TIME + dt.timedelta(minutes=i))
+    return IndexedDoc(
+        path=rel,
+        title=title,
+        body=body,
+        tags=tags,
+        access="internal",
+        status="published",
+        owner="bench",
+        revision=f"{i:040x}",
+        updated_at=_BASE_TIME + dt.timedelta(minutes=i),
+    )
 
 
 @dataclass

@@ -42,8 +42,10 @@ def http_rows(work: Path, docs: int) -> list[list]:
         confidential = paths[:50]
         for path in confidential:
             current = http.get(f"{base}/api/v1/docs/{quote(path)}").json()
-            http.put(f"{base}/api/v1/docs/{quote(path)}", json={"title": current["title"], "body": current["body"],
-                                                                   "access": "confidential"}).raise_for_status()
+            http.put(
+                f"{base}/api/v1/docs/{quote(path)}",
+                json={"title": current["title"], "body": current["body"], "access": "confidential"},
+            ).raise_for_status()
         internal = paths[50:]
         browser = requests.Session()
         form = browser.get(f"{base}/login").text
@@ -55,26 +57,58 @@ def http_rows(work: Path, docs: int) -> list[list]:
 
         cases = [
             ("view internal document, API token", lambda p: http.get(f"{base}/api/v1/docs/{quote(p)}"), internal),
-            ("view confidential document (audited), API token",
-             lambda p: http.get(f"{base}/api/v1/docs/{quote(p)}"), confidential),
-            ("view internal document page, session cookie", lambda p: browser.get(f"{base}/docs/{quote(p)}"),
-             internal),
-            ("view confidential document page (audited), session cookie",
-             lambda p: browser.get(f"{base}/docs/{quote(p)}"), confidential),
+            (
+                "view confidential document (audited), API token",
+                lambda p: http.get(f"{base}/api/v1/docs/{quote(p)}"),
+                confidential,
+            ),
+            ("view internal document page, session cookie", lambda p: browser.get(f"{base}/docs/{quote(p)}"), internal),
+            (
+                "view confidential document page (audited), session cookie",
+                lambda p: browser.get(f"{base}/docs/{quote(p)}"),
+                confidential,
+            ),
         ]
         for name, call, pool in cases:
             for path in pool[:3]:
                 call(path)
             rows.append([name, summary(timed([lambda p=p, c=call: c(p) for p in sample(pool)]))])
-        rows.append(["sign in (POST /api/v1/tokens, Argon2id)", summary(timed(
-            [lambda: http.post(f"{base}/api/v1/tokens", json={"username": "admin", "password": PASSWORD})
-             for _ in range(40)]))])
-        rows.append(["save (commit, index, audit entry)", summary(timed(
-            [lambda i=i: http.put(f"{base}/api/v1/docs/bench/审计-{i % 20}",
-                                  json={"title": f"审计 {i}", "body": f"第 {i} 次保存。\n"}) for i in range(100)]))])
+        rows.append(
+            [
+                "sign in (POST /api/v1/tokens, Argon2id)",
+                summary(
+                    timed(
+                        [
+                            lambda: http.post(f"{base}/api/v1/tokens", json={"username": "admin", "password": PASSWORD})
+                            for _ in range(40)
+                        ]
+                    )
+                ),
+            ]
+        )
+        rows.append(
+            [
+                "save (commit, index, audit entry)",
+                summary(
+                    timed(
+                        [
+                            lambda i=i: http.put(
+                                f"{base}/api/v1/docs/bench/审计-{i % 20}",
+                                json={"title": f"审计 {i}", "body": f"第 {i} 次保存。\n"},
+                            )
+                            for i in range(100)
+                        ]
+                    )
+                ),
+            ]
+        )
         entries = http.get(f"{base}/api/v1/audit", params={"per_page": 1}).json()["total"]
-        rows.append([f"audit query by user, 50 per page ({entries} entries)", summary(timed(
-            [lambda: http.get(f"{base}/api/v1/audit", params={"user": "admin"}) for _ in range(50)]))])
+        rows.append(
+            [
+                f"audit query by user, 50 per page ({entries} entries)",
+                summary(timed([lambda: http.get(f"{base}/api/v1/audit", params={"user": "admin"}) for _ in range(50)])),
+            ]
+        )
     return rows
 
 
@@ -116,8 +150,12 @@ def trail_rows(work: Path, entries: int) -> list[list]:
         started = time.perf_counter()
         result = stores.audit.verify(session)
         seconds = time.perf_counter() - started
-    rows.append([f"verify the whole chain ({result.entries} entries, ok={result.ok})",
-                 f"{seconds:.2f} s ({result.entries / seconds:.0f} entries/s)"])
+    rows.append(
+        [
+            f"verify the whole chain ({result.entries} entries, ok={result.ok})",
+            f"{seconds:.2f} s ({result.entries / seconds:.0f} entries/s)",
+        ]
+    )
     stores.close()
     return rows
 
@@ -129,8 +167,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         rows = http_rows(Path(work), args.docs)
-        print_table(f"Access and audit over HTTP ({args.docs} documents, kb serve, 2 workers), ms p50 / p95",
-                    ["operation", "p50 / p95 ms"], rows)
+        print_table(
+            f"Access and audit over HTTP ({args.docs} documents, kb serve, 2 workers), ms p50 / p95",
+            ["operation", "p50 / p95 ms"],
+            rows,
+        )
         print_table("Audit trail in-process (SQLite)", ["operation", "figure"], trail_rows(Path(work), args.entries))
 
 

@@ -41,12 +41,30 @@ def corpus_scenarios(sizes: list[int], corpus: Path | None, work: Path, views: i
                 http.get(f"{http.base}/docs/{quote(path)}")
             view_ms = timed([lambda p=p: http.get(f"{http.base}/docs/{quote(p)}") for p in sample])
             edits = [rng.choice(paths) for _ in range(saves)]
-            save_ms = timed([lambda p=p, i=i: http.put(
-                f"{http.base}/api/v1/docs/{quote(p)}",
-                json={"title": f"基准测试 {i}", "body": f"# 基准测试 {i}\n\n第 {i} 次保存。\n", "access": "internal",
-                      "message": f"bench save {i}"}) for i, p in enumerate(edits)])
-        rows.append([size, f"{megabytes:.1f}", f"{size / import_s:.0f} ({import_s:.1f} s)",
-                     f"{size / reindex_s:.0f} ({reindex_s:.1f} s)", summary(view_ms), summary(save_ms)])
+            save_ms = timed(
+                [
+                    lambda p=p, i=i: http.put(
+                        f"{http.base}/api/v1/docs/{quote(p)}",
+                        json={
+                            "title": f"基准测试 {i}",
+                            "body": f"# 基准测试 {i}\n\n第 {i} 次保存。\n",
+                            "access": "internal",
+                            "message": f"bench save {i}",
+                        },
+                    )
+                    for i, p in enumerate(edits)
+                ]
+            )
+        rows.append(
+            [
+                size,
+                f"{megabytes:.1f}",
+                f"{size / import_s:.0f} ({import_s:.1f} s)",
+                f"{size / reindex_s:.0f} ({reindex_s:.1f} s)",
+                summary(view_ms),
+                summary(save_ms),
+            ]
+        )
     return rows
 
 
@@ -70,8 +88,10 @@ def fast_import_stream(docs: int, commits: int) -> bytes:
             out.append(b"data %d\n%s\n" % (len(data), data))
 
     def text(i: int, version: int) -> str:
-        return (f"---\ntitle: 文档 {i}\ntags: [基准]\naccess: internal\nstatus: published\n---\n"
-                f"# 文档 {i}\n\n第 {version} 版。服务请求在受理后按 SLA 分级处理。\n")
+        return (
+            f"---\ntitle: 文档 {i}\ntags: [基准]\naccess: internal\nstatus: published\n---\n"
+            f"# 文档 {i}\n\n第 {version} 版。服务请求在受理后按 SLA 分级处理。\n"
+        )
 
     commit({f"h/{i // 100}/d{i}": text(i, 1) for i in range(docs)}, "initial")
     for version in (2, 3):
@@ -91,16 +111,16 @@ def history_scenarios(commit_counts: list[int], work: Path, docs: int = 1000) ->
         repo = folder / "instance" / "content.git"
         repo.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(repo)], check=True)
-        subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=fast_import_stream(docs, count),
-                       check=True)
+        subprocess.run(
+            ["git", "-C", str(repo), "fast-import", "--quiet"], input=fast_import_stream(docs, count), check=True
+        )
         instance = Instance(folder / "instance")
         catch_up_s = instance.kb("init")
         with instance.serve() as http:
             paths = [f"h/{i // 100}/d{i}" for i in range(MEASURED)]
             for path in paths[:3]:
                 http.get(f"{http.base}/api/v1/docs/{quote(path)}/history")
-            history_ms = timed([lambda p=p: http.get(f"{http.base}/api/v1/docs/{quote(p)}/history")
-                                for p in paths * 2])
+            history_ms = timed([lambda p=p: http.get(f"{http.base}/api/v1/docs/{quote(p)}/history") for p in paths * 2])
             versions = len(http.get(f"{http.base}/api/v1/docs/{quote(paths[0])}/history").json()["versions"])
         rows.append([count, docs, versions, f"{catch_up_s:.1f}", summary(history_ms)])
     return rows
@@ -120,13 +140,18 @@ def main() -> None:
     started = time.perf_counter()
     if args.docs:
         rows = corpus_scenarios([int(n) for n in args.docs.split(",")], corpus, work, args.views, args.saves)
-        print_table(f"documents (corpus: {corpus.name if corpus else 'synthetic'})",
-                    ["docs", "MB", "import docs/s", "reindex docs/s", "view p50 / p95 ms", "save p50 / p95 ms"],
-                    rows)
+        print_table(
+            f"documents (corpus: {corpus.name if corpus else 'synthetic'})",
+            ["docs", "MB", "import docs/s", "reindex docs/s", "view p50 / p95 ms", "save p50 / p95 ms"],
+            rows,
+        )
     if args.commits:
         rows = history_scenarios([int(n) for n in args.commits.split(",")], work)
-        print_table("history", ["commits", "docs", "versions of each measured doc", "kb init catch-up s",
-                                "history p50 / p95 ms"], rows)
+        print_table(
+            "history",
+            ["commits", "docs", "versions of each measured doc", "kb init catch-up s", "history p50 / p95 ms"],
+            rows,
+        )
     print(f"\n(total {time.perf_counter() - started:.0f} s, work folder {work})")
 
 

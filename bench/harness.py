@@ -22,8 +22,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/corpus beside the checkout; a git worktree further down (wt/<name>) finds it higher up
-SHARED_CORPUS = next((folder / "shared" / "corpus" for folder in ROOT.parents
-                      if (folder / "shared" / "corpus").is_dir()), ROOT.parent / "shared" / "corpus")
+SHARED_CORPUS = next(
+    (folder / "shared" / "corpus" for folder in ROOT.parents if (folder / "shared" / "corpus").is_dir()),
+    ROOT.parent / "shared" / "corpus",
+)
 PASSWORD = "Bench-admin-pw-1!"
 
 
@@ -57,12 +59,15 @@ def corpus_dir(arg: str = "auto") -> Path | None:
 def synthetic_documents(count: int, seed: int = 7) -> Iterator[tuple[str, str]]:
     """(relative path, text) of generated Chinese/English service documents."""
     rng = random.Random(seed)
-    words = ("服务请求 变更审批 事件管理 问题管理 配置管理 服务台 二线支持 运维组 响应时间 解决时间 升级 监控 告警 "
-             "备份 恢复 数据库 网络 防火墙 nginx 502 timeout SLA KPI CMDB ITIL release deploy rollback "
-             "客户 满意度 审计 合规 知识库 文档 归档 密级").split()
+    words = (
+        "服务请求 变更审批 事件管理 问题管理 配置管理 服务台 二线支持 运维组 响应时间 解决时间 升级 监控 告警 "
+        "备份 恢复 数据库 网络 防火墙 nginx 502 timeout SLA KPI CMDB ITIL release deploy rollback "
+        "客户 满意度 审计 合规 知识库 文档 归档 密级"
+    ).split()
     for i in range(count):
-        paragraphs = ["".join(rng.choice(words) + ("，" if rng.random() < 0.2 else "") for _ in range(60))
-                      for _ in range(12)]
+        paragraphs = [
+            "".join(rng.choice(words) + ("，" if rng.random() < 0.2 else "") for _ in range(60)) for _ in range(12)
+        ]
         yield f"gen/{i // 100:03d}/doc-{i:05d}.md", f"# 文档 {i}\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
@@ -114,17 +119,20 @@ class Instance:
     def kb(self, *args: str) -> float:
         """Run a kb command; return its wall time in seconds."""
         started = time.perf_counter()
-        subprocess.run([self.python, "-m", "kb", *args], cwd=ROOT, env=self.env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([self.python, "-m", "kb", *args], cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
         return time.perf_counter() - started
 
     @contextmanager
     def serve(self, workers: int = 2) -> Iterator[requests.Session]:
         """Serve on a free loopback port; yield an HTTP session logged in as admin."""
         port = free_port()
-        process = subprocess.Popen([self.python, "-m", "kb", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    "--workers", str(workers)], cwd=ROOT, env=self.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [self.python, "-m", "kb", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         http = requests.Session()
         http.base = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
         try:
@@ -137,8 +145,10 @@ class Instance:
                     if process.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError("kb serve did not start") from None
                     time.sleep(0.1)
-            token = http.post(http.base + "/api/v1/tokens",  # type: ignore[attr-defined]
-                              json={"username": "admin", "password": PASSWORD}).json()["token"]
+            token = http.post(
+                http.base + "/api/v1/tokens",  # type: ignore[attr-defined]
+                json={"username": "admin", "password": PASSWORD},
+            ).json()["token"]
             http.headers["Authorization"] = f"Bearer {token}"
             yield http
         finally:
@@ -151,8 +161,7 @@ def imported_instance(work: Path, docs: int, corpus: Path | None) -> tuple[Insta
     earlier run is measured again as it is (its import folder says which documents it holds)."""
     instance = Instance(work / "instance")
     if instance.folder.exists():
-        return instance, sorted(p.relative_to(work / "import").as_posix()[:-3]
-                                for p in (work / "import").rglob("*.md"))
+        return instance, sorted(p.relative_to(work / "import").as_posix()[:-3] for p in (work / "import").rglob("*.md"))
     paths = write_corpus(work / "import", docs, corpus)
     instance.kb("init")
     instance.kb("import", str(work / "import"))

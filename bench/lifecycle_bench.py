@@ -47,19 +47,54 @@ from kb.versioning import Author, Delete, Move, Operation, Write
 
 MANIFEST = "lifecycle-build.json"
 EXPORT_FOLDER = "导出"
-FOLDERS = ("服务台", "事件管理", "问题管理", "变更管理", "发布管理", "配置管理", "容量管理", "可用性管理",
-           "连续性管理", "安全管理", "网络运维", "数据库运维", "中间件", "监控告警", "备份恢复", "应用支持",
-           "桌面支持", "供应商管理", "知识管理", "培训资料")
-AUTHORS = tuple(Author(name, f"{login}@example.com") for name, login in (
-    ("张伟", "zhang.wei"), ("李娜", "li.na"), ("王芳", "wang.fang"), ("刘洋", "liu.yang"),
-    ("陈静", "chen.jing"), ("杨磊", "yang.lei"), ("赵敏", "zhao.min"), ("黄强", "huang.qiang")))
-PHRASES = ("补充说明：该步骤需在维护窗口内执行，并提前通知服务台。", "注意：变更前请先备份相关数据并确认回退方案。",
-           "根据最近一次事件复盘，更新了处理步骤。", "如遇 502 或 timeout，请先检查 nginx 与上游服务状态。",
-           "此处的 SLA 目标调整为 4 小时内响应。", "已与二线支持确认，该配置项在 CMDB 中同步更新。",
-           "审计要求：操作记录需保留至少一年。", "适用范围扩大到所有生产环境集群。")
+FOLDERS = (
+    "服务台",
+    "事件管理",
+    "问题管理",
+    "变更管理",
+    "发布管理",
+    "配置管理",
+    "容量管理",
+    "可用性管理",
+    "连续性管理",
+    "安全管理",
+    "网络运维",
+    "数据库运维",
+    "中间件",
+    "监控告警",
+    "备份恢复",
+    "应用支持",
+    "桌面支持",
+    "供应商管理",
+    "知识管理",
+    "培训资料",
+)
+AUTHORS = tuple(
+    Author(name, f"{login}@example.com")
+    for name, login in (
+        ("张伟", "zhang.wei"),
+        ("李娜", "li.na"),
+        ("王芳", "wang.fang"),
+        ("刘洋", "liu.yang"),
+        ("陈静", "chen.jing"),
+        ("杨磊", "yang.lei"),
+        ("赵敏", "zhao.min"),
+        ("黄强", "huang.qiang"),
+    )
+)
+PHRASES = (
+    "补充说明：该步骤需在维护窗口内执行，并提前通知服务台。",
+    "注意：变更前请先备份相关数据并确认回退方案。",
+    "根据最近一次事件复盘，更新了处理步骤。",
+    "如遇 502 或 timeout，请先检查 nginx 与上游服务状态。",
+    "此处的 SLA 目标调整为 4 小时内响应。",
+    "已与二线支持确认，该配置项在 CMDB 中同步更新。",
+    "审计要求：操作记录需保留至少一年。",
+    "适用范围扩大到所有生产环境集群。",
+)
 HISTORY_SPAN = dt.timedelta(days=730)
 ZONE = dt.timezone(dt.timedelta(hours=8))
-HOT_DOCS = 300          # documents that get HOT_SHARE of the edits, so they have many versions
+HOT_DOCS = 300  # documents that get HOT_SHARE of the edits, so they have many versions
 HOT_SHARE = 0.4
 EXPORT_RUNS = 3
 _UNSAFE = re.compile(r"[^\w.\-]+")
@@ -113,7 +148,7 @@ class History:
         self.sources = sources
         self.rng = rng
         self.docs: dict[str, DocumentFile] = {}
-        self.live = LivePaths()   # documents outside 导出/ and the hot set: may move or be deleted
+        self.live = LivePaths()  # documents outside 导出/ and the hot set: may move or be deleted
         self.used: set[str] = set()
         self.next_source = 0
         self.edits = 0
@@ -136,15 +171,18 @@ class History:
         rng = self.rng
         lines = self.docs[path].body.split("\n")
         for _ in range(rng.randint(1, 3)):
-            candidates = [i for i, line in enumerate(lines)
-                          if line.strip() and not line.lstrip().startswith(("```", "|", "#", "<", "-", "*"))]
+            candidates = [
+                i
+                for i, line in enumerate(lines)
+                if line.strip() and not line.lstrip().startswith(("```", "|", "#", "<", "-", "*"))
+            ]
             i = rng.choice(candidates) if candidates else len(lines) - 1
             phrase = f"{rng.choice(PHRASES)}（修订 {n}）"
             kind = rng.random()
             if kind < 0.5:
                 lines[i] = lines[i].rstrip() + phrase
             elif kind < 0.8:
-                lines[i + 1:i + 1] = ["", phrase]
+                lines[i + 1 : i + 1] = ["", phrase]
             else:
                 lines[i] = phrase
         self.docs[path] = dataclasses.replace(self.docs[path], body="\n".join(lines))
@@ -184,8 +222,10 @@ def build(folder: Path, docs: int, commits: int, corpus: Path | None, seed: int 
     step = (HISTORY_SPAN - dt.timedelta(days=1)) / max(commits, 1)
     history.commit(writes, f"导入 {docs} 篇文档 (import)", start)
     del writes
-    print(f"import commit of {docs} documents ({len(sources)} corpus files): {time.perf_counter() - started:.1f} s",
-          flush=True)
+    print(
+        f"import commit of {docs} documents ({len(sources)} corpus files): {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
     written = time.perf_counter()
     report_every = max(commits // 20, 1)
@@ -225,8 +265,11 @@ def build(folder: Path, docs: int, commits: int, corpus: Path | None, seed: int 
             adds += 1
         if n % report_every == 0 or n == commits - 1:
             seconds = time.perf_counter() - written
-            print(f"  {n + 1}/{commits} commits, {n / seconds:.0f} commits/s, "
-                  f"{seconds / n * (commits - 1 - n):.0f} s to go", flush=True)
+            print(
+                f"  {n + 1}/{commits} commits, {n / seconds:.0f} commits/s, "
+                f"{seconds / n * (commits - 1 - n):.0f} s to go",
+                flush=True,
+            )
     history_s = time.perf_counter() - written
     stores.close()
 
@@ -235,17 +278,30 @@ def build(folder: Path, docs: int, commits: int, corpus: Path | None, seed: int 
     create_app({"INSTANCE_DIR": str(instance.folder)}).extensions["kb.stores"].close()
     catch_up_s = time.perf_counter() - caught
     manifest = {
-        "docs": docs, "commits": commits, "corpus": corpus.name if corpus else "synthetic",
-        "start": start.isoformat(), "end": (start + step * commits).isoformat(),
-        "export_folder": EXPORT_FOLDER, "export_count": export_count, "folders": list(FOLDERS),
-        "hot": sorted(hot), "paths": sorted(history.docs),
-        "edits": history.edits, "multi": multi, "moves": moves, "deletes": deletes, "adds": adds,
-        "history_seconds": history_s, "catch_up_seconds": catch_up_s,
+        "docs": docs,
+        "commits": commits,
+        "corpus": corpus.name if corpus else "synthetic",
+        "start": start.isoformat(),
+        "end": (start + step * commits).isoformat(),
+        "export_folder": EXPORT_FOLDER,
+        "export_count": export_count,
+        "folders": list(FOLDERS),
+        "hot": sorted(hot),
+        "paths": sorted(history.docs),
+        "edits": history.edits,
+        "multi": multi,
+        "moves": moves,
+        "deletes": deletes,
+        "adds": adds,
+        "history_seconds": history_s,
+        "catch_up_seconds": catch_up_s,
         "build_seconds": time.perf_counter() - started,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"built in {manifest['build_seconds']:.0f} s (history {history_s:.0f} s, catch-up {catch_up_s:.0f} s)",
-          flush=True)
+    print(
+        f"built in {manifest['build_seconds']:.0f} s (history {history_s:.0f} s, catch-up {catch_up_s:.0f} s)",
+        flush=True,
+    )
     return manifest
 
 
@@ -278,8 +334,12 @@ def measure(http: requests.Session, manifest: dict, n: int, rng: random.Random) 
         return timed(calls)
 
     current = [rng.choice(paths) for _ in range(n)]
-    rows.append(row("GET /docs/<path> (current version)",
-                    warm_and_time([lambda p=p: http.get(f"{api}/docs/{quote(p)}") for p in current])))
+    rows.append(
+        row(
+            "GET /docs/<path> (current version)",
+            warm_and_time([lambda p=p: http.get(f"{api}/docs/{quote(p)}") for p in current]),
+        )
+    )
 
     # history of a sample (timed too, for reference); their dates drive the ?at= requests
     pool = rng.sample(paths, min(n, len(paths)))
@@ -294,18 +354,27 @@ def measure(http: requests.Session, manifest: dict, n: int, rng: random.Random) 
     hot_pool = rng.sample(hot, min(100, len(hot)))
     history_ms = warm_and_time([lambda p=p: history(p) for p in pool + hot_pool])
     counts = [len(versions[p]) for p in pool]
-    rows.append(row("GET /docs/<path>/history", history_ms,
-                    f"random docs: {statistics.mean(counts):.1f} versions avg, max {max(counts)}; "
-                    f"hot docs: {statistics.mean(len(versions[p]) for p in hot_pool):.0f} avg"))
+    rows.append(
+        row(
+            "GET /docs/<path>/history",
+            history_ms,
+            f"random docs: {statistics.mean(counts):.1f} versions avg, max {max(counts)}; "
+            f"hot docs: {statistics.mean(len(versions[p]) for p in hot_pool):.0f} avg",
+        )
+    )
 
     def at_date(path: str) -> str:
         first = min(dt.datetime.fromisoformat(v["date"]) for v in versions[path])
         return iso(first + (now - first) * rng.uniform(0.0001, 1))
 
     ats = [(p, at_date(p)) for p in (rng.choice(pool) for _ in range(n))]
-    rows.append(row("GET /docs/<path>?at=<datetime>", warm_and_time(
-        [lambda p=p, a=a: http.get(f"{api}/docs/{quote(p)}", params={"at": a}) for p, a in ats]),
-        "random docs, random date within each one's history"))
+    rows.append(
+        row(
+            "GET /docs/<path>?at=<datetime>",
+            warm_and_time([lambda p=p, a=a: http.get(f"{api}/docs/{quote(p)}", params={"at": a}) for p, a in ats]),
+            "random docs, random date within each one's history",
+        )
+    )
 
     def version_pair(path: str) -> tuple[str, str]:
         live = [v["revision"] for v in reversed(versions[path]) if v["kind"] != "delete"]
@@ -315,15 +384,25 @@ def measure(http: requests.Session, manifest: dict, n: int, rng: random.Random) 
     several = [p for p in hot_pool if sum(v["kind"] != "delete" for v in versions[p]) >= 3]
     if several:
         pairs = [(p, *version_pair(p)) for p in (rng.choice(several) for _ in range(n))]
-        rows.append(row("GET /docs/<path>/diff?from=&to=", warm_and_time(
-            [lambda p=p, a=a, b=b: http.get(f"{api}/docs/{quote(p)}/diff", params={"from": a, "to": b})
-             for p, a, b in pairs]),
-            f"{len(several)} docs with ≥ 3 versions, two random versions each"))
+        rows.append(
+            row(
+                "GET /docs/<path>/diff?from=&to=",
+                warm_and_time(
+                    [
+                        lambda p=p, a=a, b=b: http.get(f"{api}/docs/{quote(p)}/diff", params={"from": a, "to": b})
+                        for p, a, b in pairs
+                    ]
+                ),
+                f"{len(several)} docs with ≥ 3 versions, two random versions each",
+            )
+        )
 
     start, end = dt.datetime.fromisoformat(manifest["start"]), dt.datetime.fromisoformat(manifest["end"])
     folders = manifest["folders"] + [manifest["export_folder"]]
-    for label, prefix in (("GET /docs?at=<date>&per_page=50", None),
-                          ("GET /docs?at=<date>&prefix=<folder>&per_page=50", "folder")):
+    for label, prefix in (
+        ("GET /docs?at=<date>&per_page=50", None),
+        ("GET /docs?at=<date>&prefix=<folder>&per_page=50", "folder"),
+    ):
         dates = [(start + (end - start) * rng.random()).date().isoformat() for _ in range(n)]
         prefixes = [rng.choice(folders) if prefix else None for _ in range(n)]
         probe = http.get(f"{api}/docs", params={"at": dates[0], "per_page": 50, "prefix": prefixes[0]})
@@ -339,8 +418,14 @@ def measure(http: requests.Session, manifest: dict, n: int, rng: random.Random) 
             return response
 
         samples = warm_and_time([lambda a=a, f=f: listing(a, f) for a, f in zip(dates, prefixes, strict=True)])
-        rows.append(row(label, samples, f"random dates over the history; {statistics.mean(totals):.0f} docs "
-                                         f"listed on average (max {max(totals)})"))
+        rows.append(
+            row(
+                label,
+                samples,
+                f"random dates over the history; {statistics.mean(totals):.0f} docs "
+                f"listed on average (max {max(totals)})",
+            )
+        )
 
     export = manifest["export_folder"]
     params = {"prefix": export, "history": "all"}
@@ -359,9 +444,14 @@ def measure(http: requests.Session, manifest: dict, n: int, rng: random.Random) 
             raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
         sizes.append(len(response.content))
         notes = zip_summary(response.content)
-    rows.append(row(label, [s * 1000 for s in seconds],
-                    f"{statistics.median(seconds):.2f} s median, {max(seconds):.2f} s max; "
-                    f"{statistics.median(sizes) / 1e6:.1f} MB; {notes}"))
+    rows.append(
+        row(
+            label,
+            [s * 1000 for s in seconds],
+            f"{statistics.median(seconds):.2f} s median, {max(seconds):.2f} s max; "
+            f"{statistics.median(sizes) / 1e6:.1f} MB; {notes}",
+        )
+    )
     return rows
 
 
@@ -395,26 +485,36 @@ def folder_size(folder: Path) -> int:
 def repository_rows(folder: Path, manifest: dict) -> list[list[object]]:
     repo = folder / "instance" / "content.git"
     git = ["git", "-C", str(repo)]
-    commits = subprocess.run([*git, "rev-list", "--count", "main"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    documents = subprocess.run([*git, "ls-tree", "-r", "--name-only", "main"], capture_output=True,
-                               check=True).stdout.count(b"\n")
-    objects = subprocess.run([*git, "count-objects", "-v"], capture_output=True, text=True,
-                             check=True).stdout.split()
+    commits = subprocess.run(
+        [*git, "rev-list", "--count", "main"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    documents = subprocess.run(
+        [*git, "ls-tree", "-r", "--name-only", "main"], capture_output=True, check=True
+    ).stdout.count(b"\n")
+    objects = subprocess.run([*git, "count-objects", "-v"], capture_output=True, text=True, check=True).stdout.split()
     loose = objects[objects.index("count:") + 1]
     build = manifest["build_seconds"]
     return [
-        ["documents now (at HEAD)", f"{documents} ({len(manifest['paths']) - manifest['export_count']} in 20 folders, "
-                                    f"{manifest['export_count']} in {manifest['export_folder']}/)"],
-        ["commits", f"{commits} over {manifest['start'][:10]} … {manifest['end'][:10]}: "
-                    f"{manifest['edits']} document edits, {manifest['multi']} multi-document commits, "
-                    f"{manifest['moves']} moves, {manifest['deletes']} deletes, {manifest['adds']} new documents"],
+        [
+            "documents now (at HEAD)",
+            f"{documents} ({len(manifest['paths']) - manifest['export_count']} in 20 folders, "
+            f"{manifest['export_count']} in {manifest['export_folder']}/)",
+        ],
+        [
+            "commits",
+            f"{commits} over {manifest['start'][:10]} … {manifest['end'][:10]}: "
+            f"{manifest['edits']} document edits, {manifest['multi']} multi-document commits, "
+            f"{manifest['moves']} moves, {manifest['deletes']} deletes, {manifest['adds']} new documents",
+        ],
         ["content.git on disk", f"{folder_size(repo) / 1e6:.0f} MB ({loose} loose objects, never packed)"],
         ["instance folder on disk (repository, catalog, index)", f"{folder_size(folder / 'instance') / 1e6:.0f} MB"],
         ["corpus", manifest["corpus"]],
-        ["build time", f"{build:.0f} s: history written with GitStore.commit {manifest['history_seconds']:.0f} s "
-                       f"({manifest['commits'] / manifest['history_seconds']:.0f} commits/s), catalog and index "
-                       f"catch-up {manifest['catch_up_seconds']:.0f} s"],
+        [
+            "build time",
+            f"{build:.0f} s: history written with GitStore.commit {manifest['history_seconds']:.0f} s "
+            f"({manifest['commits'] / manifest['history_seconds']:.0f} commits/s), catalog and index "
+            f"catch-up {manifest['catch_up_seconds']:.0f} s",
+        ],
         ["machine", machine()],
     ]
 
@@ -445,9 +545,12 @@ def main() -> None:
         rng = random.Random(11)
         with instance.serve(args.workers) as http:
             rows = measure(http, manifest, args.requests, rng)
-        print_table(f"Lifecycle over HTTP ({manifest['docs']} documents, {manifest['commits']} commits, "
-                    f"kb serve, {args.workers} workers, loopback)",
-                    ["operation", "n", "p50 ms", "p95 ms", "notes"], rows)
+        print_table(
+            f"Lifecycle over HTTP ({manifest['docs']} documents, {manifest['commits']} commits, "
+            f"kb serve, {args.workers} workers, loopback)",
+            ["operation", "n", "p50 ms", "p95 ms", "notes"],
+            rows,
+        )
         print_table("Repository", ["", ""], repository_rows(folder, manifest))
     finally:
         if not (args.keep or args.reuse):

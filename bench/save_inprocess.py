@@ -63,6 +63,7 @@ class Stages:
     def timed(self, name: str, function: Callable) -> Callable:
         """``function`` timed as stage ``name``; a call inside another of the same stage is not
         counted twice."""
+
         def wrapper(*args: object, **kwargs: object) -> object:
             self._depth[name] += 1
             started = time.perf_counter()
@@ -72,6 +73,7 @@ class Stages:
                 self._depth[name] -= 1
                 if not self._depth[name]:
                     self.add(name, started)
+
         return wrapper
 
     def done(self, total: float, later: float) -> None:
@@ -131,8 +133,9 @@ def edits(work: Path, paths: list[str], count: int, seed: int, skip: int) -> lis
     return out
 
 
-def save(client: FlaskClient, bearer: dict, path: str, body: str,
-         stages: Stages | None = None) -> tuple[float, float, float, float]:
+def save(
+    client: FlaskClient, bearer: dict, path: str, body: str, stages: Stages | None = None
+) -> tuple[float, float, float, float]:
     """One save: (ms until the answer, CPU ms of this thread until then, ms and CPU ms of the
     work deferred until after it). On a shared machine the CPU time is the steadier figure;
     the difference is time waiting (fsync, other processes on the cores)."""
@@ -144,21 +147,28 @@ def save(client: FlaskClient, bearer: dict, path: str, body: str,
     response.close()  # runs the call_on_close work (index, prerender), as the server does after sending
     if stages is not None:
         stages.after = False
-    return ((answered - started) * 1000, (answered_cpu - started_cpu) * 1000,
-            (time.perf_counter() - answered) * 1000, (time.thread_time() - answered_cpu) * 1000)
+    return (
+        (answered - started) * 1000,
+        (answered_cpu - started_cpu) * 1000,
+        (time.perf_counter() - answered) * 1000,
+        (time.thread_time() - answered_cpu) * 1000,
+    )
 
 
 def put(client: FlaskClient, bearer: dict, path: str, body: str):
-    response = client.put(f"/api/v1/docs/{quote(path)}", headers=bearer,
-                          json={"title": path.rsplit("/", 1)[-1], "body": body, "access": "public",
-                                "message": "bench edit"})
+    response = client.put(
+        f"/api/v1/docs/{quote(path)}",
+        headers=bearer,
+        json={"title": path.rsplit("/", 1)[-1], "body": body, "access": "public", "message": "bench edit"},
+    )
     if response.status_code not in (200, 201) or "revision" not in (response.get_json() or {}):
         raise RuntimeError(f"save {path}: HTTP {response.status_code} {response.get_data(as_text=True)[:200]}")
     return response
 
 
-def search_right_after(client: FlaskClient, bearer: dict,
-                       planned: list[tuple[str, str, str]]) -> list[tuple[float, bool]]:
+def search_right_after(
+    client: FlaskClient, bearer: dict, planned: list[tuple[str, str, str]]
+) -> list[tuple[float, bool]]:
     """Each edit saved and searched for at once, before the work after the answer has run (as
     when the saver's next request reaches another worker first): (search ms, edit found)."""
     out = []
@@ -179,8 +189,14 @@ def main() -> None:
     parser.add_argument("--corpus", default="auto")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default=None)
-    parser.add_argument("--profile", nargs="?", const="request", choices=("request", "after", "all"), default=None,
-                        help="run the saves again under cProfile: the requests only, or with the work after them")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="request",
+        choices=("request", "after", "all"),
+        default=None,
+        help="run the saves again under cProfile: the requests only, or with the work after them",
+    )
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative", help="a pstats sort key: cumulative, tottime…")
     args = parser.parse_args()
@@ -190,13 +206,16 @@ def main() -> None:
     app = create_app({"INSTANCE_DIR": str(instance.folder), "WTF_CSRF_ENABLED": False})
     stages = Stages()
     statements = [0]  # in the requests, not after them
-    event.listen(app.extensions["kb.stores"].sessions.kw["bind"], "before_cursor_execute",
-                 lambda *_: statements.__setitem__(0, statements[0] + (not stages.after)))
+    event.listen(
+        app.extensions["kb.stores"].sessions.kw["bind"],
+        "before_cursor_execute",
+        lambda *_: statements.__setitem__(0, statements[0] + (not stages.after)),
+    )
     client = app.test_client()
     token = client.post("/api/v1/tokens", json={"username": "admin", "password": PASSWORD}).get_json()["token"]
     bearer = {"Authorization": f"Bearer {token}"}
     planned = edits(work, paths, args.saves, args.seed, args.warmup)
-    warm, timed = planned[:args.warmup], planned[args.warmup:]
+    warm, timed = planned[: args.warmup], planned[args.warmup :]
     for path, body, _mark in warm:
         save(client, bearer, path, body)
 
@@ -213,27 +232,60 @@ def main() -> None:
     sql_per_save = statements[0] / len(timed)
     probes = search_right_after(client, bearer, edits(work, paths, 10, args.seed + 1000, 0))
 
-    print_table(f"in-process saves PUT /api/v1/docs/<path> ({len(paths)} documents, {len(timed)} saves, "
-                "Flask test client, one thread)",
-                ["N docs", "saves", "p50 ms", "p95 ms", "max ms", "mean ms", "CPU p50 ms", "SQL statements / request",
-                 "after the answer p50 / mean ms", "CPU mean ms, request + after the answer",
-                 "search right after a save p50 ms", "edit found by it"],
-                [[len(paths), len(timed), f"{statistics.median(totals):.1f}", f"{percentile(totals, 95):.1f}",
-                  f"{max(totals):.1f}", f"{statistics.fmean(totals):.1f}", f"{statistics.median(cpus):.1f}",
-                  f"{sql_per_save:.1f}",
-                  f"{statistics.median(deferred):.1f} / {statistics.fmean(deferred):.1f}",
-                  f"{statistics.fmean(cpus):.1f} + {statistics.fmean(deferred_cpus):.1f}",
-                  f"{statistics.median(ms for ms, _ in probes):.1f}",
-                  f"{sum(found for _, found in probes)} of {len(probes)}"]])
+    print_table(
+        f"in-process saves PUT /api/v1/docs/<path> ({len(paths)} documents, {len(timed)} saves, "
+        "Flask test client, one thread)",
+        [
+            "N docs",
+            "saves",
+            "p50 ms",
+            "p95 ms",
+            "max ms",
+            "mean ms",
+            "CPU p50 ms",
+            "SQL statements / request",
+            "after the answer p50 / mean ms",
+            "CPU mean ms, request + after the answer",
+            "search right after a save p50 ms",
+            "edit found by it",
+        ],
+        [
+            [
+                len(paths),
+                len(timed),
+                f"{statistics.median(totals):.1f}",
+                f"{percentile(totals, 95):.1f}",
+                f"{max(totals):.1f}",
+                f"{statistics.fmean(totals):.1f}",
+                f"{statistics.median(cpus):.1f}",
+                f"{sql_per_save:.1f}",
+                f"{statistics.median(deferred):.1f} / {statistics.fmean(deferred):.1f}",
+                f"{statistics.fmean(cpus):.1f} + {statistics.fmean(deferred_cpus):.1f}",
+                f"{statistics.median(ms for ms, _ in probes):.1f}",
+                f"{sum(found for _, found in probes)} of {len(probes)}",
+            ]
+        ],
+    )
     rows = []
     mean_total = statistics.fmean(totals)
     for name in (*STAGES, *AFTER):
         values = [row.get(name, 0.0) for row in stages.saves]
         share = f"{100 * statistics.fmean(values) / mean_total:.0f}%" if name in STAGES else "(after)"
-        rows.append([name, f"{statistics.fmean(values):.2f}", f"{statistics.median(values):.2f}",
-                     f"{percentile(values, 95):.2f}", f"{max(values):.2f}", share])
-    print_table("stages of a save (ms; the last rows run after the answer)",
-                ["stage", "mean", "p50", "p95", "max", "share of the request's mean"], rows)
+        rows.append(
+            [
+                name,
+                f"{statistics.fmean(values):.2f}",
+                f"{statistics.median(values):.2f}",
+                f"{percentile(values, 95):.2f}",
+                f"{max(values):.2f}",
+                share,
+            ]
+        )
+    print_table(
+        "stages of a save (ms; the last rows run after the answer)",
+        ["stage", "mean", "p50", "p95", "max", "share of the request's mean"],
+        rows,
+    )
 
     if args.profile:
         profiler = cProfile.Profile()
@@ -246,8 +298,11 @@ def main() -> None:
                 profiler.enable()
             response.close()
             profiler.disable()
-        what = {"request": "the requests", "after": "the work after the answers",
-                "all": "the requests and the work after the answers"}[args.profile]
+        what = {
+            "request": "the requests",
+            "after": "the work after the answers",
+            "all": "the requests and the work after the answers",
+        }[args.profile]
         print(f"\n### cProfile of {args.saves} more saves ({what})\n")
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     app.extensions["kb.stores"].close()

@@ -52,8 +52,9 @@ def seed_vectors(instance: Path, source: Path) -> None:
     db.close()
 
 
-def run_size(size: int, corpus: Path, sets: dict[str, list[dict]], work: Path,
-             vectors_from: Path | None = None) -> tuple[list, dict, dict]:
+def run_size(
+    size: int, corpus: Path, sets: dict[str, list[dict]], work: Path, vectors_from: Path | None = None
+) -> tuple[list, dict, dict]:
     """(speed row, quality groups per set, latencies per set) at one corpus size."""
     folder = work / f"search-{size}"
     write_corpus(folder / "import", size, corpus)
@@ -89,9 +90,15 @@ def run_size(size: int, corpus: Path, sets: dict[str, list[dict]], work: Path,
                     group[1] += 1 if rank else 0
                     group[2] += 1 / rank if rank else 0.0
                     group[3] += 1 if rank == 1 else 0
-    speed = [size, f"{megabytes:.1f}", f"{size / import_s:.0f}", f"{size / reindex_s:.0f} docs/s, "
-             f"{megabytes / reindex_s:.2f} MB/s ({reindex_s:.1f} s)", f"{embed_s:.0f}", f"{index_mb:.1f}",
-             f"{first_search_s:.2f}"]
+    speed = [
+        size,
+        f"{megabytes:.1f}",
+        f"{size / import_s:.0f}",
+        f"{size / reindex_s:.0f} docs/s, {megabytes / reindex_s:.2f} MB/s ({reindex_s:.1f} s)",
+        f"{embed_s:.0f}",
+        f"{index_mb:.1f}",
+        f"{first_search_s:.2f}",
+    ]
     return speed, groups, latencies
 
 
@@ -99,17 +106,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", default="1198,10000")
     parser.add_argument("--corpus", default="auto")
-    parser.add_argument("--queries", default=None, help="comma-separated query files (default: the corpus's "
-                        "queries and questions)")
+    parser.add_argument(
+        "--queries", default=None, help="comma-separated query files (default: the corpus's queries and questions)"
+    )
     parser.add_argument("--workdir", default=None)
-    parser.add_argument("--vectors-from", type=Path, default=None,
-                        help="an earlier run's vectors.sqlite3 of this corpus, to skip computing them")
+    parser.add_argument(
+        "--vectors-from",
+        type=Path,
+        default=None,
+        help="an earlier run's vectors.sqlite3 of this corpus, to skip computing them",
+    )
     args = parser.parse_args()
     corpus = corpus_dir(args.corpus)
     if corpus is None:
         raise SystemExit("no corpus: pass --corpus DIR (a folder of .md files with DIR.queries.jsonl beside it)")
-    files = ([Path(f) for f in args.queries.split(",")] if args.queries else
-             [f for kind in ("queries", "questions") if (f := corpus.with_suffix(f".{kind}.jsonl")).exists()])
+    files = (
+        [Path(f) for f in args.queries.split(",")]
+        if args.queries
+        else [f for kind in ("queries", "questions") if (f := corpus.with_suffix(f".{kind}.jsonl")).exists()]
+    )
     sets = {f.name.removesuffix(".jsonl").rpartition(".")[2]: load_queries(f) for f in files}
     work = Path(args.workdir or tempfile.mkdtemp(prefix="kb-search-bench-"))
     speed_rows, quality_rows = [], []
@@ -117,21 +132,47 @@ def main() -> None:
         speed, groups, latencies = run_size(size, corpus, sets, work, args.vectors_from)
         speed_rows.append(speed)
         every = [t for times in latencies.values() for t in times]
-        quality_rows.append([size, "all sets", "*", "*", len(every), "", "", "",
-                             f"{percentile(every, 50):.1f} / {percentile(every, 95):.1f}"])
+        quality_rows.append(
+            [
+                size,
+                "all sets",
+                "*",
+                "*",
+                len(every),
+                "",
+                "",
+                "",
+                f"{percentile(every, 50):.1f} / {percentile(every, 95):.1f}",
+            ]
+        )
         for name, found in groups.items():
             times = latencies[name]
             for (lang, kind), (count, hits, rr, first) in sorted(found.items()):
                 if "*" in (lang, kind) and (lang, kind) != ("*", "*"):
                     continue
-                quality_rows.append([size, name, lang, kind, int(count), f"{first / count:.3f}",
-                                     f"{hits / count:.3f}", f"{rr / count:.3f}",
-                                     f"{percentile(times, 50):.1f} / {percentile(times, 95):.1f}"])
-    print_table(f"indexing over the CLI (corpus {corpus.name})",
-                ["docs", "MB", "import docs/s", "reindex", "kb embed s", "index MB", "first search after spawn s"],
-                speed_rows)
-    print_table("search over HTTP", ["docs", "set", "lang", "kind", "n", "hit@1", "hit@10", "MRR@10",
-                                     "p50 / p95 ms"], quality_rows)
+                quality_rows.append(
+                    [
+                        size,
+                        name,
+                        lang,
+                        kind,
+                        int(count),
+                        f"{first / count:.3f}",
+                        f"{hits / count:.3f}",
+                        f"{rr / count:.3f}",
+                        f"{percentile(times, 50):.1f} / {percentile(times, 95):.1f}",
+                    ]
+                )
+    print_table(
+        f"indexing over the CLI (corpus {corpus.name})",
+        ["docs", "MB", "import docs/s", "reindex", "kb embed s", "index MB", "first search after spawn s"],
+        speed_rows,
+    )
+    print_table(
+        "search over HTTP",
+        ["docs", "set", "lang", "kind", "n", "hit@1", "hit@10", "MRR@10", "p50 / p95 ms"],
+        quality_rows,
+    )
 
 
 if __name__ == "__main__":

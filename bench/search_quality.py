@@ -101,8 +101,7 @@ def query_sets(root: Path, queries: Path | None) -> list[QuerySet]:
         if kind in SET_KINDS and (root / name).is_dir():
             found.append(QuerySet(root / name, file))
     if not found and root.is_dir():  # a corpus folder given alone: its sets lie beside it
-        return [QuerySet(root, f) for kind in SET_KINDS
-                if (f := root.with_name(f"{root.name}.{kind}.jsonl")).exists()]
+        return [QuerySet(root, f) for kind in SET_KINDS if (f := root.with_name(f"{root.name}.{kind}.jsonl")).exists()]
     return found
 
 
@@ -126,8 +125,7 @@ def open_index(corpus: Path, cache: Path | None, tmp: Path, semantic: bool) -> t
         t0 = time.perf_counter()
         done = index.embed_pending()
         took = time.perf_counter() - t0
-        line += (f"; {done} vectors computed in {took:.1f} s ({done / took:.1f} docs/s)" if done
-                 else "; vectors reused")
+        line += f"; {done} vectors computed in {took:.1f} s ({done / took:.1f} docs/s)" if done else "; vectors reused"
     return index, line
 
 
@@ -175,13 +173,20 @@ def main(argv: list[str] | None = None) -> int:
             for (lang, kind), (n, hits, rr, first) in sorted(groups.items()):
                 if lang == "*" or kind == "*":
                     continue
-                rows.append(f"| {qs.name} | {lang} | {kind} | {n} | {first / n:.3f} | {hits / n:.3f} | "
-                            f"{rr / n:.3f} | {p50:.1f} | {p95:.1f} |")
+                rows.append(
+                    f"| {qs.name} | {lang} | {kind} | {n} | {first / n:.3f} | {hits / n:.3f} | "
+                    f"{rr / n:.3f} | {p50:.1f} | {p95:.1f} |"
+                )
             n, hits, rr, first = groups[("*", "*")]
-            rows.append(f"| **{qs.name}** | * | * | {n} | **{first / n:.3f}** | **{hits / n:.3f}** | "
-                        f"**{rr / n:.3f}** | {p50:.1f} | {p95:.1f} |")
-            misses += [f"rank={rank} [{qs.name} {item.lang}/{item.kind}] {item.query!r} -> {item.expect}; "
-                       f"got {paths[:3]}" for item, rank, paths in ranks if rank != 1]
+            rows.append(
+                f"| **{qs.name}** | * | * | {n} | **{first / n:.3f}** | **{hits / n:.3f}** | "
+                f"**{rr / n:.3f}** | {p50:.1f} | {p95:.1f} |"
+            )
+            misses += [
+                f"rank={rank} [{qs.name} {item.lang}/{item.kind}] {item.query!r} -> {item.expect}; got {paths[:3]}"
+                for item, rank, paths in ranks
+                if rank != 1
+            ]
         for index in opened.values():
             index.close()
     print()

@@ -122,24 +122,33 @@ def main(argv: list[str] | None = None) -> int:
         index.close()
 
     print(f"machine: {machine()}")
-    print(f"corpus: {corpus.name} x{math.ceil(args.docs / len(base))} (dupN/ copies), {len(queries)} queries, "
-          f"{args.rounds} rounds")
+    print(
+        f"corpus: {corpus.name} x{math.ceil(args.docs / len(base))} (dupN/ copies), {len(queries)} queries, "
+        f"{args.rounds} rounds"
+    )
     print()
-    print("| docs | MB | reindex s | docs/s | MB/s | index MB | import s | open+first search s "
-          "| search p50 ms | p95 ms | max ms | apply(1 doc) p50 ms | apply max ms |")
+    print(
+        "| docs | MB | reindex s | docs/s | MB/s | index MB | import s | open+first search s "
+        "| search p50 ms | p95 ms | max ms | apply(1 doc) p50 ms | apply max ms |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {len(docs)} | {mb:.1f} | {reindex_s:.1f} | {len(docs) / reindex_s:.0f} | {mb / reindex_s:.2f} "
-          f"| {size_mb:.0f} | {import_s:.2f} | {first_s:.2f} | {statistics.median(latencies):.1f} "
-          f"| {percentile(latencies, 95):.1f} | {max(latencies):.1f} | {statistics.median(apply_ms):.1f} "
-          f"| {max(apply_ms):.1f} |")
-    print(f"\nreindex CPU time (all processes): {reindex_cpu:.1f} s; search CPU time per query: "
-          f"p50 {statistics.median(cpu_ms):.1f} ms, p95 {percentile(cpu_ms, 95):.1f} ms")
+    print(
+        f"| {len(docs)} | {mb:.1f} | {reindex_s:.1f} | {len(docs) / reindex_s:.0f} | {mb / reindex_s:.2f} "
+        f"| {size_mb:.0f} | {import_s:.2f} | {first_s:.2f} | {statistics.median(latencies):.1f} "
+        f"| {percentile(latencies, 95):.1f} | {max(latencies):.1f} | {statistics.median(apply_ms):.1f} "
+        f"| {max(apply_ms):.1f} |"
+    )
+    print(
+        f"\nreindex CPU time (all processes): {reindex_cpu:.1f} s; search CPU time per query: "
+        f"p50 {statistics.median(cpu_ms):.1f} ms, p95 {percentile(cpu_ms, 95):.1f} ms"
+    )
     print(f"first search after the last apply: {after_apply_ms:.1f} ms")
     n, hits, rr, _ = groups[("*", "*")]
-    print(f"quality at this size (a dupN/ replica of the answer counts): hit@10 {hits / n:.3f}, "
-          f"MRR@10 {rr / n:.3f}")
-    print(f"load average (1 min) before the reindex: {load_before:.2f}, at the end: {os.getloadavg()[0]:.2f} "
-          f"(other processes competing for the {os.cpu_count()} CPUs inflate wall-clock figures)")
+    print(f"quality at this size (a dupN/ replica of the answer counts): hit@10 {hits / n:.3f}, MRR@10 {rr / n:.3f}")
+    print(
+        f"load average (1 min) before the reindex: {load_before:.2f}, at the end: {os.getloadavg()[0]:.2f} "
+        f"(other processes competing for the {os.cpu_count()} CPUs inflate wall-clock figures)"
+    )
     return 0
 
 

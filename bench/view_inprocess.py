@@ -62,6 +62,7 @@ def checked(client: FlaskClient, url: str, **kwargs: object) -> Callable[[], obj
         if response.status_code >= 400:
             raise RuntimeError(f"{url}: HTTP {response.status_code}")
         return response
+
     return call
 
 
@@ -82,8 +83,11 @@ def main() -> None:
     app = create_app({"INSTANCE_DIR": str(instance.folder), "WTF_CSRF_ENABLED": False})
     memory.append(("app created", rss_mb()))
     statements = [0]
-    event.listen(app.extensions["kb.stores"].sessions.kw["bind"], "before_cursor_execute",
-                 lambda *_: statements.__setitem__(0, statements[0] + 1))
+    event.listen(
+        app.extensions["kb.stores"].sessions.kw["bind"],
+        "before_cursor_execute",
+        lambda *_: statements.__setitem__(0, statements[0] + 1),
+    )
     page = app.test_client()
     if page.post("/login", data={"username": "admin", "password": PASSWORD}).status_code >= 400:
         raise RuntimeError("sign-in failed")
@@ -99,23 +103,38 @@ def main() -> None:
         "api": [checked(api, f"/api/v1/docs/{quote(p)}", headers=bearer) for p in sample],
         "search": [checked(page, f"/search?q={quote(SEARCHES[i % len(SEARCHES)])}") for i in range(args.views // 3)],
     }
-    names = {"page": "document page GET /docs/<path> (session cookie)",
-             "page-token": "document page GET /docs/<path> (Bearer token, as ../shared/peers does)",
-             "api": "document API GET /api/v1/docs/<path>",
-             "search": "search page GET /search?q="}
+    names = {
+        "page": "document page GET /docs/<path> (session cookie)",
+        "page-token": "document page GET /docs/<path> (Bearer token, as ../shared/peers does)",
+        "api": "document API GET /api/v1/docs/<path>",
+        "search": "search page GET /search?q=",
+    }
     rows = []
     for key, calls in cases.items():
         run(calls[:10])  # warm-up: prerendered pages, templates compiled, connections open
         statements[0] = 0
         samples, cpu = run(calls)
-        rows.append([names[key], f"{statistics.median(samples):.2f}", f"{percentile(samples, 95):.2f}",
-                     f"{statistics.median(cpu):.2f}", f"{len(samples) / (sum(samples) / 1000):.0f}",
-                     f"{statements[0] / len(calls):.1f}"])
-    print_table(f"in-process views ({args.docs} documents, Flask test client, one thread)",
-                ["request", "p50 ms", "p95 ms", "CPU p50 ms", "requests/s", "SQL statements / request"], rows)
+        rows.append(
+            [
+                names[key],
+                f"{statistics.median(samples):.2f}",
+                f"{percentile(samples, 95):.2f}",
+                f"{statistics.median(cpu):.2f}",
+                f"{len(samples) / (sum(samples) / 1000):.0f}",
+                f"{statements[0] / len(calls):.1f}",
+            ]
+        )
+    print_table(
+        f"in-process views ({args.docs} documents, Flask test client, one thread)",
+        ["request", "p50 ms", "p95 ms", "CPU p50 ms", "requests/s", "SQL statements / request"],
+        rows,
+    )
     memory.append(("after the views above", rss_mb()))
-    print_table("resident memory of this process (what one worker holds)", ["when", "RSS MB"],
-                [[when, f"{mb:.0f}"] for when, mb in memory])
+    print_table(
+        "resident memory of this process (what one worker holds)",
+        ["when", "RSS MB"],
+        [[when, f"{mb:.0f}"] for when, mb in memory],
+    )
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(run, cases[args.profile])

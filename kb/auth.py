@@ -79,8 +79,12 @@ def _resolve() -> Principal:
             raise Unauthorized("Authorization 头应为 “Bearer <token>” (malformed Authorization header)")
         user = tokens.user_for_token(db.session(), extensions.stores().sessions, token.strip())
         if user is None:
-            extensions.stores().audit.record(anonymous(address=address()), "token_use", outcome="failed",
-                                             detail=f"{request.method} {request.path}"[:200])
+            extensions.stores().audit.record(
+                anonymous(address=address()),
+                "token_use",
+                outcome="failed",
+                detail=f"{request.method} {request.path}"[:200],
+            )
             raise Unauthorized("令牌无效、已过期或已撤销 (invalid, expired or revoked token)")
         return users.principal(user, anonymous_read, address())
     account = flask_login.current_user

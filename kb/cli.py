@@ -29,6 +29,7 @@ from kb.services.export import export_zip, git_bundle
 # text from the command line is held to the API's models; refusals read as all kb messages do
 LANGUAGE = "zh"
 
+
 def _app() -> Flask:
     return create_app()
 
@@ -61,8 +62,17 @@ def init(demo: bool) -> None:
         click.echo("user admin exists")
     else:
         password = os.environ.get("KB_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        users.add_user(stores.audit, _operator(), {"username": "admin", "password": password, "role": "admin",
-                                                   "clearance": "secret", "display_name": "管理员"})
+        users.add_user(
+            stores.audit,
+            _operator(),
+            {
+                "username": "admin",
+                "password": password,
+                "role": "admin",
+                "clearance": "secret",
+                "display_name": "管理员",
+            },
+        )
         shown = "(from KB_ADMIN_PASSWORD)" if os.environ.get("KB_ADMIN_PASSWORD") else password
         click.echo(f"created user admin, password: {shown}")
     if demo:
@@ -91,8 +101,22 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
     app.extensions["kb.stores"].close()
     sys.stdout.flush()
     # the server process keeps this one's pid, environment and folder, not its imports
-    os.execv(sys.executable, [sys.executable, "-m", "kb.server", "--host", host, "--port", str(port),
-                              "--workers", str(workers), "--threads", str(threads)])
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "kb.server",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ],
+    )
 
 
 @main.command()
@@ -119,14 +143,16 @@ def import_(directory: Path, message: str) -> None:
     files = bulk.find_markdown(directory)
     try:
         with click.progressbar(length=max(len(files), 1), label="importing") as bar:
-            report = bulk.import_files(stores, directory, files, message=message, progress=bar.update,
-                                       user=_operator())
+            report = bulk.import_files(stores, directory, files, message=message, progress=bar.update, user=_operator())
     finally:
         stores.close()  # the index's files, for callers in the same process (tests)
     for problem in report.skipped:
         click.echo(f"skipped {problem}", err=True)
-    click.echo(f"imported {report.imported} documents"
-               + (f" in {report.revision[:10]}" if report.revision else "") + f" ({report.seconds:.1f} s)")
+    click.echo(
+        f"imported {report.imported} documents"
+        + (f" in {report.revision[:10]}" if report.revision else "")
+        + f" ({report.seconds:.1f} s)"
+    )
     if report.skipped:
         sys.exit(1)
 
@@ -166,12 +192,12 @@ def _export_zip(stores: Stores, target: Path, doc_path: str | None, prefix: str 
     partial = target.with_name(target.name + ".part")
     try:
         with partial.open("wb") as out, click.progressbar(length=0, label="exporting") as bar:
+
             def step(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
 
-            report = export_zip(stores, _operator(), out, path=doc_path, prefix=prefix, history=history,
-                                progress=step)
+            report = export_zip(stores, _operator(), out, path=doc_path, prefix=prefix, history=history, progress=step)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
@@ -184,8 +210,10 @@ def reindex() -> None:
     app = _app()
     stores = app.extensions["kb.stores"]
     try:
-        with stores.store.lock(), click.progressbar(length=stores.store.count_documents() or 1,
-                                                    label="indexing") as bar:
+        with (
+            stores.store.lock(),
+            click.progressbar(length=stores.store.count_documents() or 1, label="indexing") as bar,
+        ):
             report = catalog.rebuild(stores.store, stores.index, stores.sessions, progress=bar.update)
     finally:
         stores.close()  # the index's files, for callers in the same process (tests)
@@ -215,9 +243,12 @@ def embed() -> None:
 
 
 @main.command()
-@click.option("--accept", is_flag=True,
-              help="Vouch, in the audit trail under your name, for the unattributed commits listed by a "
-                   "previous `kb check` (made with plain git or by a kb from before trailers).")
+@click.option(
+    "--accept",
+    is_flag=True,
+    help="Vouch, in the audit trail under your name, for the unattributed commits listed by a "
+    "previous `kb check` (made with plain git or by a kb from before trailers).",
+)
 def check(accept: bool) -> None:
     """Check that the git store, the tables, the index and the audit trail agree (exit 1 when they
     do not). Commits a killed process left without their audit entry are recorded from their
@@ -244,8 +275,10 @@ def check(accept: bool) -> None:
         sys.exit(1)
     click.echo("store, tables, index and audit trail agree")
     if pending:  # not a disagreement: a cache still filling
-        click.echo(f"{pending} document(s) still without a meaning vector: kb serve computes them in the "
-                   f"background, kb embed now")
+        click.echo(
+            f"{pending} document(s) still without a meaning vector: kb serve computes them in the "
+            f"background, kb embed now"
+        )
 
 
 def _operator() -> Principal:
@@ -272,8 +305,18 @@ def user() -> None:
 @click.option("--email", default="")
 def user_add(username: str, role: str, clearance: str, password: str, display_name: str, email: str) -> None:
     """Add a user."""
-    account = validated(UserCreate, {"username": username, "password": password, "role": role, "clearance": clearance,
-                                     "display_name": display_name, "email": email}, LANGUAGE)
+    account = validated(
+        UserCreate,
+        {
+            "username": username,
+            "password": password,
+            "role": role,
+            "clearance": clearance,
+            "display_name": display_name,
+            "email": email,
+        },
+        LANGUAGE,
+    )
     users.add_user(_trail(_app()), _operator(), account.model_dump(mode="json"))
     click.echo(f"created {role} {username} with clearance {clearance}")
 
@@ -294,11 +337,15 @@ def user_list() -> None:
 @click.option("--clearance", type=click.Choice(CLEARANCES))
 @click.option("--name", "display_name", default=None)
 @click.option("--email", default=None)
-def user_set(username: str, role: str | None, clearance: str | None, display_name: str | None,
-             email: str | None) -> None:
+def user_set(
+    username: str, role: str | None, clearance: str | None, display_name: str | None, email: str | None
+) -> None:
     """Change a user's role, clearance, display name or e-mail."""
-    changes = {key: value for key, value in (("role", role), ("clearance", clearance),
-                                             ("display_name", display_name), ("email", email)) if value is not None}
+    changes = {
+        key: value
+        for key, value in (("role", role), ("clearance", clearance), ("display_name", display_name), ("email", email))
+        if value is not None
+    }
     _update(username, changes)
 
 
@@ -327,8 +374,10 @@ def user_passwd(username: str, password: str) -> None:
 def _update(username: str, changes: dict) -> None:
     checked = validated(UserUpdate, changes, LANGUAGE).model_dump(mode="json", exclude_unset=True)
     account = users.update_user(_trail(_app()), _operator(), username, checked)
-    click.echo(f"{account.username}: {account.role}, clearance {account.clearance}, "
-               f"{'active' if account.active else 'disabled'}")
+    click.echo(
+        f"{account.username}: {account.role}, clearance {account.clearance}, "
+        f"{'active' if account.active else 'disabled'}"
+    )
 
 
 @main.group()
@@ -357,8 +406,9 @@ def token_list(username: str) -> None:
     app = _app()
     with app.extensions["kb.stores"].sessions() as session:
         for row in tokens.list_tokens(session, _operator(), username):
-            state = ("revoked" if row.revoked_at else
-                     f"expires {row.expires_at:%Y-%m-%d}" if row.expires_at else "active")
+            state = (
+                "revoked" if row.revoked_at else f"expires {row.expires_at:%Y-%m-%d}" if row.expires_at else "active"
+            )
             click.echo(f"{row.id:6} {row.name:20} created {row.created_at:%Y-%m-%d} {state}")
 
 

@@ -39,9 +39,7 @@ def validate(path: str) -> str:
         if segment.startswith((".", "-")):
             raise InvalidPath(f"不允许的路径层级“{segment}” (segment may not start with '.' or '-')")
         if not _SEGMENT.match(segment):
-            raise InvalidPath(
-                f"路径层级“{segment}”只能包含字母、数字、-、_ 和 . (invalid characters in segment)"
-            )
+            raise InvalidPath(f"路径层级“{segment}”只能包含字母、数字、-、_ 和 . (invalid characters in segment)")
     return path
 
 

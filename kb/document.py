@@ -36,8 +36,10 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
         repeated = {key for key in keys if isinstance(key, str) and keys.count(key) > 1}
         if repeated:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {sorted(repeated)[0]!r} appears more than once", node.start_mark)
+                None, None, f"key {sorted(repeated)[0]!r} appears more than once", node.start_mark
+            )
         return super().construct_mapping(node, deep=deep)
+
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
@@ -88,7 +90,7 @@ def parse(text: str, *, default_title: str = "", default_access: str = "internal
         if not isinstance(loaded, dict):
             raise InvalidDocument("文档头 (front matter) 必须是键值对 (must be a mapping)")
         meta = loaded
-        body = text[match.end():]
+        body = text[match.end() :]
     title = str(meta.pop("title", "") or "").strip() or _first_heading(body) or default_title
     doc = DocumentFile(
         title=title,
@@ -110,9 +112,7 @@ def parse(text: str, *, default_title: str = "", default_access: str = "internal
 def check(doc: DocumentFile) -> None:
     """Raise InvalidDocument when a field has a value kb does not know."""
     if doc.access not in ACCESS_LEVELS:
-        raise InvalidDocument(
-            f"未知的访问级别“{doc.access}”，应为 {', '.join(ACCESS_LEVELS)} (unknown access level)"
-        )
+        raise InvalidDocument(f"未知的访问级别“{doc.access}”，应为 {', '.join(ACCESS_LEVELS)} (unknown access level)")
     if doc.status not in STATUSES:
         raise InvalidDocument(f"未知的状态“{doc.status}”，应为 {', '.join(STATUSES)} (unknown status)")
     if len(doc.tags) > MAX_TAGS:
@@ -122,8 +122,12 @@ def check(doc: DocumentFile) -> None:
         for tag in doc.tags:
             textrules.checked(tag, "tags", limit=MAX_TAG_LENGTH)
         textrules.checked(doc.owner, "owner", limit=MAX_NAME)
-        for name, limit in (("review_by", 40), ("archived_at", 40), ("archived_by", MAX_NAME),
-                            ("archive_reason", MAX_NOTE)):
+        for name, limit in (
+            ("review_by", 40),
+            ("archived_at", 40),
+            ("archived_by", MAX_NAME),
+            ("archive_reason", MAX_NOTE),
+        ):
             value = getattr(doc, name)
             if value is not None:
                 textrules.checked(value, name, limit=limit)
@@ -141,8 +145,9 @@ def read(data: bytes, path: str) -> DocumentFile:
     try:
         return parse(decode(data), default_title=title)
     except KBError as error:
-        return DocumentFile(title=title, body=data.decode("utf-8", errors="replace"), access=UNREADABLE_ACCESS,
-                            problem=error.message)
+        return DocumentFile(
+            title=title, body=data.decode("utf-8", errors="replace"), access=UNREADABLE_ACCESS, problem=error.message
+        )
 
 
 def _named(meta: dict, key: str, default: str) -> str:
@@ -208,11 +213,23 @@ def _require_round_trip(doc: DocumentFile, text: str) -> None:
         again = parse(text, default_access=doc.access)
     except KBError as error:
         raise InvalidDocument(error.message, **error.details) from None
-    for name in ("title", "body", "tags", "access", "status", "owner", "review_by", "archived_at", "archived_by",
-                 "archive_reason", "meta"):
+    for name in (
+        "title",
+        "body",
+        "tags",
+        "access",
+        "status",
+        "owner",
+        "review_by",
+        "archived_at",
+        "archived_by",
+        "archive_reason",
+        "meta",
+    ):
         if getattr(again, name) != getattr(doc, name):
-            raise InvalidDocument(f"{name} 无法原样保存，请修改后重试 ({name} would not read back unchanged)",
-                                  field=name)
+            raise InvalidDocument(
+                f"{name} 无法原样保存，请修改后重试 ({name} would not read back unchanged)", field=name
+            )
 
 
 def _first_heading(body: str) -> str:

@@ -104,6 +104,9 @@ class InsufficientStorage(KBError):
     status = 507
     code = "insufficient_storage"
 
-    def __init__(self, message: str = "存储空间不足，未保存任何更改，请释放空间后重试 "
-                                      "(insufficient storage: nothing was saved)", **details: Any) -> None:
+    def __init__(
+        self,
+        message: str = "存储空间不足，未保存任何更改，请释放空间后重试 (insufficient storage: nothing was saved)",
+        **details: Any,
+    ) -> None:
         super().__init__(message, **details)

@@ -89,8 +89,9 @@ class Follower:
                     latest[change.path] = change.blob
         except KBError:
             return  # history rewritten: pages are rendered when first viewed
-        stores.renders.warm((blob, path, catalog.read_document(stores.store, blob, path).body)
-                            for path, blob in latest.items() if blob)
+        stores.renders.warm(
+            (blob, path, catalog.read_document(stores.store, blob, path).body) for path, blob in latest.items() if blob
+        )
 
     def run(self, stop: threading.Event, parent: int | None = None) -> None:
         """Rounds until ``stop`` is set or the ``parent`` process is gone."""

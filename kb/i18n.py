@@ -144,8 +144,9 @@ def _remember_choice(response: Response) -> Response:
                 users.set_language(session, user, chosen)  # type: ignore[arg-type]
                 session.commit()
         except Exception:
-            log.warning("the language %s chosen by %s was not saved", chosen, getattr(user, "username", "?"),
-                        exc_info=True)
+            log.warning(
+                "the language %s chosen by %s was not saved", chosen, getattr(user, "username", "?"), exc_info=True
+            )
     return response
 
 

@@ -53,6 +53,7 @@ class IdleRunner:
             except BaseException:
                 self._leave()
                 raise
+
         return counted
 
     def submit(self, work: Work) -> None:

@@ -21,8 +21,9 @@ def build_stores(config: dict) -> Stores:
     instance.mkdir(mode=INSTANCE_MODE, parents=True, exist_ok=True)
     sessions = make_sessionmaker(config["DATABASE_URL"])
     return Stores(
-        store=GitStore.init(Path(config["CONTENT_DIR"]), lock_path=instance / "write.lock",
-                            lock_timeout=config["LOCK_TIMEOUT"]),
+        store=GitStore.init(
+            Path(config["CONTENT_DIR"]), lock_path=instance / "write.lock", lock_timeout=config["LOCK_TIMEOUT"]
+        ),
         index=SearchIndex(Path(config["INDEX_DIR"]), semantic=config.get("SEMANTIC", False)),
         sessions=sessions,
         renders=RenderCache(instance / "cache" / "html"),

@@ -22,6 +22,7 @@ def parse_moment(value: object, zone: dt.tzinfo, *, start: bool = False) -> dt.d
         else:
             when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise BadRequest(f"无法识别的日期“{text[:40]}”，请用 ISO 8601 格式，如 2026-10-01 或 "
-                         "2026-10-01T09:30 (invalid date)") from exc
+        raise BadRequest(
+            f"无法识别的日期“{text[:40]}”，请用 ISO 8601 格式，如 2026-10-01 或 2026-10-01T09:30 (invalid date)"
+        ) from exc
     return when if when.tzinfo else when.replace(tzinfo=zone)

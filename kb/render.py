@@ -55,8 +55,28 @@ _EXTENSION_CONFIGS = {
     "tables": {"use_align_attribute": True},
 }
 
-_ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"span", "div", "pre", "code", "table", "thead", "tbody", "tr", "th", "td",
-                                    "hr", "img", "dl", "dt", "dd", "sup", "sub", "del", "ins", "mark"}
+_ALLOWED_TAGS = nh3.ALLOWED_TAGS | {
+    "span",
+    "div",
+    "pre",
+    "code",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+    "img",
+    "dl",
+    "dt",
+    "dd",
+    "sup",
+    "sub",
+    "del",
+    "ins",
+    "mark",
+}
 _ALLOWED_ATTRIBUTES = {
     **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
     "*": {"id", "class", "title"},
@@ -87,7 +107,7 @@ def document_link(folder: str, href: str) -> str | None:
     if path.startswith("/"):
         if not path.startswith(DOCS_PREFIX):
             return None
-        folder, path = "", path[len(DOCS_PREFIX):]
+        folder, path = "", path[len(DOCS_PREFIX) :]
     target = posixpath.normpath(posixpath.join(folder, path)).removesuffix(".md")
     if target == "." or target.startswith(("..", "/")):
         return None
@@ -123,8 +143,9 @@ _converters = threading.local()
 
 def _converter() -> markdown.Markdown:
     if not hasattr(_converters, "md"):
-        _converters.md = markdown.Markdown(extensions=[*_EXTENSIONS, _DocumentLinksExtension()],
-                                           extension_configs=_EXTENSION_CONFIGS)
+        _converters.md = markdown.Markdown(
+            extensions=[*_EXTENSIONS, _DocumentLinksExtension()], extension_configs=_EXTENSION_CONFIGS
+        )
     return _converters.md
 
 
@@ -206,13 +227,16 @@ class RenderCache:
         """
         if self.directory is None:
             return 0
-        todo = [(key, path, body) for blob, path, body in documents
-                if not (self.directory / (key := _key(blob, path))[:2] / f"{key}.json").exists()]
+        todo = [
+            (key, path, body)
+            for blob, path, body in documents
+            if not (self.directory / (key := _key(blob, path))[:2] / f"{key}.json").exists()
+        ]
         if len(todo) < 2 * _WARM_CHUNK:
             for key, path, body in todo:
                 self._store(key, render_page(body, path))
             return len(todo)
-        chunks = [todo[i:i + _WARM_CHUNK] for i in range(0, len(todo), _WARM_CHUNK)]
+        chunks = [todo[i : i + _WARM_CHUNK] for i in range(0, len(todo), _WARM_CHUNK)]
         with ProcessPoolExecutor(processes or os.cpu_count(), mp_context=get_context("fork")) as pool:
             list(pool.map(_warm_chunk, [self.directory] * len(chunks), chunks))
         return len(todo)

@@ -39,15 +39,23 @@ class _Server(BaseApplication):
 
 def options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     """gunicorn's settings for kb."""
-    return {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-            "worker_class": "kb.httpworker.HeadFirstWorker", "keepalive": KEEPALIVE,
-            # the worker's event loop reports to the master every second whatever its threads do:
-            # this only catches a stuck loop, not a long export
-            "timeout": 60,
-            # the head's size is bounded by the worker (MAX_HEAD); over-long queries reach the app
-            "limit_request_line": 0,
-            "accesslog": None, "errorlog": "-", "loglevel": "warning",
-            "when_ready": _start_follower, "on_exit": _stop_follower}
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "kb.httpworker.HeadFirstWorker",
+        "keepalive": KEEPALIVE,
+        # the worker's event loop reports to the master every second whatever its threads do:
+        # this only catches a stuck loop, not a long export
+        "timeout": 60,
+        # the head's size is bounded by the worker (MAX_HEAD); over-long queries reach the app
+        "limit_request_line": 0,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "when_ready": _start_follower,
+        "on_exit": _stop_follower,
+    }
 
 
 # ``python -m kb.follow``: index and prerendered pages follow the commits beside the workers
@@ -80,8 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
-    print(f"kb is serving on http://{args.host}:{args.port}/ with {args.workers} workers × "
-          f"{args.threads} threads (Ctrl-C stops)", flush=True)
+    print(
+        f"kb is serving on http://{args.host}:{args.port}/ with {args.workers} workers × "
+        f"{args.threads} threads (Ctrl-C stops)",
+        flush=True,
+    )
     _Server(options(args.host, args.port, args.workers, args.threads)).run()
 
 

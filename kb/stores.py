@@ -93,6 +93,7 @@ def index_later(stores: Stores, revision: Revision, changes: list[Change]) -> No
     larger segments are written and merged (each update has a fixed cost, and a segment of one
     document is the dearest to merge per document).
     """
+
     def update() -> None:
         try:
             if after_an_answer():
@@ -104,6 +105,7 @@ def index_later(stores: Stores, revision: Revision, changes: list[Change]) -> No
             catalog.refresh_index(stores.store, stores.index, stores.sessions, merge=True)
         except Exception:  # the next search or write catches up
             log.exception("search index not updated after commit %s", revision.id)
+
     stores.defer(update)
 
 
@@ -127,12 +129,16 @@ def after_an_answer() -> bool:
 
 def prerender_later(stores: Stores, revision: Revision, changes: list[Change]) -> None:
     """Render the changed pages once the answer is sent, so the first view is a cache hit."""
+
     def warm() -> None:
         if after_an_answer() and followed(stores):
             return  # the follower does it, in a process of its own
-        stores.renders.warm((change.blob, change.path,
-                             catalog.read_document(stores.store, change.blob, change.path).body)
-                            for change in changes if change.blob)
+        stores.renders.warm(
+            (change.blob, change.path, catalog.read_document(stores.store, change.blob, change.path).body)
+            for change in changes
+            if change.blob
+        )
+
     stores.defer(warm)
 
 
@@ -157,12 +163,22 @@ class Writing:
         """The commit message with the trailers the audit can be rebuilt from."""
         return with_trailers(text, action=self.action, actor=self.user.username, path=self.path, level=level)
 
-    def commit(self, ops: list, message: str, *, level: str, detail: str = "", merge: str | None = None,
-               date: dt.datetime | None = None, author: Author | None = None) -> str:
+    def commit(
+        self,
+        ops: list,
+        message: str,
+        *,
+        level: str,
+        detail: str = "",
+        merge: str | None = None,
+        date: dt.datetime | None = None,
+        author: Author | None = None,
+    ) -> str:
         """Commit ``ops`` on main, audit it, hand it to the subscribers; the new revision.
         ``date`` and ``author`` let an importer back-date history under its own names."""
-        revision, changes = self.stores.store.commit(ops, author or self.author, self.message(message, level),
-                                                     merge=merge, date=date)
+        revision, changes = self.stores.store.commit(
+            ops, author or self.author, self.message(message, level), merge=merge, date=date
+        )
         self._audit(revision.id, level, detail, undo=lambda: self.stores.store.undo(revision))
         for subscriber in SUBSCRIBERS:
             try:
@@ -171,24 +187,23 @@ class Writing:
                 log.exception("subscriber %s failed after commit %s", subscriber.__name__, revision.id)
         return revision.id
 
-    def draft(self, data: bytes, state: DraftState, message: str, *, expected: str | None, level: str,
-              detail: str = "") -> Revision:
+    def draft(
+        self, data: bytes, state: DraftState, message: str, *, expected: str | None, level: str, detail: str = ""
+    ) -> Revision:
         """Commit a draft version on its ref (see ``DraftStore.save``) and audit it."""
-        revision = self.stores.drafts.save(data, state, self.author, self.message(message, level),
-                                           expected=expected)
-        self._audit(revision.id, level, detail,
-                    undo=lambda: self.stores.drafts.restore(state.path, revision.id, expected))
+        revision = self.stores.drafts.save(data, state, self.author, self.message(message, level), expected=expected)
+        self._audit(
+            revision.id, level, detail, undo=lambda: self.stores.drafts.restore(state.path, revision.id, expected)
+        )
         return revision
 
-    def record(self, revision: str, *, level: str, detail: str = "",
-               undo: Callable[[], None] | None = None) -> None:
+    def record(self, revision: str, *, level: str, detail: str = "", undo: Callable[[], None] | None = None) -> None:
         """Audit a step that moved refs without a new commit (a discarded draft)."""
         self._audit(revision, level, detail, undo=undo or (lambda: None))
 
     def _audit(self, revision: str, level: str, detail: str, *, undo: Callable[[], None]) -> None:
         try:
-            self.stores.audit.record(self.user, self.action, self.path, revision=revision, level=level,
-                                     detail=detail)
+            self.stores.audit.record(self.user, self.action, self.path, revision=revision, level=level, detail=detail)
         except BaseException:
             undo()  # nobody was answered yet: the change must not stand unrecorded
             raise

@@ -54,12 +54,21 @@ def browser() -> Iterator[Any]:
 
 def make_app(instance: Path, **config: Any) -> Flask:
     """An app on ``instance`` with the users of PEOPLE (CSRF off unless ``config`` turns it on)."""
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(instance), "WTF_CSRF_ENABLED": False,
-                      "MAX_BODY_BYTES": 64 * 1024, "SEMANTIC": False, **config})
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_DIR": str(instance),
+            "WTF_CSRF_ENABLED": False,
+            "MAX_BODY_BYTES": 64 * 1024,
+            "SEMANTIC": False,
+            **config,
+        }
+    )
     with app.extensions["kb.stores"].sessions() as session:
         for name, (role, clearance) in PEOPLE.items():
-            users.create_user(session, name, PASSWORD, role, clearance, display_name=name.title(),
-                              email=f"{name}@example.com")
+            users.create_user(
+                session, name, PASSWORD, role, clearance, display_name=name.title(), email=f"{name}@example.com"
+            )
         session.commit()
     return app
 

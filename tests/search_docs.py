@@ -13,5 +13,14 @@ INTERNAL = {"public", "internal"}
 
 def doc(path: str, title: str, body: str, access: str = "internal") -> IndexedDoc:
     """A published document; its revision is derived from its path."""
-    return IndexedDoc(path=path, title=title, body=body, tags=[], access=access, status="published",
-                      owner="t", updated_at=NOW, revision=f"r-{path}")
+    return IndexedDoc(
+        path=path,
+        title=title,
+        body=body,
+        tags=[],
+        access=access,
+        status="published",
+        owner="t",
+        updated_at=NOW,
+        revision=f"r-{path}",
+    )

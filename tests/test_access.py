@@ -99,8 +99,15 @@ def test_the_instance_folder_with_the_content_repository_is_its_owners_only(tmp_
     app.extensions["kb.stores"].close()
 
 
-@pytest.mark.parametrize("url", ["/content.git/info/refs?service=git-upload-pack", "/content.git/HEAD",
-                                 "/info/refs?service=git-upload-pack", "/api/v1/git/info/refs"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/content.git/info/refs?service=git-upload-pack",
+        "/content.git/HEAD",
+        "/info/refs?service=git-upload-pack",
+        "/api/v1/git/info/refs",
+    ],
+)
 def test_no_route_serves_the_git_repository(client, admin, url):
     save(admin, "绝密文档", "绝密正文", access="secret")
     response = client.get(url, headers=admin.headers)

@@ -31,24 +31,44 @@ LEVELS = ("public", "internal", "confidential", "secret")
 STATUSES = ("published", "archived")
 ANONYMOUS_READER = "anonymous-read"  # anonymous, with KB_ANONYMOUS_READ=1
 ANONYMOUS = "anonymous"
-CALLERS = [*((role, clearance) for role in ROLES for clearance in LEVELS),
-           (ANONYMOUS, "public"), (ANONYMOUS_READER, "public")]
+CALLERS = [
+    *((role, clearance) for role in ROLES for clearance in LEVELS),
+    (ANONYMOUS, "public"),
+    (ANONYMOUS_READER, "public"),
+]
 
 # the least role each surface needs (DESIGN.md: readers view and search; editors see history,
 # past versions and diffs; archivists see archived documents and point-in-time views)
 SURFACE_ROLE = {
-    "page": "reader", "api": "reader", "raw": "reader", "listing": "reader", "home": "reader",
-    "search": "reader", "history": "editor", "history_page": "editor", "diff": "editor",
-    "diff_page": "editor", "revision": "editor", "revision_raw": "editor", "at_date": "archivist",
-    "asof_listing": "archivist", "asof_page": "archivist", "archive_list": "archivist", "archive_page": "archivist",
+    "page": "reader",
+    "api": "reader",
+    "raw": "reader",
+    "listing": "reader",
+    "home": "reader",
+    "search": "reader",
+    "history": "editor",
+    "history_page": "editor",
+    "diff": "editor",
+    "diff_page": "editor",
+    "revision": "editor",
+    "revision_raw": "editor",
+    "at_date": "archivist",
+    "asof_listing": "archivist",
+    "asof_page": "archivist",
+    "archive_list": "archivist",
+    "archive_page": "archivist",
 }
 # surfaces that list archived documents only: a published one is never there
 ARCHIVED_ONLY = {"archive_list", "archive_page"}
 WRITE_ROLE = {"edit": "editor", "revert": "editor", "move": "editor", "delete": "admin"}
 RANK = {ANONYMOUS: -1, ANONYMOUS_READER: 0, "reader": 1, "editor": 2, "archivist": 3, "admin": 4}
-WORDS = dict(zip(itertools.product(LEVELS, STATUSES),
-                 ["zebrafish", "kangaroo", "platypus", "wombat", "narwhal", "axolotl", "pangolin", "capybara"],
-                 strict=True))
+WORDS = dict(
+    zip(
+        itertools.product(LEVELS, STATUSES),
+        ["zebrafish", "kangaroo", "platypus", "wombat", "narwhal", "axolotl", "pangolin", "capybara"],
+        strict=True,
+    )
+)
 
 
 def visible(role: str, clearance: str, level: str, status: str) -> bool:
@@ -115,8 +135,11 @@ def _write(folder: Path, version: int) -> list[Path]:
     for (level, status), word in WORDS.items():
         file = folder / f"{path_of(level, status)}.md"
         file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(f"---\ntitle: 矩阵文档{word}\naccess: {level}\nstatus: {status}\n---\n"
-                        f"第 {version} 版正文 {word} 处置步骤。\n", encoding="utf-8")
+        file.write_text(
+            f"---\ntitle: 矩阵文档{word}\naccess: {level}\nstatus: {status}\n---\n"
+            f"第 {version} 版正文 {word} 处置步骤。\n",
+            encoding="utf-8",
+        )
         files.append(file)
     return files
 
@@ -130,8 +153,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
         for role, clearance in itertools.product(ROLES, LEVELS):
             users.create_user(session, f"m.{role}.{clearance}", PASSWORD, role, clearance)
         session.commit()
-    tokens = {(role, clearance): token_for(app, f"m.{role}.{clearance}")
-              for role, clearance in itertools.product(ROLES, LEVELS)}
+    tokens = {
+        (role, clearance): token_for(app, f"m.{role}.{clearance}")
+        for role, clearance in itertools.product(ROLES, LEVELS)
+    }
     first = bulk.import_files(stores, root / "v1", _write(root / "v1", 1)).revision
     bulk.import_files(stores, root / "v2", _write(root / "v2", 2))
     assert first
@@ -154,8 +179,9 @@ def observe(caller: Caller, level: str, status: str, surface: str, first_revisio
     word = WORDS[(level, status)]
     now = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).isoformat()
     # as a person picks a moment: no offset, in the deployment's zone
-    moment = (dt.datetime.now(ZoneInfo(caller.world.app.config["TIMEZONE"])) + dt.timedelta(seconds=1)
-              ).strftime("%Y-%m-%dT%H:%M:%S")
+    moment = (dt.datetime.now(ZoneInfo(caller.world.app.config["TIMEZONE"])) + dt.timedelta(seconds=1)).strftime(
+        "%Y-%m-%dT%H:%M:%S"
+    )
     direct = {
         "page": lambda: caller.web.get(f"/docs/{path}"),
         "api": lambda: caller.api.get(f"docs/{path}"),
@@ -224,8 +250,11 @@ def test_a_past_version_is_judged_by_the_stricter_of_its_level_and_the_current_o
     editor = world.caller("editor", "confidential")
     old = secret.get_json()["revision"]
     assert editor.api.get("docs/矩阵/降级").status_code == 200
-    for url in (f"docs/矩阵/降级?revision={old}", f"docs/矩阵/降级/raw?revision={old}",
-                f"docs/矩阵/降级/diff?from={old}"):
+    for url in (
+        f"docs/矩阵/降级?revision={old}",
+        f"docs/矩阵/降级/raw?revision={old}",
+        f"docs/矩阵/降级/diff?from={old}",
+    ):
         response = editor.api.get(url)
         assert response.status_code == 404, url
         assert "曾为绝密" not in response.get_data(as_text=True)

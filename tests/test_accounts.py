@@ -88,8 +88,9 @@ def test_a_legacy_werkzeug_hash_still_logs_in_and_is_upgraded(app, client, metho
     assert not legacy.startswith("$argon2")
     set_column(app, User, User.username == "li.reader", password_hash=legacy)
 
-    assert client.post("/api/v1/tokens", json={"username": "li.reader", "password": "wrong-password"}
-                       ).status_code == 401
+    assert (
+        client.post("/api/v1/tokens", json={"username": "li.reader", "password": "wrong-password"}).status_code == 401
+    )
     assert user_row(app, "li.reader").password_hash == legacy
     new_token(client, "li.reader")
     upgraded = user_row(app, "li.reader").password_hash
@@ -99,8 +100,9 @@ def test_a_legacy_werkzeug_hash_still_logs_in_and_is_upgraded(app, client, metho
 
 
 def test_a_legacy_hash_is_upgraded_at_a_web_login(app, client):
-    set_column(app, User, User.username == "li.reader",
-               password_hash=generate_password_hash(PASSWORD, method="pbkdf2:sha256"))
+    set_column(
+        app, User, User.username == "li.reader", password_hash=generate_password_hash(PASSWORD, method="pbkdf2:sha256")
+    )
     assert web_login(client, "li.reader").status_code == 302
     assert user_row(app, "li.reader").password_hash.startswith("$argon2id$")
     assert signed_in(client)
@@ -113,7 +115,11 @@ def test_a_token_is_shown_once_and_never_listed(app, client):
     made = new_token(client, "li.reader", name="monitoring")
     assert TOKEN.fullmatch(made["token"])
     assert (made["name"], made["username"], made["role"], made["expires_at"]) == (
-        "monitoring", "li.reader", "reader", None)
+        "monitoring",
+        "li.reader",
+        "reader",
+        None,
+    )
     listing = client.get("/api/v1/tokens", headers=bearer(made["token"]))
     assert listing.status_code == 200
     assert made["token"] not in listing.get_data(as_text=True)
@@ -134,8 +140,9 @@ def test_expires_in_days_sets_expires_at(client):
 
 @pytest.mark.parametrize("days", [0, -1, 3651, "30", 1.5, True])
 def test_an_invalid_expires_in_days_is_a_400(client, days):
-    response = client.post("/api/v1/tokens", json={"username": "li.reader", "password": PASSWORD,
-                                                   "expires_in_days": days})
+    response = client.post(
+        "/api/v1/tokens", json={"username": "li.reader", "password": PASSWORD, "expires_in_days": days}
+    )
     assert response.status_code == 400
     assert "expires_in_days" in response.get_json()["error"]["message"]
 
@@ -165,14 +172,19 @@ def test_revoking_tokens(app, client, admin):
     assert client.delete(f"/api/v1/tokens/{spare['id']}", headers=bearer(mine["token"])).status_code == 204
     assert client.get("/api/v1/me", headers=bearer(spare["token"])).status_code == 401
     assert client.get("/api/v1/me", headers=bearer(mine["token"])).status_code == 200
-    revoked = [row for row in client.get("/api/v1/tokens", headers=bearer(mine["token"])).get_json()["tokens"]
-               if row["id"] == spare["id"]]
+    revoked = [
+        row
+        for row in client.get("/api/v1/tokens", headers=bearer(mine["token"])).get_json()["tokens"]
+        if row["id"] == spare["id"]
+    ]
     assert revoked[0]["revoked_at"] is not None
 
     assert admin.delete(f"tokens/{theirs['id']}").status_code == 204
     assert client.get("/api/v1/me", headers=bearer(theirs["token"])).status_code == 401
     assert [e.detail for e in audit(app, action="token_revoke")] == [
-        f"user=li.reader; token={spare['id']}", f"user=wang.editor; token={theirs['id']}"]
+        f"user=li.reader; token={spare['id']}",
+        f"user=wang.editor; token={theirs['id']}",
+    ]
 
 
 def test_an_expired_token_is_refused(app, client):
@@ -205,14 +217,21 @@ def test_last_used_at_is_set_when_a_token_is_used(client):
 # ---------------------------------------------------------------- the caller's account
 
 
-@pytest.mark.parametrize(("username", "levels", "has", "lacks"), [
-    ("sun.public", ["public"], {"view", "search", "account"}, {"edit", "history"}),
-    ("li.reader", ["public", "internal"], {"view", "search", "account"}, {"edit", "audit"}),
-    ("wang.editor", ["public", "internal", "confidential"], {"edit", "revert", "history"}, {"audit", "archive"}),
-    ("zhao.archivist", ["public", "internal", "confidential", "secret"], {"audit", "archive", "view_at_date"},
-     {"delete", "manage_users"}),
-    ("admin", ["public", "internal", "confidential", "secret"], {"delete", "manage_users", "audit"}, set()),
-])
+@pytest.mark.parametrize(
+    ("username", "levels", "has", "lacks"),
+    [
+        ("sun.public", ["public"], {"view", "search", "account"}, {"edit", "history"}),
+        ("li.reader", ["public", "internal"], {"view", "search", "account"}, {"edit", "audit"}),
+        ("wang.editor", ["public", "internal", "confidential"], {"edit", "revert", "history"}, {"audit", "archive"}),
+        (
+            "zhao.archivist",
+            ["public", "internal", "confidential", "secret"],
+            {"audit", "archive", "view_at_date"},
+            {"delete", "manage_users"},
+        ),
+        ("admin", ["public", "internal", "confidential", "secret"], {"delete", "manage_users", "audit"}, set()),
+    ],
+)
 def test_me_shows_role_clearance_levels_and_actions(api_as, username, levels, has, lacks):
     me = api_as(username).get("me").get_json()
     role, clearance = PEOPLE[username]
@@ -232,13 +251,27 @@ def test_me_needs_a_login(client):
 
 
 def test_admins_create_and_list_users(app, admin):
-    response = admin.post("users", json={"username": "zhou.new", "password": "Long-enough-1", "role": "editor",
-                                         "clearance": "confidential", "display_name": "周新",
-                                         "email": "zhou@example.com"})
+    response = admin.post(
+        "users",
+        json={
+            "username": "zhou.new",
+            "password": "Long-enough-1",
+            "role": "editor",
+            "clearance": "confidential",
+            "display_name": "周新",
+            "email": "zhou@example.com",
+        },
+    )
     assert response.status_code == 201
     assert response.get_json() | {"created_at": None} == {
-        "username": "zhou.new", "role": "editor", "clearance": "confidential", "display_name": "周新",
-        "email": "zhou@example.com", "active": True, "created_at": None}
+        "username": "zhou.new",
+        "role": "editor",
+        "clearance": "confidential",
+        "display_name": "周新",
+        "email": "zhou@example.com",
+        "active": True,
+        "created_at": None,
+    }
     again = admin.post("users", json={"username": "zhou.new", "password": "Long-enough-1"})
     assert again.status_code == 409
     listed = admin.get("users")
@@ -247,7 +280,8 @@ def test_admins_create_and_list_users(app, admin):
     assert names == sorted([*PEOPLE, "zhou.new"])
     assert "$argon2" not in listed.get_data(as_text=True)
     assert [e.detail for e in audit(app, action="user_create")] == [
-        "user=zhou.new; role=editor; clearance=confidential"]
+        "user=zhou.new; role=editor; clearance=confidential"
+    ]
 
 
 def test_only_admins_manage_users(api_as):
@@ -278,7 +312,12 @@ def test_each_change_to_a_user_is_applied_and_audited(app, admin):
         assert audit(app, action="user_update")[-1].actor == "admin"
     user = user_row(app, "li.reader")
     assert (user.role, user.clearance, user.display_name, user.email, user.active) == (
-        "editor", "confidential", "李读者", "li@example.org", True)
+        "editor",
+        "confidential",
+        "李读者",
+        "li@example.org",
+        True,
+    )
     assert len(audit(app, action="user_update")) == len(changes)
     # a change to nothing is not an entry
     assert admin.patch("users/li.reader", json={"role": "editor"}).status_code == 200
@@ -295,16 +334,27 @@ def test_a_patch_with_unknown_fields_or_bad_values_is_a_400(admin):
 
 
 def test_the_rules_administrators_are_held_to(app, admin, client):
-    assert admin.post("users", json={"username": "wu.admin", "password": "Long-enough-1", "role": "admin",
-                                     "clearance": "confidential"}).status_code == 201
+    assert (
+        admin.post(
+            "users",
+            json={"username": "wu.admin", "password": "Long-enough-1", "role": "admin", "clearance": "confidential"},
+        ).status_code
+        == 201
+    )
     lesser = {"Authorization": f"Bearer {new_token(client, 'wu.admin', 'Long-enough-1')['token']}"}
-    assert client.post("/api/v1/users", headers=lesser, json={"username": "x.secret", "password": "Long-enough-1",
-                                                              "clearance": "secret"}).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/users",
+            headers=lesser,
+            json={"username": "x.secret", "password": "Long-enough-1", "clearance": "secret"},
+        ).status_code
+        == 403
+    )
     assert client.patch("/api/v1/users/li.reader", headers=lesser, json={"clearance": "secret"}).status_code == 403
-    assert client.patch("/api/v1/users/zhao.archivist", headers=lesser,
-                        json={"display_name": "x"}).status_code == 403
-    assert client.patch("/api/v1/users/li.reader", headers=lesser, json={"clearance": "confidential"}
-                        ).status_code == 200
+    assert client.patch("/api/v1/users/zhao.archivist", headers=lesser, json={"display_name": "x"}).status_code == 403
+    assert (
+        client.patch("/api/v1/users/li.reader", headers=lesser, json={"clearance": "confidential"}).status_code == 200
+    )
     for change in ({"role": "reader"}, {"clearance": "public"}, {"active": False}):
         assert admin.patch("users/admin", json=change).status_code == 403, change
     assert user_row(app, "admin").role == "admin" and user_row(app, "admin").active
@@ -359,33 +409,50 @@ def test_the_user_list_page_lists_users_and_creates_one(app, admin_browser):
     html = page.get_data(as_text=True)
     for name in PEOPLE:
         assert name in html
-    created = admin_browser.post("/admin/users", data={"username": "zhou.new", "password": "Long-enough-1",
-                                                       "role": "editor", "clearance": "confidential",
-                                                       "display_name": "周新", "email": ""})
+    created = admin_browser.post(
+        "/admin/users",
+        data={
+            "username": "zhou.new",
+            "password": "Long-enough-1",
+            "role": "editor",
+            "clearance": "confidential",
+            "display_name": "周新",
+            "email": "",
+        },
+    )
     assert created.status_code == 302
     assert created.headers["Location"].endswith("/admin/users")
     user = user_row(app, "zhou.new")
     assert (user.role, user.clearance, user.display_name) == ("editor", "confidential", "周新")
     assert "zhou.new" in admin_browser.get("/admin/users").get_data(as_text=True)
 
-    refused = admin_browser.post("/admin/users", data={"username": "zhou.new", "password": "Long-enough-1",
-                                                       "role": "reader", "clearance": "internal"})
+    refused = admin_browser.post(
+        "/admin/users",
+        data={"username": "zhou.new", "password": "Long-enough-1", "role": "reader", "clearance": "internal"},
+    )
     assert refused.status_code == 409
     assert "已存在" in refused.get_data(as_text=True)
-    short = admin_browser.post("/admin/users", data={"username": "x.short", "password": "short",
-                                                     "role": "reader", "clearance": "internal"})
+    short = admin_browser.post(
+        "/admin/users", data={"username": "x.short", "password": "short", "role": "reader", "clearance": "internal"}
+    )
     assert short.status_code == 400
     assert user_row(app, "x.short") is None
 
 
 def test_the_user_page_updates_a_user(app, admin_browser):
     assert admin_browser.get("/admin/users/li.reader").status_code == 200
-    saved = admin_browser.post("/admin/users/li.reader", data={"role": "editor", "clearance": "confidential",
-                                                                "display_name": "李", "email": "li@example.org"})
+    saved = admin_browser.post(
+        "/admin/users/li.reader",
+        data={"role": "editor", "clearance": "confidential", "display_name": "李", "email": "li@example.org"},
+    )
     assert saved.status_code == 302
     user = user_row(app, "li.reader")
     assert (user.role, user.clearance, user.display_name, user.email) == (
-        "editor", "confidential", "李", "li@example.org")
+        "editor",
+        "confidential",
+        "李",
+        "li@example.org",
+    )
     assert admin_browser.post("/admin/users/li.reader", data={"active": "0"}).status_code == 302
     assert user_row(app, "li.reader").active is False
     assert admin_browser.post("/admin/users/li.reader", data={"active": "1"}).status_code == 302
@@ -408,16 +475,22 @@ def test_changing_ones_own_password_on_the_account_page(app):
     browser = app.test_client()
     assert web_login(browser, "li.reader").status_code == 302
     assert browser.get("/account").status_code == 200
-    wrong = browser.post("/account/password", data={"current_password": "not-my-password",
-                                                     "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    wrong = browser.post(
+        "/account/password",
+        data={"current_password": "not-my-password", "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert wrong.status_code == 400
-    differ = browser.post("/account/password", data={"current_password": PASSWORD, "new_password": NEW_PASSWORD,
-                                                      "confirm_password": "Other-pass-99"})
+    differ = browser.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": "Other-pass-99"},
+    )
     assert differ.status_code == 400
     assert web_login(app.test_client(), "li.reader").status_code == 302  # still the old password
 
-    changed = browser.post("/account/password", data={"current_password": PASSWORD,
-                                                       "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    changed = browser.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert changed.status_code == 302
     assert "/login" in changed.headers["Location"]
     assert not signed_in(browser)
@@ -447,7 +520,6 @@ def test_tokens_on_the_account_page(app):
     assert browser.get("/api/v1/me", headers=bearer(token)).status_code == 401
 
 
-
 @pytest.mark.parametrize("days", ["-5", "0", "abc", "1.5", "99999"])
 def test_an_expiry_the_account_page_cannot_take_is_refused_not_made_never(app, days):
     browser = app.test_client()
@@ -456,6 +528,7 @@ def test_an_expiry_the_account_page_cannot_take_is_refused_not_made_never(app, d
     assert made.status_code == 400
     assert "expires_in_days" in made.get_data(as_text=True)
     assert audit(app, action="token_create") == []
+
 
 # ---------------------------------------------------------------- logging in and out
 
@@ -541,12 +614,29 @@ def operator() -> str:
 
 
 def test_kb_user_commands(app, kb):
-    added = kb("user", "add", "chen.jie", "--role", "editor", "--clearance", "confidential",
-               "--password", "Chen-pass-123", "--name", "陈杰", "--email", "chen@example.com")
+    added = kb(
+        "user",
+        "add",
+        "chen.jie",
+        "--role",
+        "editor",
+        "--clearance",
+        "confidential",
+        "--password",
+        "Chen-pass-123",
+        "--name",
+        "陈杰",
+        "--email",
+        "chen@example.com",
+    )
     assert added.exit_code == 0, added.output
     user = user_row(app, "chen.jie")
     assert (user.role, user.clearance, user.display_name, user.email) == (
-        "editor", "confidential", "陈杰", "chen@example.com")
+        "editor",
+        "confidential",
+        "陈杰",
+        "chen@example.com",
+    )
     assert user.password_hash.startswith("$argon2id$")
     assert kb("user", "add", "chen.jie", "--password", "Chen-pass-123").exit_code == 1
 

@@ -11,9 +11,16 @@ from conftest import save
 
 
 def test_creating_a_document_answers_201_and_reading_returns_it(editor):
-    response = editor.put("docs/流程/服务请求受理", json={
-        "title": "服务请求受理流程", "body": "# 服务请求受理流程\n\n受理后 **15 分钟**内响应。",
-        "tags": ["服务请求", "SLA"], "access": "internal", "message": "新建受理流程"})
+    response = editor.put(
+        "docs/流程/服务请求受理",
+        json={
+            "title": "服务请求受理流程",
+            "body": "# 服务请求受理流程\n\n受理后 **15 分钟**内响应。",
+            "tags": ["服务请求", "SLA"],
+            "access": "internal",
+            "message": "新建受理流程",
+        },
+    )
     assert response.status_code == 201
     revision = response.get_json()["revision"]
     doc = editor.get("docs/流程/服务请求受理").get_json()
@@ -148,8 +155,9 @@ def test_a_stale_base_revision_with_separate_edits_is_merged(editor):
     base_text = "第一段\n\n第二段\n\n第三段\n"
     base = save(editor, "doc", base_text)["revision"]
     save(editor, "doc", base_text.replace("第一段", "第一段（甲改）"))
-    response = editor.put("docs/doc", json={"title": "标题", "body": base_text.replace("第三段", "第三段（乙改）"),
-                                            "base_revision": base})
+    response = editor.put(
+        "docs/doc", json={"title": "标题", "body": base_text.replace("第三段", "第三段（乙改）"), "base_revision": base}
+    )
     assert response.status_code == 200
     assert response.get_json()["merged"] is True
     body = editor.get("docs/doc").get_json()["body"]
@@ -185,8 +193,12 @@ def test_html_is_sanitized(editor):
 
 
 def test_markdown_renders_tables_code_and_links_between_documents(editor):
-    save(editor, "流程/变更", "见 [事件流程](../流程/事件)\n\n| 级别 | 响应 |\n|---|---|\n| P1 | 15 分钟 |\n\n"
-                           "```bash\nsystemctl restart nginx\n```\n\n## 第一节\n")
+    save(
+        editor,
+        "流程/变更",
+        "见 [事件流程](../流程/事件)\n\n| 级别 | 响应 |\n|---|---|\n| P1 | 15 分钟 |\n\n"
+        "```bash\nsystemctl restart nginx\n```\n\n## 第一节\n",
+    )
     html = editor.get("docs/流程/变更").get_json()["html"]
     assert "<table>" in html
     assert 'class="highlight"' in html
@@ -197,9 +209,16 @@ def test_markdown_renders_tables_code_and_links_between_documents(editor):
 def test_openapi_describes_every_document_endpoint(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/api/v1/tokens", "/api/v1/docs", "/api/v1/docs/{path}", "/api/v1/docs/{path}/history",
-                 "/api/v1/docs/{path}/diff", "/api/v1/docs/{path}/revert", "/api/v1/docs/{path}/move",
-                 "/api/v1/search"):
+    for path in (
+        "/api/v1/tokens",
+        "/api/v1/docs",
+        "/api/v1/docs/{path}",
+        "/api/v1/docs/{path}/history",
+        "/api/v1/docs/{path}/diff",
+        "/api/v1/docs/{path}/revert",
+        "/api/v1/docs/{path}/move",
+        "/api/v1/search",
+    ):
         assert path in spec["paths"], path
 
 
@@ -213,8 +232,9 @@ def test_tokens_come_from_username_and_password(client):
 
 
 def test_admins_create_users(admin, api_as):
-    response = admin.post("users", json={"username": "new.user", "password": "Long-enough-1",
-                                         "role": "editor", "clearance": "internal"})
+    response = admin.post(
+        "users", json={"username": "new.user", "password": "Long-enough-1", "role": "editor", "clearance": "internal"}
+    )
     assert response.status_code == 201
     assert admin.post("users", json={"username": "new.user", "password": "Long-enough-1"}).status_code == 409
     assert api_as("wang.editor").post("users", json={"username": "x2", "password": "Long-enough-1"}).status_code == 403

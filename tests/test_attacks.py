@@ -75,8 +75,14 @@ def user_row(app: Flask, username: str) -> dict:
     with app.extensions["kb.stores"].sessions() as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
-        return {"role": user.role, "clearance": user.clearance, "active": user.active,
-                "password_hash": user.password_hash, "display_name": user.display_name, "email": user.email}
+        return {
+            "role": user.role,
+            "clearance": user.clearance,
+            "active": user.active,
+            "password_hash": user.password_hash,
+            "display_name": user.display_name,
+            "email": user.email,
+        }
 
 
 def user_count(app: Flask) -> int:
@@ -146,8 +152,6 @@ def assert_no_live_script(html: str) -> None:
         assert tag not in ("svg", "iframe", "object", "embed"), (tag, attrs)
 
 
-
-
 @pytest.fixture
 def csrf_app(tmp_path: Path) -> Iterator[Flask]:
     """The app with CSRF protection on, as in production."""
@@ -177,8 +181,19 @@ def csrf_login(app: Flask, username: str = "wang.editor") -> tuple[FlaskClient, 
 # ---------------------------------------------------------------- git option injection
 
 GIT_OPTIONS = ["--output=x", "-Ox", "-O/tmp/kb-pwned", "--contents=.env", "--exec=touch x", "-p", "--all"]
-NOT_A_REVISION = [*GIT_OPTIONS, "HEAD", "HEAD~1", "main", "refs/heads/main", "HEAD@{0}", ":/正文", "@{-1}",
-                  "a" * 41, "zzzz", ""]
+NOT_A_REVISION = [
+    *GIT_OPTIONS,
+    "HEAD",
+    "HEAD~1",
+    "main",
+    "refs/heads/main",
+    "HEAD@{0}",
+    ":/正文",
+    "@{-1}",
+    "a" * 41,
+    "zzzz",
+    "",
+]
 WATCHED_NAMES = {"x", ".env", "kb-pwned", "x.md", ".env.md"}
 
 
@@ -201,15 +216,21 @@ def doc_with_history(app: Flask, admin: Any) -> str:
 
 # every API route that takes a document path: (method, suffix, JSON body)
 PATH_ROUTES = [
-    ("get", "", None), ("get", "/raw", None), ("get", "/history", None), ("get", "/diff", None),
-    ("put", "", {"title": "标题", "body": "正文"}), ("delete", "", None),
-    ("post", "/revert", {"revision": "0000"}), ("post", "/move", {"to": "新位置"}),
+    ("get", "", None),
+    ("get", "/raw", None),
+    ("get", "/history", None),
+    ("get", "/diff", None),
+    ("put", "", {"title": "标题", "body": "正文"}),
+    ("delete", "", None),
+    ("post", "/revert", {"revision": "0000"}),
+    ("post", "/move", {"to": "新位置"}),
 ]
 
 
 @pytest.mark.parametrize("option", GIT_OPTIONS)
-def test_a_git_option_as_the_document_path_is_400_on_every_route_and_plants_nothing(app, admin, doc_with_history,
-                                                                                    option):
+def test_a_git_option_as_the_document_path_is_400_on_every_route_and_plants_nothing(
+    app, admin, doc_with_history, option
+):
     before = head(app)
     for method, suffix, body in PATH_ROUTES:
         kwargs = {"json": body} if body is not None else {}
@@ -222,8 +243,12 @@ def test_a_git_option_as_the_document_path_is_400_on_every_route_and_plants_noth
 @pytest.mark.parametrize("revision", NOT_A_REVISION)
 def test_a_revision_that_is_not_a_commit_id_is_400_in_every_parameter(app, admin, doc_with_history, revision):
     path = doc_with_history
-    for url in (f"docs/{path}?revision=", f"docs/{path}/raw?revision=", f"docs/{path}/diff?from=",
-                f"docs/{path}/diff?to="):
+    for url in (
+        f"docs/{path}?revision=",
+        f"docs/{path}/raw?revision=",
+        f"docs/{path}/diff?from=",
+        f"docs/{path}/diff?to=",
+    ):
         response = admin.get(url + quote(revision))
         if revision == "" and "diff" in url:  # an empty from/to means the default versions
             assert response.status_code == 200
@@ -249,11 +274,27 @@ def test_a_revert_to_a_git_option_is_400_and_commits_nothing(app, admin, doc_wit
     no_planted_files(app)
 
 
-@pytest.mark.parametrize("target", [*GIT_OPTIONS, "运维/--output=x", "运维/-O", "a/--contents=.env",
-                                    "../x", "a/../../etc/passwd", "..\\x", "a\\b", "/etc/passwd", "a/\x00b",
-                                    "a/./b", ".git/hooks/post-commit", "a//b", "运维/../../逃逸", "x" * 201])
-def test_a_move_to_a_git_option_or_out_of_the_tree_is_400_and_the_document_stays(app, admin, doc_with_history,
-                                                                                  target):
+@pytest.mark.parametrize(
+    "target",
+    [
+        *GIT_OPTIONS,
+        "运维/--output=x",
+        "运维/-O",
+        "a/--contents=.env",
+        "../x",
+        "a/../../etc/passwd",
+        "..\\x",
+        "a\\b",
+        "/etc/passwd",
+        "a/\x00b",
+        "a/./b",
+        ".git/hooks/post-commit",
+        "a//b",
+        "运维/../../逃逸",
+        "x" * 201,
+    ],
+)
+def test_a_move_to_a_git_option_or_out_of_the_tree_is_400_and_the_document_stays(app, admin, doc_with_history, target):
     before = head(app)
     response = admin.post(f"docs/{doc_with_history}/move", json={"to": target})
     assert_refused(response, 400)
@@ -278,23 +319,43 @@ def test_a_git_option_in_a_filter_finds_nothing_and_plants_nothing(app, admin, d
 @pytest.mark.parametrize("option", GIT_OPTIONS)
 def test_a_git_option_in_a_web_page_path_is_400(app, admin, doc_with_history, option):
     browser = web_login(app, "admin")
-    for url in (f"/docs/{quote(option)}", f"/docs/{quote(option)}/history", f"/docs/{quote(option)}/diff",
-                f"/docs/{doc_with_history}?revision={quote(option)}",
-                f"/docs/{doc_with_history}/diff?from={quote(option)}"):
+    for url in (
+        f"/docs/{quote(option)}",
+        f"/docs/{quote(option)}/history",
+        f"/docs/{quote(option)}/diff",
+        f"/docs/{doc_with_history}?revision={quote(option)}",
+        f"/docs/{doc_with_history}/diff?from={quote(option)}",
+    ):
         assert_refused_page(browser.get(url), 400)
     no_planted_files(app)
 
 
 # ---------------------------------------------------------------- path traversal
 
-TRAVERSALS = ["../x", "..%2fx", "%2e%2e/x", "%2e%2e%2fx", "a/../../etc/passwd", "a/%2e%2e/%2e%2e/etc/passwd",
-              "..\\x", "a\\..\\..\\etc\\passwd", "%5c..%5cx", "a/%00b", "a%00.md", "C:\\Windows\\win.ini",
-              "a/./b", ".git/config", "a/.git/HEAD", "~/.ssh/id_rsa"]
+TRAVERSALS = [
+    "../x",
+    "..%2fx",
+    "%2e%2e/x",
+    "%2e%2e%2fx",
+    "a/../../etc/passwd",
+    "a/%2e%2e/%2e%2e/etc/passwd",
+    "..\\x",
+    "a\\..\\..\\etc\\passwd",
+    "%5c..%5cx",
+    "a/%00b",
+    "a%00.md",
+    "C:\\Windows\\win.ini",
+    "a/./b",
+    ".git/config",
+    "a/.git/HEAD",
+    "~/.ssh/id_rsa",
+]
 
 
 @pytest.mark.parametrize("path", TRAVERSALS)
-def test_a_traversal_in_the_document_path_is_refused_on_every_route_and_commits_nothing(app, admin,
-                                                                                        doc_with_history, path):
+def test_a_traversal_in_the_document_path_is_refused_on_every_route_and_commits_nothing(
+    app, admin, doc_with_history, path
+):
     before = head(app)
     for method, suffix, body in PATH_ROUTES:
         kwargs = {"json": body} if body is not None else {}
@@ -333,11 +394,26 @@ def test_a_traversal_in_a_web_page_path_is_refused(app, doc_with_history, path):
 
 # ---------------------------------------------------------------- open redirect after login
 
-EVIL_NEXT = ["//evil.example", "%2F%2Fevil.example", "%5C%5Cevil.example", "/%5Cevil.example", "/%5C/evil.example",
-             "https://evil.example", "http:evil.example", "javascript:alert(1)", "JaVaScRiPt:alert(1)",
-             "/%09/evil.example", "/%0d%0a/evil.example", "///evil.example", "////evil.example",
-             "https:%2F%2Fevil.example", "%0a//evil.example", "evil.example", "/%0aSet-Cookie:%20x=1",
-             "data:text/html,<script>alert(1)</script>"]
+EVIL_NEXT = [
+    "//evil.example",
+    "%2F%2Fevil.example",
+    "%5C%5Cevil.example",
+    "/%5Cevil.example",
+    "/%5C/evil.example",
+    "https://evil.example",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "/%09/evil.example",
+    "/%0d%0a/evil.example",
+    "///evil.example",
+    "////evil.example",
+    "https:%2F%2Fevil.example",
+    "%0a//evil.example",
+    "evil.example",
+    "/%0aSet-Cookie:%20x=1",
+    "data:text/html,<script>alert(1)</script>",
+]
 
 
 @pytest.mark.parametrize("raw_next", EVIL_NEXT)
@@ -359,8 +435,9 @@ def test_login_never_redirects_to_another_site(app, raw_next):
 @pytest.mark.parametrize("target", ["/docs/运维/备份策略", "/search?q=备份", "/docs/a?revision=abcd"])
 def test_login_returns_to_a_page_on_this_site(app, target):
     browser = app.test_client()
-    response = browser.post("/login", query_string={"next": target},
-                            data={"username": "li.reader", "password": PASSWORD})
+    response = browser.post(
+        "/login", query_string={"next": target}, data={"username": "li.reader", "password": PASSWORD}
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     assert urlsplit(location).netloc in ("", "localhost")
@@ -455,8 +532,7 @@ def test_a_revoked_token_is_refused(app, client, admin):
 
 # ---------------------------------------------------------------- forged and expired tokens
 
-FORGED = ["kb_", "kb_" + "A" * 43, "kb_伪造的令牌", "kb_' OR '1'='1", "not-a-token", "x" * 5000,
-          "kb_../../etc/passwd"]
+FORGED = ["kb_", "kb_" + "A" * 43, "kb_伪造的令牌", "kb_' OR '1'='1", "not-a-token", "x" * 5000, "kb_../../etc/passwd"]
 
 
 @pytest.mark.parametrize("token", FORGED)
@@ -469,27 +545,33 @@ def test_a_forged_token_is_401_and_audited(app, client, token):
     assert after[-1].actor == "anonymous" and "/api/v1/docs" in after[-1].detail
 
 
-@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Bearer    ", "Basic YWRtaW46UGFzcw==", "Token kb_abc",
-                                    "kb_abc", "Bearer\tkb_abc"])
+@pytest.mark.parametrize(
+    "header", ["Bearer", "Bearer ", "Bearer    ", "Basic YWRtaW46UGFzcw==", "Token kb_abc", "kb_abc", "Bearer\tkb_abc"]
+)
 def test_a_malformed_authorization_header_is_401_with_a_message(client, header):
     assert_refused(client.get("/api/v1/me", headers={"Authorization": header}), 401)
 
 
 def test_a_forged_token_cannot_write(app, client):
-    response = client.put("/api/v1/docs/伪造", headers={"Authorization": "Bearer kb_forged"},
-                          json={"title": "标题", "body": "正文"})
+    response = client.put(
+        "/api/v1/docs/伪造", headers={"Authorization": "Bearer kb_forged"}, json={"title": "标题", "body": "正文"}
+    )
     assert_refused(response, 401)
     assert head(app) is None
 
 
 def test_an_expired_token_is_401_and_audited(app, client):
-    created = client.post("/api/v1/tokens", json={"username": "wang.editor", "password": PASSWORD,
-                                                  "expires_in_days": 1}).get_json()
+    created = client.post(
+        "/api/v1/tokens", json={"username": "wang.editor", "password": PASSWORD, "expires_in_days": 1}
+    ).get_json()
     bearer = {"Authorization": f"Bearer {created['token']}"}
     assert client.get("/api/v1/me", headers=bearer).status_code == 200
     with app.extensions["kb.stores"].sessions() as session:
-        session.execute(update(ApiToken).where(ApiToken.id == created["id"])
-                        .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == created["id"])
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
         session.commit()
     before = len(audit_entries(app, action="token_use", outcome="failed"))
     assert_refused(client.get("/api/v1/me", headers=bearer), 401)
@@ -503,8 +585,9 @@ def test_an_expired_token_is_401_and_audited(app, client):
 def test_a_token_lifetime_out_of_range_is_400(client, days):
     if days is None:
         return  # None means "never expires": allowed
-    response = client.post("/api/v1/tokens", json={"username": "wang.editor", "password": PASSWORD,
-                                                   "expires_in_days": days})
+    response = client.post(
+        "/api/v1/tokens", json={"username": "wang.editor", "password": PASSWORD, "expires_in_days": days}
+    )
     assert_refused(response, 400)
 
 
@@ -523,8 +606,12 @@ def test_logout_without_a_csrf_token_is_400_and_the_session_survives(csrf_app):
 
 def test_an_edit_form_without_a_csrf_token_is_400_and_commits_nothing(csrf_app):
     browser, token = csrf_login(csrf_app)
-    assert browser.post("/new", data={"path": "值班/交接", "title": "交接", "body": "原文",
-                                      "csrf_token": token}).status_code == 302
+    assert (
+        browser.post(
+            "/new", data={"path": "值班/交接", "title": "交接", "body": "原文", "csrf_token": token}
+        ).status_code
+        == 302
+    )
     before = head(csrf_app)
     response = browser.post("/docs/值班/交接/edit", data={"title": "篡改", "body": "篡改的正文"})
     assert_refused_page(response, 400)
@@ -537,8 +624,9 @@ def test_an_edit_form_without_a_csrf_token_is_400_and_commits_nothing(csrf_app):
 def test_the_user_admin_form_without_a_csrf_token_is_400_and_creates_nobody(csrf_app):
     browser, _token = csrf_login(csrf_app, "admin")
     before = user_count(csrf_app)
-    response = browser.post("/admin/users", data={"username": "hacker", "password": "Pass-word-999",
-                                                  "role": "admin", "clearance": "secret"})
+    response = browser.post(
+        "/admin/users", data={"username": "hacker", "password": "Pass-word-999", "role": "admin", "clearance": "secret"}
+    )
     assert_refused_page(response, 400)
     response = browser.post("/admin/users/li.reader", data={"role": "admin"})
     assert_refused_page(response, 400)
@@ -570,8 +658,11 @@ def test_an_api_write_riding_on_the_session_cookie_needs_the_csrf_header(csrf_ap
 def test_an_api_write_with_a_bearer_token_needs_no_csrf_token(csrf_app):
     client = csrf_app.test_client()
     token = client.post("/api/v1/tokens", json={"username": "wang.editor", "password": PASSWORD}).get_json()["token"]
-    response = client.put("/api/v1/docs/变更/流程", headers={"Authorization": f"Bearer {token}"},
-                          json={"title": "变更流程", "body": "正文"})
+    response = client.put(
+        "/api/v1/docs/变更/流程",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"title": "变更流程", "body": "正文"},
+    )
     assert response.status_code == 201
 
 
@@ -630,8 +721,12 @@ def test_a_forged_session_cookie_is_anonymous(app):
 
 # ---------------------------------------------------------------- XSS
 
-XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "\"><svg onload=alert(1)>",
-       "'><iframe src=javascript:alert(1)>"]
+XSS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '"><svg onload=alert(1)>',
+    "'><iframe src=javascript:alert(1)>",
+]
 
 
 @pytest.fixture
@@ -642,14 +737,34 @@ def admin_browser(app: Flask) -> FlaskClient:
 @pytest.mark.parametrize("payload", XSS)
 def test_xss_in_title_tags_body_and_message_is_escaped_on_every_page(app, admin, admin_browser, payload):
     path = "安全/跨站脚本"
-    save(admin, path, f"应急预案第一版 {payload}", title=f"标题 {payload}", tags=[payload, "安全"],
-         message=f"提交说明 {payload}")
-    links = "[点我](javascript:alert(1))\n\n<a href=\"javascript:alert(2)\">x</a>"
-    save(admin, path, f"应急预案第二版 {payload}\n\n{links}",
-         title=f"标题 {payload}", tags=[payload, "安全"], message=f"第二次 {payload}")
-    for url in ("/", f"/docs/{path}", f"/docs/{path}/history", f"/docs/{path}/diff", f"/docs/{path}/edit",
-                f"/search?q={quote('应急预案')}", f"/search?q={quote(payload)}", f"/browse?tag={quote(payload)}",
-                f"/search?q={quote('应急预案')}&tag={quote(payload)}"):
+    save(
+        admin,
+        path,
+        f"应急预案第一版 {payload}",
+        title=f"标题 {payload}",
+        tags=[payload, "安全"],
+        message=f"提交说明 {payload}",
+    )
+    links = '[点我](javascript:alert(1))\n\n<a href="javascript:alert(2)">x</a>'
+    save(
+        admin,
+        path,
+        f"应急预案第二版 {payload}\n\n{links}",
+        title=f"标题 {payload}",
+        tags=[payload, "安全"],
+        message=f"第二次 {payload}",
+    )
+    for url in (
+        "/",
+        f"/docs/{path}",
+        f"/docs/{path}/history",
+        f"/docs/{path}/diff",
+        f"/docs/{path}/edit",
+        f"/search?q={quote('应急预案')}",
+        f"/search?q={quote(payload)}",
+        f"/browse?tag={quote(payload)}",
+        f"/search?q={quote('应急预案')}&tag={quote(payload)}",
+    ):
         response = admin_browser.get(url)
         assert response.status_code == 200, (url, response.status_code)
         assert_no_live_script(response.get_data(as_text=True))
@@ -659,12 +774,23 @@ def test_xss_in_title_tags_body_and_message_is_escaped_on_every_page(app, admin,
 
 @pytest.mark.parametrize("payload", XSS)
 def test_xss_in_a_display_name_or_email_is_escaped_on_the_user_pages(app, admin, admin_browser, payload):
-    response = admin.post("users", json={"username": "zhou.author", "password": PASSWORD, "role": "editor",
-                                         "clearance": "internal", "display_name": payload,
-                                         "email": f"{payload}@example.com"})
+    response = admin.post(
+        "users",
+        json={
+            "username": "zhou.author",
+            "password": PASSWORD,
+            "role": "editor",
+            "clearance": "internal",
+            "display_name": payload,
+            "email": f"{payload}@example.com",
+        },
+    )
     assert response.status_code in (201, 400), response.get_json()
-    for url in ("/admin/users", "/admin/users/zhou.author" if response.status_code == 201 else "/admin/users",
-                "/audit"):
+    for url in (
+        "/admin/users",
+        "/admin/users/zhou.author" if response.status_code == 201 else "/admin/users",
+        "/audit",
+    ):
         page = admin_browser.get(url)
         assert page.status_code == 200, (url, page.status_code)
         assert_no_live_script(page.get_data(as_text=True))
@@ -672,8 +798,16 @@ def test_xss_in_a_display_name_or_email_is_escaped_on_the_user_pages(app, admin,
 
 @pytest.mark.parametrize("payload", ['" onmouseover="alert(1)', "' autofocus onfocus='alert(1)", "x&quot; onclick=x"])
 def test_xss_in_an_authors_display_name_is_escaped_on_document_pages(app, admin, api_as, admin_browser, payload):
-    response = admin.post("users", json={"username": "zhou.author", "password": PASSWORD, "role": "editor",
-                                         "clearance": "internal", "display_name": f"周{payload}"})
+    response = admin.post(
+        "users",
+        json={
+            "username": "zhou.author",
+            "password": PASSWORD,
+            "role": "editor",
+            "clearance": "internal",
+            "display_name": f"周{payload}",
+        },
+    )
     assert response.status_code == 201, response.get_json()
     save(api_as("zhou.author"), "值班/交接", "交接记录", title="交接")
     save(api_as("zhou.author"), "值班/交接", "交接记录第二版", title="交接")
@@ -683,11 +817,14 @@ def test_xss_in_an_authors_display_name_is_escaped_on_document_pages(app, admin,
         assert_no_live_script(page.get_data(as_text=True))
 
 
-@pytest.mark.parametrize("fields", [{"display_name": "周<管理员>"}, {"email": "<zhou>@example.com"},
-                                    {"display_name": "周\n管理员"}])
+@pytest.mark.parametrize(
+    "fields", [{"display_name": "周<管理员>"}, {"email": "<zhou>@example.com"}, {"display_name": "周\n管理员"}]
+)
 def test_a_display_name_or_email_git_cannot_take_is_refused_when_the_user_is_made(app, admin, api_as, fields):
-    response = admin.post("users", json={"username": "zhou.author", "password": PASSWORD, "role": "editor",
-                                         "clearance": "internal", **fields})
+    response = admin.post(
+        "users",
+        json={"username": "zhou.author", "password": PASSWORD, "role": "editor", "clearance": "internal", **fields},
+    )
     if response.status_code == 201:  # accepted: then the account must be able to do its job
         saved = api_as("zhou.author").put("docs/值班/交接", json={"title": "交接", "body": "交接记录"})
         assert saved.status_code == 201, saved.get_json()
@@ -732,8 +869,7 @@ def test_xss_in_audited_fields_is_escaped_on_the_audit_page(app, admin, admin_br
     assert_no_live_script(filtered.get_data(as_text=True))
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://evil.example\")", "+cmd|' /C calc'!A0", "@SUM(1+1)",
-                                  "-2+3"])
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"])
 def test_a_formula_typed_as_a_login_name_is_defused_in_the_audit_csv(app, admin, name):
     app.test_client().post("/login", data={"username": name, "password": "错误的密码"})
     response = admin.get("audit/export")
@@ -746,8 +882,17 @@ def test_a_formula_typed_as_a_login_name_is_defused_in_the_audit_csv(app, admin,
 
 # ---------------------------------------------------------------- SQL-like strings in filters
 
-SQLISH = ["' OR '1'='1", "%' --", "\"; DROP TABLE users; --", "1; DELETE FROM documents", "%", "_",
-          "' UNION SELECT password_hash FROM users --", "\\", "*"]
+SQLISH = [
+    "' OR '1'='1",
+    "%' --",
+    '"; DROP TABLE users; --',
+    "1; DELETE FROM documents",
+    "%",
+    "_",
+    "' UNION SELECT password_hash FROM users --",
+    "\\",
+    "*",
+]
 
 
 @pytest.fixture
@@ -807,8 +952,9 @@ def test_sql_in_an_audit_date_is_400(app, admin, value):
 def test_sql_in_the_web_filters_is_harmless(app, admin, admin_browser, two_documents, value):
     for url in ("/", "/search"):
         for name in ("prefix", "tag", "status", "q"):
-            response = admin_browser.get(url, query_string={name: value, "q": value} if url == "/search"
-                                         else {name: value})
+            response = admin_browser.get(
+                url, query_string={name: value, "q": value} if url == "/search" else {name: value}
+            )
             assert response.status_code in (200, 400), (url, name, response.status_code)
     _tables_intact(app, admin)
 
@@ -850,31 +996,50 @@ def test_a_path_over_200_characters_is_400_everywhere(app, editor, target):
     assert head(app) == before
 
 
-@pytest.mark.parametrize("fields", [
-    {"username": "长" * 65},
-    {"username": "a" * 65},
-    {"username": "王"},
-    {"username": "../admin"},
-    {"username": "admin; DROP TABLE users"},
-    {"password": "p" * 1025},
-    {"password": "短"},
-    {"display_name": "名" * 129},
-    {"email": "e" * 257},
-    {"role": "superuser"},
-    {"role": "anonymous"},
-    {"clearance": "top-secret"},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"username": "长" * 65},
+        {"username": "a" * 65},
+        {"username": "王"},
+        {"username": "../admin"},
+        {"username": "admin; DROP TABLE users"},
+        {"password": "p" * 1025},
+        {"password": "短"},
+        {"display_name": "名" * 129},
+        {"email": "e" * 257},
+        {"role": "superuser"},
+        {"role": "anonymous"},
+        {"clearance": "top-secret"},
+    ],
+)
 def test_invalid_or_over_long_user_fields_are_400_and_create_nobody(app, admin, fields):
-    data = {"username": "zhou.new", "password": "Pass-word-456", "role": "reader", "clearance": "internal",
-            "display_name": "周新", "email": "zhou@example.com"} | fields
+    data = {
+        "username": "zhou.new",
+        "password": "Pass-word-456",
+        "role": "reader",
+        "clearance": "internal",
+        "display_name": "周新",
+        "email": "zhou@example.com",
+    } | fields
     before = user_count(app)
     assert_refused(admin.post("users", json=data), 400)
     assert user_count(app) == before
 
 
-@pytest.mark.parametrize("change", [{"password": "p" * 1025}, {"display_name": "名" * 129}, {"email": "e" * 257},
-                                    {"active": "false"}, {"role": "root"}, {"clearance": "绝密"},
-                                    {"password_hash": "x"}, {"username": "li.admin"}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"password": "p" * 1025},
+        {"display_name": "名" * 129},
+        {"email": "e" * 257},
+        {"active": "false"},
+        {"role": "root"},
+        {"clearance": "绝密"},
+        {"password_hash": "x"},
+        {"username": "li.admin"},
+    ],
+)
 def test_invalid_or_over_long_user_changes_are_400_and_change_nothing(app, admin, change):
     before = user_row(app, "li.reader")
     assert_refused(admin.patch("users/li.reader", json=change), 400)
@@ -904,8 +1069,9 @@ def test_an_over_long_login_name_is_refused_without_a_server_error(app, client):
 # ---------------------------------------------------------------- readers, editors and administrators
 
 
-@pytest.mark.parametrize("fields", [{"access": "public"}, {"status": "archived"}, {"access": "secret"},
-                                    {"owner": "li.reader"}])
+@pytest.mark.parametrize(
+    "fields", [{"access": "public"}, {"status": "archived"}, {"access": "secret"}, {"owner": "li.reader"}]
+)
 def test_a_reader_may_not_set_access_or_status(app, admin, api_as, fields):
     save(admin, "政策/密码策略", "至少十二位。", title="密码策略", access="internal")
     before, body = head(app), document(admin, "政策/密码策略")
@@ -917,8 +1083,16 @@ def test_a_reader_may_not_set_access_or_status(app, admin, api_as, fields):
     assert denied and denied[-1].target == "/api/v1/docs/政策/密码策略"
 
 
-@pytest.mark.parametrize("fields", [{"status": "archived"}, {"status": "published"}, {"owner": "wang.editor"},
-                                    {"archived_at": "2020-01-01"}, {"review_by": "明天"}])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": "archived"},
+        {"status": "published"},
+        {"owner": "wang.editor"},
+        {"archived_at": "2020-01-01"},
+        {"review_by": "明天"},
+    ],
+)
 def test_an_editor_may_not_set_status_or_owner_through_a_save(app, admin, editor, fields):
     save(admin, "政策/密码策略", "至少十二位。", title="密码策略")
     before, doc = head(app), document(admin, "政策/密码策略")
@@ -952,8 +1126,12 @@ def test_an_editor_may_not_raise_their_role_through_the_web_form(app):
 def test_only_administrators_create_users_or_read_others_tokens(app, api_as, who):
     caller = api_as(who)
     before = user_count(app)
-    assert_refused(caller.post("users", json={"username": "后门", "password": "Pass-word-999", "role": "admin",
-                                              "clearance": "secret"}), 403)
+    assert_refused(
+        caller.post(
+            "users", json={"username": "后门", "password": "Pass-word-999", "role": "admin", "clearance": "secret"}
+        ),
+        403,
+    )
     assert_refused(caller.get("users"), 403)
     assert_refused(caller.get("tokens?user=admin"), 403)
     assert user_count(app) == before
@@ -965,8 +1143,7 @@ def test_a_user_cannot_revoke_someone_elses_token(app, client, api_as):
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {created['token']}"}).status_code == 200
 
 
-@pytest.mark.parametrize("change", [{"active": False}, {"role": "editor"}, {"role": "reader"},
-                                    {"clearance": "public"}])
+@pytest.mark.parametrize("change", [{"active": False}, {"role": "editor"}, {"role": "reader"}, {"clearance": "public"}])
 def test_an_administrator_may_not_change_their_own_role_clearance_or_state(app, admin, change):
     before = user_row(app, "admin")
     assert_refused(admin.patch("users/admin", json=change), 403)
@@ -977,8 +1154,16 @@ def test_an_administrator_may_not_change_their_own_role_clearance_or_state(app, 
 @pytest.fixture
 def low_admin(app: Flask, admin: Any, api_as: Any) -> Any:
     """An administrator cleared only for internal documents."""
-    response = admin.post("users", json={"username": "chen.admin", "password": PASSWORD, "role": "admin",
-                                         "clearance": "internal", "display_name": "陈管理员"})
+    response = admin.post(
+        "users",
+        json={
+            "username": "chen.admin",
+            "password": PASSWORD,
+            "role": "admin",
+            "clearance": "internal",
+            "display_name": "陈管理员",
+        },
+    )
     assert response.status_code == 201, response.get_json()
     return api_as("chen.admin")
 
@@ -994,15 +1179,20 @@ def test_an_administrator_may_not_raise_their_own_clearance(app, low_admin):
 def test_an_administrator_may_not_grant_a_clearance_above_their_own(app, low_admin, clearance):
     before, count = user_row(app, "sun.public"), user_count(app)
     assert_refused(low_admin.patch("users/sun.public", json={"clearance": clearance}), 403)
-    assert_refused(low_admin.post("users", json={"username": "zhou.new", "password": PASSWORD, "role": "reader",
-                                                 "clearance": clearance}), 403)
+    assert_refused(
+        low_admin.post(
+            "users", json={"username": "zhou.new", "password": PASSWORD, "role": "reader", "clearance": clearance}
+        ),
+        403,
+    )
     assert user_row(app, "sun.public") == before
     assert user_count(app) == count
     assert len(audit_entries(app, action="manage_users", actor="chen.admin", outcome="denied")) == 2
 
 
-@pytest.mark.parametrize("change", [{"display_name": "改名"}, {"password": "Pass-word-777"}, {"active": False},
-                                    {"role": "reader"}])
+@pytest.mark.parametrize(
+    "change", [{"display_name": "改名"}, {"password": "Pass-word-777"}, {"active": False}, {"role": "reader"}]
+)
 def test_an_administrator_may_not_manage_an_account_cleared_above_their_own(app, low_admin, change):
     before = user_row(app, "wang.editor")
     assert_refused(low_admin.patch("users/wang.editor", json=change), 403)
@@ -1094,8 +1284,10 @@ def _assert_security_headers(response: Any) -> None:
     assert response.headers["Referrer-Policy"] in ("same-origin", "no-referrer", "strict-origin-when-cross-origin")
 
 
-@pytest.mark.parametrize("url", ["/login", "/", "/search?q=备份", "/docs/不存在", "/api/v1/openapi.json",
-                                 "/api/v1/docs", "/api/v1/docs/../x"])
+@pytest.mark.parametrize(
+    "url",
+    ["/login", "/", "/search?q=备份", "/docs/不存在", "/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/../x"],
+)
 def test_every_response_carries_the_security_headers(app, admin_browser, url):
     _assert_security_headers(admin_browser.get(url))
 
@@ -1124,8 +1316,9 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(app):
 
 
 def test_the_session_cookie_is_secure_over_https(app):
-    response = app.test_client().post("/login", data={"username": "li.reader", "password": PASSWORD},
-                                      base_url="https://localhost")
+    response = app.test_client().post(
+        "/login", data={"username": "li.reader", "password": PASSWORD}, base_url="https://localhost"
+    )
     cookie = _session_set_cookie(response)
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -1135,6 +1328,7 @@ def test_the_session_cookie_holds_no_user_name_or_role(app):
     value = session_cookie(browser) or ""
     import base64
     import zlib
+
     payload = value.split(".")[1] if value.startswith(".") else value.split(".")[0]
     raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     if value.startswith("."):
@@ -1144,8 +1338,10 @@ def test_the_session_cookie_holds_no_user_name_or_role(app):
 
 
 @pytest.mark.parametrize("header", ["Basic YWRtaW46YWRtaW4=", "Bearer kb_forged", "Bearer"])
-@pytest.mark.parametrize(("method", "url"), [("GET", "/"), ("GET", "/docs/文档"), ("POST", "/logout"),
-                                             ("POST", "/docs/文档/edit"), ("GET", "/no-such-page")])
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [("GET", "/"), ("GET", "/docs/文档"), ("POST", "/logout"), ("POST", "/docs/文档/edit"), ("GET", "/no-such-page")],
+)
 def test_bad_credentials_on_a_web_page_are_refused_cleanly_and_audited_once(csrf_app, header, method, url):
     """The refusal page itself must not trip over the refused credentials (it once answered 500)."""
     before = _count(csrf_app, "token_use")

@@ -54,13 +54,13 @@ def verification(app) -> dict:
     trail = app.extensions["kb.stores"].audit
     with app.extensions["kb.stores"].sessions() as session:
         result = trail.verify(session)
-    return {"ok": result.ok, "entries": result.entries,
-            "problems": [(p["id"], p["problem"]) for p in result.problems]}
+    return {"ok": result.ok, "entries": result.entries, "problems": [(p["id"], p["problem"]) for p in result.problems]}
 
 
 def web_login(client, username: str, password: str = PASSWORD, address: str = ADDRESS):
-    return client.post("/login", data={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/login", data={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 def some_activity(app, admin, editor) -> None:
@@ -102,8 +102,8 @@ def test_reads_of_confidential_and_secret_documents_are_audited(app, admin, edit
     save(admin, "绝密/密钥", "密钥位置", access="secret")
     before = last_id(app)
 
-    assert editor.get("/docs/机密/合同").status_code == 200                      # the web page
-    assert editor.get("docs/机密/合同").status_code == 200                       # API
+    assert editor.get("/docs/机密/合同").status_code == 200  # the web page
+    assert editor.get("docs/机密/合同").status_code == 200  # API
     assert editor.get("docs/机密/合同/raw").status_code == 200
     assert editor.get("docs/机密/合同/history").status_code == 200
     assert editor.get(f"docs/机密/合同/diff?from={first['revision']}&to={second['revision']}").status_code == 200
@@ -129,9 +129,16 @@ def test_reads_of_internal_and_public_documents_are_not_audited(app, editor):
     second = save(editor, "内部/手册", "第二版")
     save(editor, "公开/指南", "公开", access="public")
     before = last_id(app)
-    for url in ("/docs/内部/手册", "docs/内部/手册", "docs/内部/手册/raw", "docs/内部/手册/history",
-                f"docs/内部/手册/diff?from={first['revision']}&to={second['revision']}",
-                f"docs/内部/手册?revision={first['revision']}", "docs/公开/指南", "/docs/公开/指南"):
+    for url in (
+        "/docs/内部/手册",
+        "docs/内部/手册",
+        "docs/内部/手册/raw",
+        "docs/内部/手册/history",
+        f"docs/内部/手册/diff?from={first['revision']}&to={second['revision']}",
+        f"docs/内部/手册?revision={first['revision']}",
+        "docs/公开/指南",
+        "/docs/公开/指南",
+    ):
         assert editor.get(url).status_code == 200, url
     assert last_id(app) == before
 
@@ -146,7 +153,8 @@ def test_a_search_showing_a_confidential_document_writes_one_search_entry(app, e
     assert {hit["path"] for hit in hits} == {"机密/供应商", "内部/供应商"}
     new = [e for e in entries(app) if e.id > before]
     assert [(e.action, e.actor, e.target, e.level) for e in new] == [
-        ("search", "wang.editor", "机密/供应商", "confidential")]
+        ("search", "wang.editor", "机密/供应商", "confidential")
+    ]
     assert "Zanzibar" in new[0].detail and "机密/供应商" in new[0].detail
     assert "内部/供应商" not in new[0].detail
 
@@ -172,13 +180,28 @@ def test_logins_failures_and_throttling_are_audited_with_the_address(app, client
 
 
 def test_api_sign_in_is_audited_as_token_login(app, client):
-    assert client.post("/api/v1/tokens", json={"username": "li.reader", "password": PASSWORD},
-                       environ_base={"REMOTE_ADDR": ADDRESS}).status_code == 201
-    assert client.post("/api/v1/tokens", json={"username": "li.reader", "password": "wrong-password"},
-                       environ_base={"REMOTE_ADDR": ADDRESS}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/tokens",
+            json={"username": "li.reader", "password": PASSWORD},
+            environ_base={"REMOTE_ADDR": ADDRESS},
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            "/api/v1/tokens",
+            json={"username": "li.reader", "password": "wrong-password"},
+            environ_base={"REMOTE_ADDR": ADDRESS},
+        ).status_code
+        == 401
+    )
     rows = [(e.action, e.actor, e.outcome) for e in entries(app, address=ADDRESS)]
-    assert rows == [("token_login", "li.reader", "ok"), ("token_create", "li.reader", "ok"),
-                    ("token_login", "li.reader", "failed")]
+    assert rows == [
+        ("token_login", "li.reader", "ok"),
+        ("token_create", "li.reader", "ok"),
+        ("token_login", "li.reader", "failed"),
+    ]
 
 
 def test_logout_is_audited_with_the_address(app, client):
@@ -189,11 +212,17 @@ def test_logout_is_audited_with_the_address(app, client):
 
 
 def test_account_changes_are_audited(app, admin):
-    assert admin.post("users", json={"username": "zhou.new", "password": "Long-enough-1", "role": "editor",
-                                     "clearance": "internal"}).status_code == 201
+    assert (
+        admin.post(
+            "users",
+            json={"username": "zhou.new", "password": "Long-enough-1", "role": "editor", "clearance": "internal"},
+        ).status_code
+        == 201
+    )
     assert admin.patch("users/zhou.new", json={"role": "reader"}).status_code == 200
-    token = admin.client.post("/api/v1/tokens", json={"username": "zhou.new", "password": "Long-enough-1",
-                                                      "name": "script"}).get_json()
+    token = admin.client.post(
+        "/api/v1/tokens", json={"username": "zhou.new", "password": "Long-enough-1", "name": "script"}
+    ).get_json()
     assert admin.delete(f"tokens/{token['id']}").status_code == 204
 
     by_action = {e.action: e for e in entries(app) if e.id > 0}
@@ -269,8 +298,12 @@ def test_verify_catches_a_chain_rewritten_from_an_edited_entry_onwards(app, admi
         if row.id == victim.id:
             values["detail"] = "nothing happened"
         forged = entry_hash(values, previous_hash)
-        statements.append(("UPDATE audit_trail SET detail = ?, prev_hash = ?, hash = ? WHERE id = ?",
-                           (values["detail"], previous_hash, forged, row.id)))
+        statements.append(
+            (
+                "UPDATE audit_trail SET detail = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                (values["detail"], previous_hash, forged, row.id),
+            )
+        )
         previous_hash = forged
     tamper(app, *statements)
     result = verification(app)
@@ -326,8 +359,7 @@ def test_concurrent_appends_keep_one_chain(app):
 
     def work(n: int) -> None:
         for i in range(20):
-            trail.record(Principal(f"worker{n}", "admin", "secret", address="local"), "test_append",
-                         detail=f"{n}/{i}")
+            trail.record(Principal(f"worker{n}", "admin", "secret", address="local"), "test_append", detail=f"{n}/{i}")
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(work, range(8)))  # re-raises a worker's exception here
@@ -361,7 +393,10 @@ def test_the_audit_api_filters_pages_and_lists_newest_first(app, admin, editor, 
     assert [(e["action"], e["target"]) for e in exact["entries"]] == [("create", "流程/变更管理")]
     folder = admin.get("audit?path=流程/变更").get_json()
     assert [(e["action"], e["target"]) for e in folder["entries"]] == [
-        ("update", "流程/变更"), ("create", "流程/变更/附录"), ("create", "流程/变更")]
+        ("update", "流程/变更"),
+        ("create", "流程/变更/附录"),
+        ("create", "流程/变更"),
+    ]
 
     created = admin.get("audit?action=create").get_json()
     assert created["total"] == 4 and {e["action"] for e in created["entries"]} == {"create"}
@@ -389,14 +424,25 @@ def test_the_audit_api_filters_pages_and_lists_newest_first(app, admin, editor, 
 
 
 def test_an_archivist_does_not_see_entries_about_documents_above_their_clearance(app, admin, editor, client):
-    assert admin.post("users", json={"username": "qian.archivist", "password": "Long-enough-1",
-                                     "role": "archivist", "clearance": "confidential"}).status_code == 201
+    assert (
+        admin.post(
+            "users",
+            json={
+                "username": "qian.archivist",
+                "password": "Long-enough-1",
+                "role": "archivist",
+                "clearance": "confidential",
+            },
+        ).status_code
+        == 201
+    )
     save(editor, "机密/合同", "正文", access="confidential")
     save(admin, "绝密/预案", "正文", access="secret")
     admin.get("docs/绝密/预案")
     web_login(client, "li.reader")
-    token = client.post("/api/v1/tokens", json={"username": "qian.archivist",
-                                                "password": "Long-enough-1"}).get_json()["token"]
+    token = client.post("/api/v1/tokens", json={"username": "qian.archivist", "password": "Long-enough-1"}).get_json()[
+        "token"
+    ]
     headers = {"Authorization": f"Bearer {token}"}
 
     seen = client.get("/api/v1/audit?per_page=500", headers=headers).get_json()
@@ -407,7 +453,11 @@ def test_an_archivist_does_not_see_entries_about_documents_above_their_clearance
     assert seen["total"] == len([e for e in entries(app) if e.level != "secret"])
     assert admin.get("audit?path=绝密/预案").get_json()["total"] == 2
     assert client.get("/api/v1/audit?path=绝密/预案", headers=headers).get_json() == {
-        "total": 0, "page": 1, "per_page": 50, "entries": []}
+        "total": 0,
+        "page": 1,
+        "per_page": 50,
+        "entries": [],
+    }
 
     logins = client.get("/api/v1/audit?action=login", headers=headers).get_json()["entries"]
     assert [(e["actor"], e["address"]) for e in logins] == [("li.reader", ADDRESS)]
@@ -440,8 +490,18 @@ def test_archivists_and_admins_may_export_the_trail(api_as, url):
 
 
 def test_an_archivists_export_leaves_out_documents_above_their_clearance(app, admin, editor, api_as):
-    assert admin.post("users", json={"username": "qian.archivist", "password": "Long-enough-1",
-                                     "role": "archivist", "clearance": "confidential"}).status_code == 201
+    assert (
+        admin.post(
+            "users",
+            json={
+                "username": "qian.archivist",
+                "password": "Long-enough-1",
+                "role": "archivist",
+                "clearance": "confidential",
+            },
+        ).status_code
+        == 201
+    )
     save(editor, "机密/合同", "正文", access="confidential")
     save(admin, "绝密/预案", "正文", access="secret")
     exported = api_as("qian.archivist").get("audit/export").get_data(as_text=True)
@@ -474,7 +534,8 @@ def test_csv_export_has_a_header_the_right_rows_no_formulas_and_is_audited(app, 
     assert "attachment" in response.headers["Content-Disposition"]
     check_csv(response.get_data(as_text=True))
     assert [(e.actor, e.detail) for e in entries(app, action="audit_export")] == [
-        ("admin", "action=login; outcome=failed")]
+        ("admin", "action=login; outcome=failed")
+    ]
     check_csv(admin.get("/audit/export?action=login&outcome=failed").get_data(as_text=True))
     assert len(entries(app, action="audit_export")) == 2
 
@@ -482,8 +543,9 @@ def test_csv_export_has_a_header_the_right_rows_no_formulas_and_is_audited(app, 
 def test_cli_audit_export_writes_csv_and_is_audited(app, admin, editor, tmp_path):
     some_activity(app, admin, editor)
     out = tmp_path / "audit.csv"
-    result = CliRunner().invoke(kb_cli, ["audit", "export", str(out), "--action", "create"],
-                                env={"KB_INSTANCE_DIR": app.config["INSTANCE_DIR"]})
+    result = CliRunner().invoke(
+        kb_cli, ["audit", "export", str(out), "--action", "create"], env={"KB_INSTANCE_DIR": app.config["INSTANCE_DIR"]}
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff"))))
     assert rows[0] == list(CSV_FIELDS)

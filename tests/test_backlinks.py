@@ -33,32 +33,47 @@ ROOT = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------- finding links in a body
 
 
-@pytest.mark.parametrize(("body", "path", "targets"), [
-    ("见[变更管理](../02-process/变更管理流程)。", "01-framework/SLA", {"02-process/变更管理流程"}),
-    ("[受理](服务请求受理流程.md) [同级](./备份)", "02-process/变更",
-     {"02-process/服务请求受理流程", "02-process/备份"}),
-    ("[步骤](变更.md#第-2-步) [查询](变更?revision=abc)", "流程/受理", {"流程/变更"}),
-    ("[绝对](/docs/运维/备份#恢复) [编码](/docs/%E8%BF%90%E7%BB%B4/%E7%9B%91%E6%8E%A7)", "a/b",
-     {"运维/备份", "运维/监控"}),
-    ('[带标题](../运维/备份.md "备份规范") [尖括号](<../运维/监控>)', "流程/受理", {"运维/备份", "运维/监控"}),
-    ("[文字 [嵌套] 也行](甲) [![图标](icon.png)](乙)", "", {"甲", "乙"}),
-    ("[r1]: ../运维/备份.md '备份'\n   [r2]: <../运维/监控>\n\n正文 [备份][r1]", "流程/受理",
-     {"运维/备份", "运维/监控"}),
-])
+@pytest.mark.parametrize(
+    ("body", "path", "targets"),
+    [
+        ("见[变更管理](../02-process/变更管理流程)。", "01-framework/SLA", {"02-process/变更管理流程"}),
+        (
+            "[受理](服务请求受理流程.md) [同级](./备份)",
+            "02-process/变更",
+            {"02-process/服务请求受理流程", "02-process/备份"},
+        ),
+        ("[步骤](变更.md#第-2-步) [查询](变更?revision=abc)", "流程/受理", {"流程/变更"}),
+        (
+            "[绝对](/docs/运维/备份#恢复) [编码](/docs/%E8%BF%90%E7%BB%B4/%E7%9B%91%E6%8E%A7)",
+            "a/b",
+            {"运维/备份", "运维/监控"},
+        ),
+        ('[带标题](../运维/备份.md "备份规范") [尖括号](<../运维/监控>)', "流程/受理", {"运维/备份", "运维/监控"}),
+        ("[文字 [嵌套] 也行](甲) [![图标](icon.png)](乙)", "", {"甲", "乙"}),
+        (
+            "[r1]: ../运维/备份.md '备份'\n   [r2]: <../运维/监控>\n\n正文 [备份][r1]",
+            "流程/受理",
+            {"运维/备份", "运维/监控"},
+        ),
+    ],
+)
 def test_link_targets_are_the_documents_the_page_links_to(body, path, targets):
     assert links.link_targets(body, path) == targets
 
 
-@pytest.mark.parametrize("body", [
-    "[官网](https://example.com/docs/x) [邮件](mailto:ops@example.com) [本页](#步骤) [搜索](/search?q=备份)",
-    "[登录](/login) [上面](../../../出界) ![图片](图片.png) [空]() \\[不是链接](甲)",
-    "```\n[围栏](甲)\n```\n\n~~~ python\n[波浪围栏](乙)\n~~~\n",
-    "行内 `[代码](甲)` 和 ``[双反引号 ` 代码](乙)``",
-    "段落\n\n    [缩进代码](甲)\n\n    [还是代码](乙)\n",
-    "<!-- [注释里](甲) -->",
-    "[自己](受理) [也是自己](/docs/流程/受理.md) [还是自己](../流程/受理#a)",
-    "[不合法的路径](有 空格) [点开头](.hidden) [横线开头](-x)",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[官网](https://example.com/docs/x) [邮件](mailto:ops@example.com) [本页](#步骤) [搜索](/search?q=备份)",
+        "[登录](/login) [上面](../../../出界) ![图片](图片.png) [空]() \\[不是链接](甲)",
+        "```\n[围栏](甲)\n```\n\n~~~ python\n[波浪围栏](乙)\n~~~\n",
+        "行内 `[代码](甲)` 和 ``[双反引号 ` 代码](乙)``",
+        "段落\n\n    [缩进代码](甲)\n\n    [还是代码](乙)\n",
+        "<!-- [注释里](甲) -->",
+        "[自己](受理) [也是自己](/docs/流程/受理.md) [还是自己](../流程/受理#a)",
+        "[不合法的路径](有 空格) [点开头](.hidden) [横线开头](-x)",
+    ],
+)
 def test_links_outside_documents_in_code_or_to_itself_are_not_links(body):
     assert links.link_targets(body, "流程/受理") == set()
 
@@ -84,7 +99,7 @@ def _rendered_targets(body: str, path: str) -> set[str]:
     found = set()
     for href in re.findall(r'<a href="(/docs/[^"]*)"', render(body, path)):
         try:
-            target = docpath.validate(unquote(urlsplit(href.replace("&amp;", "&")).path)[len("/docs/"):])
+            target = docpath.validate(unquote(urlsplit(href.replace("&amp;", "&")).path)[len("/docs/") :])
         except Exception:
             continue
         if target != path:
@@ -110,12 +125,13 @@ def test_the_starter_content_s_links_are_exactly_those_the_pages_render():
 
 def backlinks(html: str) -> list[str]:
     """The paths the page's "Referenced by" section links to, in order ([] without the section)."""
-    section = re.search(r'<section class="referenced-by" aria-labelledby="kb-referenced-by">(.*?)</section>',
-                        html, re.DOTALL)
+    section = re.search(
+        r'<section class="referenced-by" aria-labelledby="kb-referenced-by">(.*?)</section>', html, re.DOTALL
+    )
     if section is None:
         return []
     assert 'id="kb-referenced-by"' in section.group(1)
-    return [unquote(href)[len("/docs/"):] for href in re.findall(r'<a href="([^"]+)"', section.group(1))]
+    return [unquote(href)[len("/docs/") :] for href in re.findall(r'<a href="([^"]+)"', section.group(1))]
 
 
 def link_rows(app: Flask) -> list[tuple[str, str]]:
@@ -300,8 +316,7 @@ def test_links_work_on_postgresql(database_url, tmp_path):
     from postgres_server import empty_database
 
     empty_database(database_url)
-    config: dict[str, Any] = {"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
-                              "DATABASE_URL": database_url}
+    config: dict[str, Any] = {"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url}
     app = create_app(config)
     with app.extensions["kb.stores"].sessions() as session:
         users.create_user(session, "pg.editor", PASSWORD, "editor", "confidential")
@@ -331,6 +346,6 @@ def test_links_work_on_postgresql(database_url, tmp_path):
 def test_the_stylesheet_prints_the_document_without_the_page_chrome():
     css = (ROOT / "kb" / "static" / "kb.css").read_text(encoding="utf-8")
     start = css.index("/* --- print (issue 6) --- */")
-    block = css[css.index("@media print", start):]
-    hidden = block[:block.index("display: none")]
+    block = css[css.index("@media print", start) :]
+    hidden = block[: block.index("display: none")]
     assert "header.top" in hidden and "nav.toc" in hidden and ".referenced-by" in hidden

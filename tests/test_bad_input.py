@@ -10,10 +10,22 @@ def _head(app):
     return app.extensions["kb.stores"].store.head()
 
 
-@pytest.mark.parametrize("path", [
-    "../etc/passwd", "a/../b", ".git/config", "a/.hidden", "-rf", "a//b", "a/\x01b", "x" * 201,
-    "a b", "a/-x", "%2e%2e/x",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../etc/passwd",
+        "a/../b",
+        ".git/config",
+        "a/.hidden",
+        "-rf",
+        "a//b",
+        "a/\x01b",
+        "x" * 201,
+        "a b",
+        "a/-x",
+        "%2e%2e/x",
+    ],
+)
 def test_invalid_paths_are_400_and_commit_nothing(app, editor, path):
     before = _head(app)
     response = editor.put(f"docs/{path}", json={"title": "标题", "body": "正文"})
@@ -24,8 +36,7 @@ def test_invalid_paths_are_400_and_commit_nothing(app, editor, path):
 
 
 def test_an_absolute_path_is_rejected(app, editor):
-    response = editor.client.put("/api/v1/docs//etc/passwd", headers=editor.headers,
-                                 json={"title": "t", "body": "b"})
+    response = editor.client.put("/api/v1/docs//etc/passwd", headers=editor.headers, json={"title": "t", "body": "b"})
     assert response.status_code in (400, 404)
     assert _head(app) is None
 
@@ -56,14 +67,17 @@ def test_invalid_utf8_is_400(app, editor):
     assert _head(app) is None
 
 
-@pytest.mark.parametrize("fields", [
-    {"title": "", "body": "正文"},
-    {"title": "标题", "body": 42},
-    {"title": "标题", "body": "正文", "access": "top-secret"},
-    {"title": "标题", "body": "正文", "tags": {"a": 1}},
-    {"title": "标题", "body": "正文", "base_revision": 7},
-    {"title": "标题\x00", "body": "正文"},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"title": "", "body": "正文"},
+        {"title": "标题", "body": 42},
+        {"title": "标题", "body": "正文", "access": "top-secret"},
+        {"title": "标题", "body": "正文", "tags": {"a": 1}},
+        {"title": "标题", "body": "正文", "base_revision": 7},
+        {"title": "标题\x00", "body": "正文"},
+    ],
+)
 def test_invalid_fields_are_400_and_commit_nothing(app, editor, fields):
     response = editor.put("docs/doc", json=fields)
     assert response.status_code == 400, fields

@@ -106,7 +106,6 @@ def test_a_save_is_accepted_even_when_the_index_update_fails(app, editor, monkey
     assert [hit.path for hit in hits] == ["乙"]
 
 
-
 def test_an_index_of_an_older_format_is_rebuilt_on_start_up(app, tmp_path, editor, monkeypatch):
     save(editor, "旧格式", "索引格式升级之前的文档")
     stores = app.extensions["kb.stores"]

@@ -21,8 +21,9 @@ ADMIN_PASSWORD = "Admin-pass-123"
 
 def kb(instance: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, KB_INSTANCE_DIR=str(instance), KB_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    return subprocess.run([sys.executable, "-m", "kb", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, input=input, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kb", *args], cwd=ROOT, env=env, capture_output=True, text=True, input=input, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,9 @@ def test_init_demo_imports_the_starter_content_with_history(demo):
     assert listing.returncode == 0
     exported = list((demo.parent / "export").rglob("*.md"))
     assert len(exported) >= 32
-    log = subprocess.run(["git", "-C", str(demo / "content.git"), "log", "--format=%an"], capture_output=True,
-                         text=True, check=True).stdout.split()
+    log = subprocess.run(
+        ["git", "-C", str(demo / "content.git"), "log", "--format=%an"], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert len(log) >= 3
     assert {"张伟", "李娜"} <= set(log)
 
@@ -87,7 +89,7 @@ def test_import_turns_files_into_documents_in_one_commit(tmp_path):
     assert "title: VPN 无法连接" in vpn
     assert "access: internal" in vpn
     # kb init wrote the starter synonym list (kb.services.synonyms.seed)
-    assert [action for action, in audit_actions(instance)] == ["user_create", "synonyms_update", "import", "export"]
+    assert [action for (action,) in audit_actions(instance)] == ["user_create", "synonyms_update", "import", "export"]
 
 
 def test_embed_computes_the_meaning_vectors_an_import_lacks(tmp_path):
@@ -122,17 +124,21 @@ def test_export_zip_and_bundle_from_the_command_line(demo, tmp_path):
         manifest = json.loads(archive.read("manifest.json"))
     assert len(names) == 4 + 4 and all(name.startswith("documents/02-process/") for name in names[:4])
     assert [entry["file"] for entry in manifest["files"]] == names[:4]
-    one = kb(demo, "export", str(tmp_path / "one.zip"), "--path", names[0][len("documents/"):])
+    one = kb(demo, "export", str(tmp_path / "one.zip"), "--path", names[0][len("documents/") :])
     assert one.returncode == 0, one.stderr
     with zipfile.ZipFile(tmp_path / "one.zip") as archive:
         assert any(name.startswith("history/02-process/") for name in archive.namelist())
     bundle = kb(demo, "export", str(tmp_path / "content.bundle"), "--bundle")
     assert bundle.returncode == 0, bundle.stderr
     subprocess.run(["git", "clone", "-q", str(tmp_path / "content.bundle"), str(tmp_path / "clone")], check=True)
-    head = [subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "main"], capture_output=True, text=True,
-                           check=True).stdout for git_dir in (demo / "content.git", tmp_path / "clone" / ".git")]
+    head = [
+        subprocess.run(
+            ["git", f"--git-dir={git_dir}", "rev-parse", "main"], capture_output=True, text=True, check=True
+        ).stdout
+        for git_dir in (demo / "content.git", tmp_path / "clone" / ".git")
+    ]
     assert head[0] == head[1]
-    assert [action for action, in audit_actions(demo)][-3:] == ["export", "export", "export"]
+    assert [action for (action,) in audit_actions(demo)][-3:] == ["export", "export", "export"]
 
 
 def test_export_refuses_zip_options_for_a_directory_and_leaves_no_partial_zip(demo, tmp_path):
@@ -146,8 +152,18 @@ def test_export_refuses_zip_options_for_a_directory_and_leaves_no_partial_zip(de
 def test_user_and_token_commands(tmp_path):
     instance = tmp_path / "instance"
     assert kb(instance, "init").returncode == 0
-    added = kb(instance, "user", "add", "chen.jie", "--role", "editor", "--clearance", "confidential",
-               "--password", "Chen-pass-123")
+    added = kb(
+        instance,
+        "user",
+        "add",
+        "chen.jie",
+        "--role",
+        "editor",
+        "--clearance",
+        "confidential",
+        "--password",
+        "Chen-pass-123",
+    )
     assert added.returncode == 0, added.stderr
     token = kb(instance, "token", "create", "chen.jie")
     assert token.returncode == 0
@@ -161,8 +177,13 @@ def test_serve_with_several_workers_loses_no_concurrent_save(demo, tmp_path):
     env = dict(os.environ, KB_INSTANCE_DIR=str(demo))
     port = 18000 + os.getpid() % 1000
     log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "3"], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=log)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "3"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -171,13 +192,18 @@ def test_serve_with_several_workers_loses_no_concurrent_save(demo, tmp_path):
                 break
             except requests.ConnectionError:  # not listening yet
                 time.sleep(0.1)
-        token = requests.post(base + "/api/v1/tokens", json={"username": "admin", "password": ADMIN_PASSWORD},
-                              timeout=10).json()["token"]
+        token = requests.post(
+            base + "/api/v1/tokens", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10
+        ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
 
         def put(i: int) -> tuple[int, dict]:
-            response = requests.put(f"{base}/api/v1/docs/并发/文档{i % 4}", headers=headers, timeout=60,
-                                    json={"title": f"并发 {i}", "body": f"第 {i} 次保存\n", "message": f"save {i}"})
+            response = requests.put(
+                f"{base}/api/v1/docs/并发/文档{i % 4}",
+                headers=headers,
+                timeout=60,
+                json={"title": f"并发 {i}", "body": f"第 {i} 次保存\n", "message": f"save {i}"},
+            )
             return response.status_code, response.json()
 
         with ThreadPoolExecutor(8) as pool:

@@ -15,14 +15,19 @@ def test_a_database_from_an_older_kb_gets_the_new_nullable_columns_when_migrated
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE api_tokens (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, "
-                                "token_hash VARCHAR(64) NOT NULL UNIQUE, name VARCHAR(128) NOT NULL, "
-                                "created_at DATETIME NOT NULL)"))
+        connection.execute(
+            text(
+                "CREATE TABLE api_tokens (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, "
+                "token_hash VARCHAR(64) NOT NULL UNIQUE, name VARCHAR(128) NOT NULL, "
+                "created_at DATETIME NOT NULL)"
+            )
+        )
         connection.execute(text("INSERT INTO api_tokens VALUES (1, 1, 'abc', 'old', '2026-01-01 00:00:00')"))
     engine.dispose()
     report = migrations.upgrade(url)
     assert {"api_tokens.expires_at", "api_tokens.revoked_at", "api_tokens.last_used_at", "table users"} <= set(
-        report.adopted or [])
+        report.adopted or []
+    )
     sessions = make_sessionmaker(url)
     with sessions() as session:
         token = session.get(ApiToken, 1)

@@ -24,8 +24,7 @@ def put_draft(api: ApiClient, path: str, body: str = TEXT, **fields: Any) -> Any
 
 def git(app: Flask, *args: str) -> str:
     root = app.extensions["kb.stores"].store.root
-    return subprocess.run(["git", "--git-dir", str(root), *args], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(["git", "--git-dir", str(root), *args], capture_output=True, text=True, check=True).stdout
 
 
 def race(*calls: Callable[[], Any]) -> list[Any]:
@@ -155,7 +154,8 @@ def test_two_editors_saving_one_draft_at_once_lose_nothing(app, api_as, editor):
     other = ApiClient(app.test_client(), token_for(app, "admin"))
     answers = race(
         lambda: put_draft(editor, "流程/受理", TEXT.replace("受理", "甲改受理"), draft_revision=start),
-        lambda: put_draft(other, "流程/受理", TEXT.replace("解决", "乙改解决"), draft_revision=start))
+        lambda: put_draft(other, "流程/受理", TEXT.replace("解决", "乙改解决"), draft_revision=start),
+    )
     assert sorted(a.status_code for a in answers) == [200, 200], [a.get_json() for a in answers]
     body = editor.get("docs/流程/受理/draft").get_json()["body"]
     assert "甲改受理" in body and "乙改解决" in body
@@ -166,7 +166,8 @@ def test_overlapping_draft_saves_at_once_answer_409_to_one_with_both_versions(ap
     other = ApiClient(app.test_client(), token_for(app, "admin"))
     answers = race(
         lambda: put_draft(editor, "流程/受理", TEXT.replace("分派", "甲的分派"), draft_revision=start),
-        lambda: put_draft(other, "流程/受理", TEXT.replace("分派", "乙的分派"), draft_revision=start))
+        lambda: put_draft(other, "流程/受理", TEXT.replace("分派", "乙的分派"), draft_revision=start),
+    )
     assert sorted(a.status_code for a in answers) == [200, 409]
     refused = next(a for a in answers if a.status_code == 409).get_json()["error"]
     body = editor.get("docs/流程/受理/draft").get_json()["body"]
@@ -177,8 +178,9 @@ def test_publishing_one_draft_twice_at_once_publishes_it_once(app, editor):
     save(editor, "流程/受理", TEXT)
     put_draft(editor, "流程/受理", TEXT + "\n补充一段。\n")
     other = ApiClient(app.test_client(), token_for(app, "admin"))
-    answers = race(lambda: editor.post("docs/流程/受理/draft/publish"),
-                   lambda: other.post("docs/流程/受理/draft/publish"))
+    answers = race(
+        lambda: editor.post("docs/流程/受理/draft/publish"), lambda: other.post("docs/流程/受理/draft/publish")
+    )
     assert sorted(a.status_code for a in answers) == [200, 404]
     assert len(editor.get("docs/流程/受理/history").get_json()["versions"]) == 2
 
@@ -194,9 +196,14 @@ def test_a_moved_document_takes_its_draft_along(editor):
 
 def test_bad_draft_input_is_a_clear_400(editor):
     save(editor, "流程/受理", TEXT)
-    for body in ({"title": "t"}, {"title": "t", "body": 3}, {"title": "t", "body": "b", "status": "archived"},
-                 {"title": "t", "body": "b", "review_by": "下周"}, {"title": "t", "body": "b", "draft_revision": 5},
-                 {"title": "", "body": "b"}):
+    for body in (
+        {"title": "t"},
+        {"title": "t", "body": 3},
+        {"title": "t", "body": "b", "status": "archived"},
+        {"title": "t", "body": "b", "review_by": "下周"},
+        {"title": "t", "body": "b", "draft_revision": 5},
+        {"title": "", "body": "b"},
+    ):
         response = editor.put("docs/流程/受理/draft", json=body)
         assert response.status_code == 400, (body, response.get_json())
         assert "(" in response.get_json()["error"]["message"]

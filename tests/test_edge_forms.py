@@ -18,12 +18,30 @@ def _head(app):
 
 
 def _form(**fields: str) -> dict[str, str]:
-    return {"path": "", "title": "备份策略", "body": "正文", "tags": "", "access": "internal", "review_by": "",
-            "message": "", "base_revision": "", "draft_revision": ""} | fields
+    return {
+        "path": "",
+        "title": "备份策略",
+        "body": "正文",
+        "tags": "",
+        "access": "internal",
+        "review_by": "",
+        "message": "",
+        "base_revision": "",
+        "draft_revision": "",
+    } | fields
 
 
-@pytest.mark.parametrize(("field", "value"), [("title", "标题\x00"), ("title", "两行\n标题"), ("tags", "备份\x07"),
-                                              ("message", "说明\x1b"), ("body", "正文\x00"), ("title", "长" * 301)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "标题\x00"),
+        ("title", "两行\n标题"),
+        ("tags", "备份\x07"),
+        ("message", "说明\x1b"),
+        ("body", "正文\x00"),
+        ("title", "长" * 301),
+    ],
+)
 def test_the_edit_form_refuses_what_the_api_refuses(app, field, value):
     web = web_as(app, "wang.editor")
     response = web.post("/new", data=_form(path="运维/备份", **{field: value}))
@@ -65,8 +83,17 @@ def test_a_token_name_with_a_control_character_is_refused_on_the_account_page(ap
 
 def test_a_display_name_with_a_line_break_is_refused_on_the_admin_page(app):
     web = web_as(app, "admin")
-    response = web.post("/admin/users", data={"username": "new.user", "password": PASSWORD, "role": "reader",
-                                              "clearance": "internal", "display_name": "两\n行", "email": ""})
+    response = web.post(
+        "/admin/users",
+        data={
+            "username": "new.user",
+            "password": PASSWORD,
+            "role": "reader",
+            "clearance": "internal",
+            "display_name": "两\n行",
+            "email": "",
+        },
+    )
     assert response.status_code == 400
     assert "display_name" in response.get_data(as_text=True)
     assert web.post("/admin/users/li.reader", data={"display_name": "x\x00"}).status_code == 400
@@ -81,12 +108,15 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return runner
 
 
-@pytest.mark.parametrize("args", [
-    ["user", "add", "new.user", "--password", PASSWORD, "--name", "两\n行"],
-    ["user", "add", "new.user", "--password", "short"],
-    ["user", "set", "admin", "--email", "a\x00@example.com"],
-    ["token", "create", "admin", "--name", "ci\x07"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "add", "new.user", "--password", PASSWORD, "--name", "两\n行"],
+        ["user", "add", "new.user", "--password", "short"],
+        ["user", "set", "admin", "--email", "a\x00@example.com"],
+        ["token", "create", "admin", "--name", "ci\x07"],
+    ],
+)
 def test_the_command_line_refuses_what_the_api_refuses(cli, args):
     result = cli.invoke(main, args)
     assert result.exit_code == 1, result.output
@@ -105,7 +135,7 @@ def test_kb_import_refuses_a_commit_message_with_a_control_character(cli, tmp_pa
 def test_kb_import_skips_a_file_whose_title_breaks_the_text_rule(cli, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "坏.md").write_text("---\ntitle: \"坏\\u0007\"\n---\n正文\n", encoding="utf-8")
+    (folder / "坏.md").write_text('---\ntitle: "坏\\u0007"\n---\n正文\n', encoding="utf-8")
     (folder / "好.md").write_text("# 好\n正文\n", encoding="utf-8")
     result = cli.invoke(main, ["import", str(folder)])
     assert result.exit_code == 1

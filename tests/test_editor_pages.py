@@ -22,8 +22,18 @@ def editor_web(app: Flask) -> FlaskClient:
 
 
 def form_for(revision: str, body: str, **changes: str) -> dict[str, str]:
-    return {"title": "备份策略", "body": body, "tags": "", "access": "internal", "message": "",
-            "base_revision": revision, "draft_revision": "", "review_by": "", "intent": "publish", **changes}
+    return {
+        "title": "备份策略",
+        "body": body,
+        "tags": "",
+        "access": "internal",
+        "message": "",
+        "base_revision": revision,
+        "draft_revision": "",
+        "review_by": "",
+        "intent": "publish",
+        **changes,
+    }
 
 
 def test_submit_for_review_from_the_form_saves_and_submits_the_draft(editor, editor_web, api_as):
@@ -46,8 +56,9 @@ def test_an_overlapping_edit_gets_the_merge_with_labelled_markers(editor, editor
     merged = textarea.group(1).replace("&lt;", "<").replace("&gt;", ">")
     # the edit that did not overlap is merged in; the overlapping line stands between markers
     assert "值班 DBA 王五 负责。" in merged
-    assert ("<<<<<<< 当前版本\n每日凌晨三点执行全量备份。\n=======\n"
-            "每日晚上十一点执行全量备份。\n>>>>>>> 您的版本\n") in merged
+    assert (
+        "<<<<<<< 当前版本\n每日凌晨三点执行全量备份。\n=======\n每日晚上十一点执行全量备份。\n>>>>>>> 您的版本\n"
+    ) in merged
     assert 'name="resolving" value="1"' in html
     # both whole versions are on the page too
     assert "每日凌晨三点" in html and "每日晚上十一点" in html
@@ -98,7 +109,8 @@ def test_the_conflict_page_reads_an_unreadable_current_version_as_stored_files_a
     stores = app.extensions["kb.stores"]
     with stores.store.lock():
         catalog.catch_up(stores.store, stores.index, stores.sessions)
-    answer = web_as(app, "admin").post("/docs/运维/备份/edit",
-                                       data=form_for(first, BODY.replace("凌晨两点", "晚上十一点")))
+    answer = web_as(app, "admin").post(
+        "/docs/运维/备份/edit", data=form_for(first, BODY.replace("凌晨两点", "晚上十一点"))
+    )
     assert answer.status_code == 409
     assert "每日凌晨三点" in answer.get_data(as_text=True)

@@ -51,24 +51,42 @@ def text_in(app: Flask, language: str, msgid: str, **values: Any) -> str:
 # status -> (how a browser meets it, the heading, one of the next steps)
 Trigger = Callable[[Flask, str], Any]
 PAGES: dict[int, tuple[Trigger, str, str]] = {
-    400: (lambda app, q: web_as(app, "li.reader").get(f"/_boom/400{q}"),
-          "Something in the request is not right", "Go back, check what you entered and try again."),
-    403: (lambda app, q: web_as(app, "li.reader").get(f"/admin/users{q}"),
-          "You do not have permission to do this",
-          "If your work needs it, ask an administrator to change your role or clearance."),
-    404: (lambda app, q: web_as(app, "li.reader").get(f"/docs/不存在{q}"),
-          "Page not found", "Search for it"),
-    405: (lambda app, q: web_as(app, "li.reader").get(f"/logout{q}"),
-          "This action is not available here",
-          "Use the links and buttons on the pages: an address copied from a form does not work on its own."),
-    409: (lambda app, q: web_as(app, "zhao.archivist").post(f"/docs/{DOC}/restore{q}"),
-          "The document has changed or is archived", "An archived document is read-only; an archivist can restore it."),
-    413: (lambda app, q: web_as(app, "li.reader").get(f"/_boom/413{q}"),
-          "What you sent is too large", "Make it shorter, or split it into several documents, and send it again."),
-    429: (lambda app, q: web_as(app, "li.reader").get(f"/_boom/429{q}"),
-          "Too many attempts", "Wait %(n)s seconds, then try again."),
-    500: (lambda app, q: web_as(app, "li.reader").get(f"/_boom/500{q}"),
-          "Something went wrong on our side", "Wait a moment and try again."),
+    400: (
+        lambda app, q: web_as(app, "li.reader").get(f"/_boom/400{q}"),
+        "Something in the request is not right",
+        "Go back, check what you entered and try again.",
+    ),
+    403: (
+        lambda app, q: web_as(app, "li.reader").get(f"/admin/users{q}"),
+        "You do not have permission to do this",
+        "If your work needs it, ask an administrator to change your role or clearance.",
+    ),
+    404: (lambda app, q: web_as(app, "li.reader").get(f"/docs/不存在{q}"), "Page not found", "Search for it"),
+    405: (
+        lambda app, q: web_as(app, "li.reader").get(f"/logout{q}"),
+        "This action is not available here",
+        "Use the links and buttons on the pages: an address copied from a form does not work on its own.",
+    ),
+    409: (
+        lambda app, q: web_as(app, "zhao.archivist").post(f"/docs/{DOC}/restore{q}"),
+        "The document has changed or is archived",
+        "An archived document is read-only; an archivist can restore it.",
+    ),
+    413: (
+        lambda app, q: web_as(app, "li.reader").get(f"/_boom/413{q}"),
+        "What you sent is too large",
+        "Make it shorter, or split it into several documents, and send it again.",
+    ),
+    429: (
+        lambda app, q: web_as(app, "li.reader").get(f"/_boom/429{q}"),
+        "Too many attempts",
+        "Wait %(n)s seconds, then try again.",
+    ),
+    500: (
+        lambda app, q: web_as(app, "li.reader").get(f"/_boom/500{q}"),
+        "Something went wrong on our side",
+        "Wait a moment and try again.",
+    ),
 }
 
 
@@ -159,8 +177,10 @@ def test_when_even_the_error_page_fails_a_bare_page_still_gives_the_reference(si
 def without_cookie_expiry(headers: Any) -> dict[str, str]:
     """The headers with the session cookie's Expires taken out: it is the clock at the reply,
     which may tick between two requests; the cookie's value stays compared."""
-    return {name: re.sub(r"; Expires=[^;]*", "", value) if name == "Set-Cookie" else value
-            for name, value in headers.items()}
+    return {
+        name: re.sub(r"; Expires=[^;]*", "", value) if name == "Set-Cookie" else value
+        for name, value in headers.items()
+    }
 
 
 def test_a_hidden_document_is_the_same_404_page_as_a_missing_one(site, admin, monkeypatch):
@@ -176,25 +196,32 @@ def test_a_hidden_document_is_the_same_404_page_as_a_missing_one(site, admin, mo
     assert hidden.get_data() == missing.get_data()
     assert without_cookie_expiry(hidden.headers) == without_cookie_expiry(missing.headers)
     for language in ("en", "zh"):
-        assert reader.get(f"{url}?lang={language}").get_data() == reader.get(f"/docs/不存在/x?lang={language}") \
-            .get_data().replace("/docs/不存在/x".encode(), url.encode()) \
-            .replace(b"/docs/%E4%B8%8D%E5%AD%98%E5%9C%A8/x", b"/docs/%E6%9C%BA%E5%AF%86/%E6%96%B0%E5%90%88%E5%90%8C")
+        assert reader.get(f"{url}?lang={language}").get_data() == reader.get(
+            f"/docs/不存在/x?lang={language}"
+        ).get_data().replace("/docs/不存在/x".encode(), url.encode()).replace(
+            b"/docs/%E4%B8%8D%E5%AD%98%E5%9C%A8/x", b"/docs/%E6%9C%BA%E5%AF%86/%E6%96%B0%E5%90%88%E5%90%8C"
+        )
 
 
 def test_the_api_errors_are_unchanged(site, api_as):
     reader = api_as("li.reader")
     assert reader.get("docs/不存在").get_json() == {
-        "error": {"code": "not_found", "message": "文档不存在 (document not found)"}}
+        "error": {"code": "not_found", "message": "文档不存在 (document not found)"}
+    }
     assert reader.get("users").get_json() == {
-        "error": {"code": "forbidden", "message": "您的角色无权执行此操作 (your role may not do this)"}}
+        "error": {"code": "forbidden", "message": "您的角色无权执行此操作 (your role may not do this)"}
+    }
     assert reader.get("_boom/500").get_json() == {
-        "error": {"code": "internal_error", "message": "服务器内部错误 (internal server error)"}}
+        "error": {"code": "internal_error", "message": "服务器内部错误 (internal server error)"}
+    }
     throttled = reader.get("_boom/429")
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "42"
     assert throttled.get_json() == {
-        "error": {"code": "too_many_requests", "message": "请求过多 (too many requests)", "retry_after": 42}}
+        "error": {"code": "too_many_requests", "message": "请求过多 (too many requests)", "retry_after": 42}
+    }
     assert reader.get("_boom/400").get_json() == {
-        "error": {"code": "bad_request", "message": "标题不能为空 (title required)"}}
+        "error": {"code": "bad_request", "message": "标题不能为空 (title required)"}
+    }
     # a browser asking for JSON gets JSON too
     response = web_as(site, "li.reader").get("/docs/不存在", headers={"Accept": "application/json"})
     assert response.get_json() == {"error": {"code": "not_found", "message": "文档不存在 (document not found)"}}

@@ -21,8 +21,21 @@ from kb.services import audit, users
 from kb.services.audit import CSV_FIELDS
 from kb.services.export import export_zip
 
-MANIFEST_FIELDS = {"file", "path", "file_path", "revision", "kind", "author", "email", "date", "message", "access",
-                   "status", "sha256", "bytes"}
+MANIFEST_FIELDS = {
+    "file",
+    "path",
+    "file_path",
+    "revision",
+    "kind",
+    "author",
+    "email",
+    "date",
+    "message",
+    "access",
+    "status",
+    "sha256",
+    "bytes",
+}
 
 
 @dataclass
@@ -172,8 +185,12 @@ def test_an_internal_archivist_gets_nothing_above_internal(app, knowledge, admin
     save(admin, "网络/曾经绝密", body="绝密旧版", access="secret")
     save(admin, "网络/曾经绝密", body="如今内部", access="internal")
     archivist = api_as("qian.archivist")
-    for got in (exported(archivist), exported(archivist, "?prefix=网络"),
-                exported(archivist, "?path=网络/曾经绝密"), exported(archivist, "?history=latest")):
+    for got in (
+        exported(archivist),
+        exported(archivist, "?prefix=网络"),
+        exported(archivist, "?path=网络/曾经绝密"),
+        exported(archivist, "?history=latest"),
+    ):
         everything = b"".join(got.files.values()).decode()
         assert "机密拓扑" not in everything and "机密正文" not in everything and "绝密旧版" not in everything
         assert all(entry["access"] in ("public", "internal") for entry in got.manifest["files"])
@@ -213,8 +230,9 @@ def test_a_moved_documents_history_follows_it(knowledge, editor, archivist):
     assert archivist.get("export?path=网络/VPN故障").status_code == 404
 
 
-@pytest.mark.parametrize("query", ["?history=some", "?history=ALL", "?path=../etc", "?prefix=a//b",
-                                   "?path=-x", "?path=a&prefix=b"])
+@pytest.mark.parametrize(
+    "query", ["?history=some", "?history=ALL", "?path=../etc", "?prefix=a//b", "?path=-x", "?path=a&prefix=b"]
+)
 def test_bad_input_is_a_400(knowledge, archivist, query):
     response = archivist.get(f"export{query}")
     assert response.status_code == 400, query
@@ -261,8 +279,13 @@ def test_the_export_reads_the_database_a_fixed_number_of_times(app, editor, arch
 
 def test_progress_is_reported_per_document(app, knowledge):
     steps: list[tuple[int, int]] = []
-    report = export_zip(app.extensions["kb.stores"], Principal("t", "archivist", "secret"), io.BytesIO(),
-                        prefix="网络", progress=lambda done, total: steps.append((done, total)))
+    report = export_zip(
+        app.extensions["kb.stores"],
+        Principal("t", "archivist", "secret"),
+        io.BytesIO(),
+        prefix="网络",
+        progress=lambda done, total: steps.append((done, total)),
+    )
     assert steps == [(1, 3), (2, 3), (3, 3)]
     assert (report.documents, report.files, report.level) == (3, 8, "confidential")
 
@@ -279,13 +302,17 @@ def test_the_bundle_clones_to_the_same_head_and_files(app, knowledge, admin, tmp
     subprocess.run(["git", "clone", "-q", str(bundle), str(tmp_path / "clone")], check=True)
     git = ["git", "-C", str(tmp_path / "clone")]
     store = app.extensions["kb.stores"].store
-    assert subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip() == store.head()
+    assert (
+        subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        == store.head()
+    )
     files = subprocess.run([*git, "ls-files", "-z"], capture_output=True, check=True).stdout.decode().split("\0")
     assert sorted(filter(None, files)) == sorted(f"{path}.md" for path, _blob in store.documents())
     assert (tmp_path / "clone" / "网络" / "机密拓扑.md").read_bytes() == admin.get("docs/网络/机密拓扑/raw").data
-    assert subprocess.run([*git, "rev-list", "--count", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip() == "6"
+    assert (
+        subprocess.run([*git, "rev-list", "--count", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        == "6"
+    )
 
 
 @pytest.mark.parametrize(("role", "clearance"), [("archivist", "confidential"), ("admin", "internal")])
@@ -305,8 +332,9 @@ def test_the_bundle_answers_each_caller(app, knowledge, api_as):
         add_user(app, f"b.{role}.{clearance}", role, clearance)
         answers[f"{role}.{clearance}"] = download(api_as(f"b.{role}.{clearance}"), "export/bundle").status_code
     allowed = {"archivist.secret", "admin.secret"}
-    assert answers == {caller: 200 if caller in allowed else 401 if caller == "anonymous" else 403
-                       for caller in answers}
+    assert answers == {
+        caller: 200 if caller in allowed else 401 if caller == "anonymous" else 403 for caller in answers
+    }
 
 
 def test_a_bundle_of_an_empty_repository_is_a_clear_404(admin):

@@ -95,8 +95,9 @@ def test_someone_cleared_for_secret_sees_it_with_its_raw_text(app, api_as):
 def test_kb_check_and_the_health_panel_name_every_unreadable_document(app, api_as, tmp_path):
     check = api_as("admin").get("health?check=1").get_json()["check"]
     assert check["ok"] is False
-    assert sorted(line.split(":")[1].strip() for line in check["problems"] if line.startswith("unreadable:")) == \
-        sorted(f"手工/{name}" for name in BROKEN_FILES)
+    assert sorted(line.split(":")[1].strip() for line in check["problems"] if line.startswith("unreadable:")) == sorted(
+        f"手工/{name}" for name in BROKEN_FILES
+    )
     result = CliRunner().invoke(kb_cli, ["check"], env={"KB_INSTANCE_DIR": str(tmp_path / "instance")})
     assert result.exit_code == 1
     for name in BROKEN_FILES:

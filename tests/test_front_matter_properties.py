@@ -13,19 +13,59 @@ from hypothesis import strategies as st
 from kb.document import ACCESS_LEVELS, DocumentFile, parse, serialize
 from kb.errors import InvalidDocument
 
-YAML_WORDS = st.sampled_from(["yes", "no", "null", "~", "true", "1.0", "0x1F", "2026-01-01", "- a", "a: b",
-                              "[x]", "{x}", "&a", "*a", "!tag", "%x", "@x", "`x", "|", ">", "---", "...", "#"])
+YAML_WORDS = st.sampled_from(
+    [
+        "yes",
+        "no",
+        "null",
+        "~",
+        "true",
+        "1.0",
+        "0x1F",
+        "2026-01-01",
+        "- a",
+        "a: b",
+        "[x]",
+        "{x}",
+        "&a",
+        "*a",
+        "!tag",
+        "%x",
+        "@x",
+        "`x",
+        "|",
+        ">",
+        "---",
+        "...",
+        "#",
+    ]
+)
 TEXT = st.one_of(st.text(max_size=60), YAML_WORDS, st.text(alphabet="服务请求受理 \t\n\r-:#'\"", max_size=40))
 BODY = st.one_of(st.text(max_size=400), st.builds(lambda a, b: f"{a}\n---\n{b}", st.text(max_size=80), TEXT))
 DATES = st.one_of(st.none(), st.dates(min_value=dt.date(1900, 1, 1)).map(dt.date.isoformat))
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(title=TEXT, body=BODY, tags=st.lists(TEXT, max_size=5, unique=True), access=st.sampled_from(ACCESS_LEVELS),
-       owner=TEXT, review_by=DATES, reason=st.one_of(st.none(), TEXT))
+@given(
+    title=TEXT,
+    body=BODY,
+    tags=st.lists(TEXT, max_size=5, unique=True),
+    access=st.sampled_from(ACCESS_LEVELS),
+    owner=TEXT,
+    review_by=DATES,
+    reason=st.one_of(st.none(), TEXT),
+)
 def test_an_accepted_document_reads_back_identical(title, body, tags, access, owner, review_by, reason):
-    doc = DocumentFile(title=title, body=body, tags=tags, access=access, owner=owner, review_by=review_by,
-                       status="archived" if reason else "published", archive_reason=reason or None)
+    doc = DocumentFile(
+        title=title,
+        body=body,
+        tags=tags,
+        access=access,
+        owner=owner,
+        review_by=review_by,
+        status="archived" if reason else "published",
+        archive_reason=reason or None,
+    )
     try:
         text = serialize(doc)
     except InvalidDocument as refused:
@@ -36,8 +76,12 @@ def test_an_accepted_document_reads_back_identical(title, body, tags, access, ow
         assert getattr(again, name) == getattr(doc, name), name
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(title=TEXT, body=BODY, tags=st.lists(TEXT, max_size=4))
 def test_a_save_over_the_api_is_refused_with_a_400_or_reads_back_as_sent(editor, title, body, tags):
     sent = {"title": title, "body": body, "tags": tags}

@@ -128,9 +128,12 @@ def test_the_json_shape(app, admin, api_as):
     data = admin.get("health").get_json()
     assert set(data) == {"ok", "documents", "git", "catalog", "index", "drafts", "users", "audit"}
     assert data["ok"] is True
-    assert data["documents"] == {"total": 5, "by_status": {"archived": 1, "published": 4},
-                                 "by_access": {"public": 1, "internal": 2, "confidential": 1, "secret": 1},
-                                 "levels": ["public", "internal", "confidential", "secret"]}
+    assert data["documents"] == {
+        "total": 5,
+        "by_status": {"archived": 1, "published": 4},
+        "by_access": {"public": 1, "internal": 2, "confidential": 1, "secret": 1},
+        "levels": ["public", "internal", "confidential", "secret"],
+    }
     assert set(data["git"]["head"]) == {"commit", "author", "email", "date", "message"}
     assert data["catalog"]["commit"] == data["index"]["commit"] == data["git"]["head"]["commit"]
     assert data["catalog"]["in_step"] is data["index"]["in_step"] is True
@@ -160,5 +163,7 @@ def test_an_administrator_cleared_below_secret_counts_only_what_they_may_see(app
         session.commit()
     check = chen.get("health?check=1").get_json()["check"]
     assert check["ok"] is False and not any("绝密" in line for line in check["problems"])
-    assert any("index: stale revision in index: 绝密/预案" in line
-               for line in admin.get("health?check=1").get_json()["check"]["problems"])
+    assert any(
+        "index: stale revision in index: 绝密/预案" in line
+        for line in admin.get("health?check=1").get_json()["check"]["problems"]
+    )

@@ -24,7 +24,7 @@ def panel(html: str, name: str) -> str | None:
 
 
 def main(html: str) -> str:
-    return html[html.index("<main"):]
+    return html[html.index("<main") :]
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def docs(editor: Any, admin: Any) -> None:
 
 def test_the_dashboard_has_a_labelled_search_box_and_the_recently_updated_documents(app, docs):
     html = page(web_as(app, "li.reader"), "/")
-    form = re.search(r'<form[^>]*home-search[^>]*>.*?</form>', html, re.S).group(0)
+    form = re.search(r"<form[^>]*home-search[^>]*>.*?</form>", html, re.S).group(0)
     assert 'action="/search"' in form and 'method="get"' in form
     assert re.search(r'<input id="home-q" type="search" name="q" autofocus', form)
     assert '<label class="visually-hidden" for="home-q">' in form
@@ -250,7 +250,7 @@ def test_search_filters_by_folder(app, editor, docs):
 def test_nothing_found_says_what_to_try(app, docs):
     reader = web_as(app, "li.reader")
     html = page(reader, "/search?q=数据库&prefix=服务台&tag=服务台")
-    empty = html[html.index('class="search-empty"'):]
+    empty = html[html.index('class="search-empty"') :]
     assert 'href="/search?q=数据库&amp;tag=服务台"' in empty  # the folder filter removed
     assert 'href="/search?q=数据库&amp;prefix=服务台"' in empty  # the tag filter removed
     assert 'href="/search?q=数据库"' in empty  # both
@@ -278,8 +278,11 @@ def test_search_without_a_query_shows_tips_and_popular_tags(app, docs):
 def test_the_dashboard_fits_a_phone_screen(app, browser, editor, admin, docs):
     from web_fixtures import LiveServer
 
-    save(editor, "运维/一个很长很长的路径/名字也很长的文档标题用来检查换行是否正常工作",
-         title="一个标题非常长非常长非常长非常长非常长的文档")
+    save(
+        editor,
+        "运维/一个很长很长的路径/名字也很长的文档标题用来检查换行是否正常工作",
+        title="一个标题非常长非常长非常长非常长非常长的文档",
+    )
     with LiveServer(app) as server:
         context = browser.new_context(base_url=server.url, locale="zh-CN", viewport={"width": 375, "height": 740})
         try:

@@ -159,13 +159,20 @@ def test_a_users_table_from_an_older_kb_gains_the_language_column(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(
-            "CREATE TABLE users (id INTEGER PRIMARY KEY, username VARCHAR(64) NOT NULL UNIQUE, "
-            "password_hash VARCHAR(256) NOT NULL, role VARCHAR(16) NOT NULL, clearance VARCHAR(16) NOT NULL, "
-            "display_name VARCHAR(128) NOT NULL, email VARCHAR(256) NOT NULL, active BOOLEAN NOT NULL, "
-            "created_at DATETIME NOT NULL)"))
-        connection.execute(text("INSERT INTO users VALUES (1, 'old.user', 'x', 'reader', 'internal', 'Old', '', 1, "
-                                "'2026-01-01 00:00:00')"))
+        connection.execute(
+            text(
+                "CREATE TABLE users (id INTEGER PRIMARY KEY, username VARCHAR(64) NOT NULL UNIQUE, "
+                "password_hash VARCHAR(256) NOT NULL, role VARCHAR(16) NOT NULL, clearance VARCHAR(16) NOT NULL, "
+                "display_name VARCHAR(128) NOT NULL, email VARCHAR(256) NOT NULL, active BOOLEAN NOT NULL, "
+                "created_at DATETIME NOT NULL)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO users VALUES (1, 'old.user', 'x', 'reader', 'internal', 'Old', '', 1, "
+                "'2026-01-01 00:00:00')"
+            )
+        )
     engine.dispose()
     migrations.upgrade(url)
     sessions = make_sessionmaker(url)

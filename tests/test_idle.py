@@ -11,6 +11,7 @@ from kb.stores import after_an_answer
 
 def _request(runner: IdleRunner, seconds: float) -> None:
     """A WSGI request through the runner's counter that takes ``seconds`` to answer."""
+
     def app(environ, start_response):
         time.sleep(seconds)
         return [b"ok"]

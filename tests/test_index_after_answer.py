@@ -159,8 +159,17 @@ def test_the_write_lock_is_reentrant_in_its_thread_and_exclusive_across_threads(
 
 
 def _doc(path: str, body: str) -> IndexedDoc:
-    return IndexedDoc(path=path, title=path, body=body, tags=[], access="internal", status="published",
-                      owner="li.na", updated_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC), revision="r")
+    return IndexedDoc(
+        path=path,
+        title=path,
+        body=body,
+        tags=[],
+        access="internal",
+        status="published",
+        owner="li.na",
+        updated_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        revision="r",
+    )
 
 
 def test_apply_without_merging_leaves_segments_for_merge(tmp_path: Path):

@@ -56,8 +56,11 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
         time.sleep(1.1)  # commit times have one-second resolution: one state per second
 
     # draft: invisible to readers, versioned, reviewed by someone else
-    drafted = [ok(draft(author, PATH, "第一步：提交变更申请。\n", access="internal", review_by="2027-06-30"),
-                  201)["draft_revision"]]
+    drafted = [
+        ok(draft(author, PATH, "第一步：提交变更申请。\n", access="internal", review_by="2027-06-30"), 201)[
+            "draft_revision"
+        ]
+    ]
     assert reader.get(f"docs/{PATH}").status_code == 404
     assert reader.get(f"docs/{PATH}/draft").status_code == 403
     assert ok(reader.get("docs"))["total"] == 0
@@ -69,8 +72,11 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
     drafted.append(ok(reviewer.post(f"docs/{PATH}/draft/return", json={"comment": "请补充回退方案"}))["draft_revision"])
     returned = ok(author.get(f"docs/{PATH}/draft"))
     assert returned["state"] == "returned" and returned["comment"] == "请补充回退方案"
-    drafted.append(ok(draft(author, PATH, "第一步：提交变更申请。\n第二步：准备回退方案。\n",
-                            draft_revision=returned["revision"]))["draft_revision"])
+    drafted.append(
+        ok(
+            draft(author, PATH, "第一步：提交变更申请。\n第二步：准备回退方案。\n", draft_revision=returned["revision"])
+        )["draft_revision"]
+    )
     assert ok(author.get(f"docs/{PATH}/draft"))["state"] == "draft"  # changed: to be reviewed again
     assert reviewer.post(f"docs/{PATH}/draft/publish").status_code == 409  # not submitted
     ok(author.post(f"docs/{PATH}/draft/submit"))
@@ -100,8 +106,9 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
     # move: the history follows, the old path redirects
     ok(author.post(f"docs/{PATH}/move", json={"to": "流程/变更管理"}))
     moved = reader.get(f"docs/{PATH}")
-    assert moved.status_code == 302 and moved.headers["Location"].endswith("/docs/%E6%B5%81%E7%A8%8B/"
-                                                                           "%E5%8F%98%E6%9B%B4%E7%AE%A1%E7%90%86")
+    assert moved.status_code == 302 and moved.headers["Location"].endswith(
+        "/docs/%E6%B5%81%E7%A8%8B/%E5%8F%98%E6%9B%B4%E7%AE%A1%E7%90%86"
+    )
     remember("moved", "流程/变更管理")
 
     # delete (admins): gone from the live view, its past stays with archivists
@@ -120,12 +127,17 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
     # the draft's versions, published since, stay retrievable by their revisions, as git has them
     store = reviewed.extensions["kb.stores"].store
     for revision in drafted:
-        stored = subprocess.run(["git", "--git-dir", str(store.root), "cat-file", "blob", f"{revision}:document.md"],
-                                capture_output=True, check=True).stdout
+        stored = subprocess.run(
+            ["git", "--git-dir", str(store.root), "cat-file", "blob", f"{revision}:document.md"],
+            capture_output=True,
+            check=True,
+        ).stdout
         assert archivist.get(f"docs/流程/变更管理/raw?revision={revision}").data == stored
     assert "准备回退方案" in ok(archivist.get(f"docs/流程/变更管理?revision={drafted[-1]}"))["body"]
-    assert archivist.get("docs/流程/变更管理/raw", query_string={"at": dt.datetime.now(dt.UTC).isoformat()}
-                         ).status_code == 404  # deleted at that moment
+    assert (
+        archivist.get("docs/流程/变更管理/raw", query_string={"at": dt.datetime.now(dt.UTC).isoformat()}).status_code
+        == 404
+    )  # deleted at that moment
     assert reader.get(f"docs/流程/变更管理/raw?revision={states[0][1]}").status_code in (403, 404)
 
     actions = [entry.action for entry in audit_entries(reviewed) if entry.target in (PATH, "流程/变更管理")]
@@ -216,7 +228,11 @@ def test_the_knowledge_base_as_of_a_date_lists_what_was_there_then(app, api_as, 
     save(editor, "新/之后才有", "之后")
     listing = ok(archivist.get("docs", query_string={"at": then}))
     assert {(i["path"], i["current_path"]) for i in listing["items"]} == {
-        ("旧/会移走", "新/已移走"), ("旧/会删除", None), ("旧/机密", "旧/机密"), ("旧/链接", "旧/链接")}
+        ("旧/会移走", "新/已移走"),
+        ("旧/会删除", None),
+        ("旧/机密", "旧/机密"),
+        ("旧/链接", "旧/链接"),
+    }
     assert ok(archivist.get("docs", query_string={"at": then, "prefix": "旧", "per_page": 2}))["total"] == 4
     assert ok(archivist.get("docs", query_string={"at": "2000-01-01"}))["items"] == []
     assert api_as("wang.editor").get("docs", query_string={"at": then}).status_code == 403

@@ -24,8 +24,17 @@ def editor_web(app: Flask) -> FlaskClient:
 
 def test_the_edit_form_saves_a_draft_readers_do_not_see_then_publishes_it(app, editor, editor_web):
     save(editor, "流程/受理", "已发布的正文")
-    form = {"title": "受理流程", "body": "草稿中的正文", "tags": "", "access": "internal", "message": "",
-            "base_revision": "", "draft_revision": "", "review_by": "", "intent": "draft"}
+    form = {
+        "title": "受理流程",
+        "body": "草稿中的正文",
+        "tags": "",
+        "access": "internal",
+        "message": "",
+        "base_revision": "",
+        "draft_revision": "",
+        "review_by": "",
+        "intent": "draft",
+    }
     saved = editor_web.post("/docs/流程/受理/edit", data=form)
     assert saved.status_code == 302 and unquote(saved.headers["Location"]).endswith("/docs/流程/受理/draft")
     reader = web_as(app, "li.reader")
@@ -49,16 +58,25 @@ def test_under_review_the_form_only_saves_drafts_and_another_editor_publishes(tm
     author, reviewer = web_as(app, "wang.editor"), web_as(app, "li.reviewer")
     new = page(author, "/new")
     assert "保存草稿" in new and 'value="publish"' not in new and "另一位编辑发布" in new
-    form = {"path": "新/规范", "title": "规范", "body": "规范正文", "tags": "", "access": "internal",
-            "message": "", "base_revision": "", "draft_revision": "", "review_by": ""}
+    form = {
+        "path": "新/规范",
+        "title": "规范",
+        "body": "规范正文",
+        "tags": "",
+        "access": "internal",
+        "message": "",
+        "base_revision": "",
+        "draft_revision": "",
+        "review_by": "",
+    }
     refused = author.post("/new", data=form | {"intent": "publish"})
     assert refused.status_code == 403 and "要求评审" in refused.get_data(as_text=True)
     assert author.post("/new", data=form | {"intent": "draft"}).status_code == 302
     assert author.post("/docs/新/规范/draft/submit", data={"comment": "请审阅"}).status_code == 302
-    assert 'draft/publish' not in page(author, "/docs/新/规范/draft")  # not for the submitter
+    assert "draft/publish" not in page(author, "/docs/新/规范/draft")  # not for the submitter
     returned = reviewer.post("/docs/新/规范/draft/return", data={"comment": ""})
     assert returned.status_code == 400 and "退回的原因" in returned.get_data(as_text=True)
-    assert 'draft/publish' in page(reviewer, "/docs/新/规范/draft")
+    assert "draft/publish" in page(reviewer, "/docs/新/规范/draft")
     assert reviewer.post("/docs/新/规范/draft/publish").status_code == 302
     assert "规范正文" in page(web_as(app, "li.reader"), "/docs/新/规范")
     app.extensions["kb.stores"].close()

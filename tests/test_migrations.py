@@ -63,12 +63,14 @@ class Database:
                 db.execute(script)
 
     def kb(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "kb", *args], cwd=ROOT, env=self.env(), capture_output=True,
-                              text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "kb", *args], cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=300
+        )
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ, KB_INSTANCE_DIR=str(self.instance), KB_DATABASE_URL=self.url,
-                    KB_ADMIN_PASSWORD="Admin-pass-123")
+        return dict(
+            os.environ, KB_INSTANCE_DIR=str(self.instance), KB_DATABASE_URL=self.url, KB_ADMIN_PASSWORD="Admin-pass-123"
+        )
 
     def execute(self, statement: str) -> Any:
         engine = create_engine(self.url)
@@ -87,15 +89,20 @@ class Database:
         engine = create_engine(self.url)
         try:
             inspector = inspect(engine)
-            return {table: ([(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
-                            sorted(i["name"] for i in inspector.get_indexes(table)))
-                    for table in inspector.get_table_names()}
+            return {
+                table: (
+                    [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+                    sorted(i["name"] for i in inspector.get_indexes(table)),
+                )
+                for table in inspector.get_table_names()
+            }
         finally:
             engine.dispose()
 
     def app(self) -> Any:
-        return create_app({"TESTING": True, "CATCH_UP": False, "INSTANCE_DIR": str(self.instance),
-                           "DATABASE_URL": self.url})
+        return create_app(
+            {"TESTING": True, "CATCH_UP": False, "INSTANCE_DIR": str(self.instance), "DATABASE_URL": self.url}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +171,8 @@ def newer_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     (folder / "versions" / "0002_users_team.py").write_text(
         "import sqlalchemy as sa\nfrom alembic import op\n\nrevision = '0002'\ndown_revision = '0001'\n"
         "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
-        "    op.add_column('users', sa.Column('team', sa.String(64)))\n")
+        "    op.add_column('users', sa.Column('team', sa.String(64)))\n"
+    )
     monkeypatch.setattr(migrations, "_FOLDER", folder)
     migrations._scripts.cache_clear()
     yield "0002"
@@ -184,8 +192,10 @@ def test_a_database_one_revision_behind_is_refused_then_upgraded_by_migrate(data
     with pytest.raises(SchemaError, match="needs 0002"):
         _require_head(database.url)
     report = migrations.upgrade(database.url)
-    assert str(report).splitlines() == ["database made before migrations: recognised as revision 0001",
-                                        "upgraded 0001 → 0002"]
+    assert str(report).splitlines() == [
+        "database made before migrations: recognised as revision 0001",
+        "upgraded 0001 → 0002",
+    ]
     assert database.version() == ["0002"]
     assert "team" in [name for name, _type, _null in database.schema()["users"][0]]
     monkeypatch.setattr(migrations, "_FOLDER", Path(migrations.__file__).parent)  # the older kb again
@@ -247,10 +257,11 @@ def test_the_revisions_read_from_file_names_are_the_chain_alembic_reads(newer_co
 def test_a_worker_start_does_not_import_alembic(tmp_path):
     env = dict(os.environ, KB_INSTANCE_DIR=str(tmp_path / "instance"))
     subprocess.run([sys.executable, "-m", "kb", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    probe = ("import sys; from kb.app import create_app; create_app(); "
-             "print(any(m.startswith('alembic') for m in sys.modules))")
-    seen = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    probe = (
+        "import sys; from kb.app import create_app; create_app(); "
+        "print(any(m.startswith('alembic') for m in sys.modules))"
+    )
+    seen = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert seen.stdout.split()[-1:] == ["False"], seen.stderr
 
 
@@ -258,8 +269,17 @@ def test_two_migrations_at_once_wait_for_each_other(database):
     """Both start while a third party holds the migration lock; once it is released one creates
     the schema and the other finds it done."""
     holder = _hold_migration_lock(database.url)
-    runs = [subprocess.Popen([sys.executable, "-m", "kb", "migrate"], cwd=ROOT, env=database.env(), text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "kb", "migrate"],
+            cwd=ROOT,
+            env=database.env(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     try:
         _wait_until_both_wait(database.url, runs)
         assert [run.poll() for run in runs] == [None, None]
@@ -269,7 +289,8 @@ def test_two_migrations_at_once_wait_for_each_other(database):
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert sorted(out.strip() for out, _err in outputs) == [
         f"database at revision {migrations.head()} (head): nothing to do",
-        f"database created at revision {migrations.head()}"]
+        f"database created at revision {migrations.head()}",
+    ]
     assert database.version() == [migrations.head()]
 
 
@@ -310,15 +331,23 @@ def test_serve_migrates_before_its_workers_start(database, tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with (tmp_path / "serve.log").open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "2"],
-                                  cwd=ROOT, env=database.env(), stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "2"],
+            cwd=ROOT,
+            env=database.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             answer = None
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and server.poll() is None:
                 try:
-                    answer = requests.get(f"http://127.0.0.1:{port}/api/v1/docs", timeout=5,
-                                          headers={"Authorization": f"Bearer {database.token}"})
+                    answer = requests.get(
+                        f"http://127.0.0.1:{port}/api/v1/docs",
+                        timeout=5,
+                        headers={"Authorization": f"Bearer {database.token}"},
+                    )
                     break
                 except requests.ConnectionError:
                     time.sleep(0.2)

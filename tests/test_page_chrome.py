@@ -12,7 +12,7 @@ from flask import Flask
 
 def header(html: str) -> str:
     """The header's nav up to the account link: the role links."""
-    return html[html.index("<nav>"):html.index('class="who"')]
+    return html[html.index("<nav>") : html.index('class="who"')]
 
 
 def role_links(html: str) -> list[str]:

@@ -28,8 +28,9 @@ from kb.versioning.trailers import with_trailers
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 
 
-def commit_left_by_a_killed_process(app: Flask, path: str, body: str, *, actor: str = "wang.editor",
-                                    action: str = "update", level: str = "confidential") -> str:
+def commit_left_by_a_killed_process(
+    app: Flask, path: str, body: str, *, actor: str = "wang.editor", action: str = "update", level: str = "confidential"
+) -> str:
     """What a process killed between its git commit and its audit append leaves: the commit,
     with the trailers the write path gives it, and no entry."""
     store = app.extensions["kb.stores"].store
@@ -109,8 +110,15 @@ def test_a_commit_left_without_its_entry_is_recorded_from_its_trailers(app, edit
     entries = audit_entries(app)
     assert len(entries) == len(before) + 1
     entry = entries[-1]
-    assert (entry.actor, entry.action, entry.target, entry.revision, entry.level, entry.outcome, entry.detail) == \
-        ("wang.editor", "update", "流程/变更", revision, "confidential", "ok", RECOVERED)
+    assert (entry.actor, entry.action, entry.target, entry.revision, entry.level, entry.outcome, entry.detail) == (
+        "wang.editor",
+        "update",
+        "流程/变更",
+        revision,
+        "confidential",
+        "ok",
+        RECOVERED,
+    )
     assert entry.at == commit_time
     assert verified(app)
     assert run(app).lines() == []  # recorded once
@@ -124,7 +132,9 @@ def test_several_missing_entries_are_appended_oldest_first(app, editor):
     report = run(app)
     assert [missing.revision for missing in report.recovered] == [first, second]
     assert [(e.revision, e.actor, e.action, e.level) for e in audit_entries(app)[-2:]] == [
-        (first, "wang.editor", "update", "internal"), (second, "admin", "create", "secret")]
+        (first, "wang.editor", "update", "internal"),
+        (second, "admin", "create", "secret"),
+    ]
     assert verified(app)
 
 
@@ -132,13 +142,20 @@ def test_a_draft_commit_left_without_its_entry_is_recovered(app, editor):
     save(editor, "流程/受理", "已发布")
     stores = app.extensions["kb.stores"]
     data = serialize(DocumentFile(title="草稿", body="草稿正文", access="internal")).encode()
-    message = with_trailers("草稿 流程/受理", action="draft_save", actor="wang.editor", path="流程/受理",
-                            level="internal")
-    draft = stores.drafts.save(data, DraftState("流程/受理", stores.store.head()),
-                               Author("Wang.Editor", "wang.editor@example.com"), message, expected=None)
+    message = with_trailers(
+        "草稿 流程/受理", action="draft_save", actor="wang.editor", path="流程/受理", level="internal"
+    )
+    draft = stores.drafts.save(
+        data,
+        DraftState("流程/受理", stores.store.head()),
+        Author("Wang.Editor", "wang.editor@example.com"),
+        message,
+        expected=None,
+    )
     report = run(app)
     assert report.recovered_lines() == [
-        f"audit: recovered entry for {draft.id[:10]} (draft_save 流程/受理 by wang.editor)"]
+        f"audit: recovered entry for {draft.id[:10]} (draft_save 流程/受理 by wang.editor)"
+    ]
     assert audit_entries(app)[-1].revision == draft.id
     assert verified(app)
 
@@ -183,10 +200,16 @@ def test_a_commit_from_before_trailers_counts_as_recorded_by_its_entry(app, edit
     """Before kb wrote trailers, the entry named the revision: that is its record; a read is not."""
     save(editor, "甲", "内容")
     store = app.extensions["kb.stores"].store
-    old, _ = store.commit([Write("乙", serialize(DocumentFile(title="乙", body="旧")).encode())],
-                          Author("Wang.Editor", "wang.editor@example.com"), "新建 乙")
-    read_only, _ = store.commit([Write("丙", serialize(DocumentFile(title="丙", body="旧")).encode())],
-                                Author("Wang.Editor", "wang.editor@example.com"), "新建 丙")
+    old, _ = store.commit(
+        [Write("乙", serialize(DocumentFile(title="乙", body="旧")).encode())],
+        Author("Wang.Editor", "wang.editor@example.com"),
+        "新建 乙",
+    )
+    read_only, _ = store.commit(
+        [Write("丙", serialize(DocumentFile(title="丙", body="旧")).encode())],
+        Author("Wang.Editor", "wang.editor@example.com"),
+        "新建 丙",
+    )
     trail = app.extensions["kb.stores"].audit
     who = Principal("wang.editor", "editor", "confidential")
     trail.record(who, "create", "乙", revision=old.id, level="internal")
@@ -202,8 +225,9 @@ def test_a_dry_run_lists_what_is_missing_and_appends_nothing(app, editor):
     before = len(audit_entries(app))
     report = run(app, repair=False)
     assert not report.ok
-    assert report.problems() == [f"audit: missing entry for {revision[:10]} (update 甲 by wang.editor); "
-                                 "a restart or `kb check` recovers it"]
+    assert report.problems() == [
+        f"audit: missing entry for {revision[:10]} (update 甲 by wang.editor); a restart or `kb check` recovers it"
+    ]
     assert len(audit_entries(app)) == before
     assert watermark(app) is None
 
@@ -267,8 +291,9 @@ def test_kb_check_accept_vouches_for_an_unattributed_commit_under_the_operators_
     app.extensions["kb.stores"].close()
     content = Path(app.config["CONTENT_DIR"])
     commit_straight_into_git(content, {"手工/文件": b"# x\n"}, tmp_path / "work")
-    hand = subprocess.run(["git", "--git-dir", str(content), "rev-parse", "main"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    hand = subprocess.run(
+        ["git", "--git-dir", str(content), "rev-parse", "main"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     env = {"KB_INSTANCE_DIR": app.config["INSTANCE_DIR"]}
     # the tables and index take the commit, so only the audit trail disagrees
     assert CliRunner().invoke(kb_cli, ["reindex"], env=env).exit_code == 0
@@ -287,8 +312,10 @@ def test_the_health_check_lists_a_missing_entry_without_repairing_it(app, editor
     save(editor, "甲", "内容")
     revision = commit_left_by_a_killed_process(app, "甲", "一", level="internal")
     problems = admin.get("health?check=1").get_json()["check"]["problems"]
-    assert f"audit: missing entry for {revision[:10]} (update 甲 by wang.editor); a restart or `kb check` " \
-           "recovers it" in problems
+    assert (
+        f"audit: missing entry for {revision[:10]} (update 甲 by wang.editor); a restart or `kb check` "
+        "recovers it" in problems
+    )
     assert not audit_entries(app, revision=revision)
     assert health.full_check(app.extensions["kb.stores"])  # the catalog is behind as well
 
@@ -305,23 +332,40 @@ def test_five_thousand_commits_are_reconciled_in_well_under_two_seconds(tmp_path
     stream = []
     stamp = 1_700_000_000
     for i in range(count):
-        message = with_trailers(f"更新 d{i % 50}", action="update", actor="wang.editor", path=f"d{i % 50}",
-                                level="internal").encode()
+        message = with_trailers(
+            f"更新 d{i % 50}", action="update", actor="wang.editor", path=f"d{i % 50}", level="internal"
+        ).encode()
         data = f"---\ntitle: d{i}\n---\n{i}\n".encode()
-        stream += [b"commit refs/heads/main", b"committer W <w@example.com> %d +0800" % (stamp + i),
-                   b"data %d" % len(message), message,
-                   b"M 100644 inline d%d.md" % (i % 50), b"data %d" % len(data), data]
-    subprocess.run(["git", "--git-dir", str(stores.store.root), "fast-import", "--quiet"],
-                   input=b"\n".join(stream) + b"\n", check=True)
-    revisions = [line.split()[0] for line in subprocess.run(
-        ["git", "--git-dir", str(stores.store.root), "rev-list", "--reverse", "main"],
-        capture_output=True, text=True, check=True).stdout.splitlines()]
+        stream += [
+            b"commit refs/heads/main",
+            b"committer W <w@example.com> %d +0800" % (stamp + i),
+            b"data %d" % len(message),
+            message,
+            b"M 100644 inline d%d.md" % (i % 50),
+            b"data %d" % len(data),
+            data,
+        ]
+    subprocess.run(
+        ["git", "--git-dir", str(stores.store.root), "fast-import", "--quiet"],
+        input=b"\n".join(stream) + b"\n",
+        check=True,
+    )
+    revisions = [
+        line.split()[0]
+        for line in subprocess.run(
+            ["git", "--git-dir", str(stores.store.root), "rev-list", "--reverse", "main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    ]
     assert len(revisions) == count
     who = Principal("wang.editor", "editor", "confidential")
     with stores.audit.transaction() as session:
         for revision in revisions:
-            stores.audit.append(session, who, "update", "d", revision=revision, level="internal",
-                                at=dt.datetime.now(dt.UTC))
+            stores.audit.append(
+                session, who, "update", "d", revision=revision, level="internal", at=dt.datetime.now(dt.UTC)
+            )
     started = time.perf_counter()
     first = run(app)
     cold = time.perf_counter() - started

@@ -16,8 +16,10 @@ def test_a_saved_document_is_rendered_once_the_reply_is_sent(app, editor):
 
 def test_warm_renders_many_documents_in_worker_processes(tmp_path):
     cache = RenderCache(tmp_path / "html")
-    documents = [(f"{i:040x}", f"folder/doc{i}", f"# 文档 {i}\n\n## 小节 {i}\n\n| a | b |\n|---|---|\n| {i} | x |\n")
-                 for i in range(150)]
+    documents = [
+        (f"{i:040x}", f"folder/doc{i}", f"# 文档 {i}\n\n## 小节 {i}\n\n| a | b |\n|---|---|\n| {i} | x |\n")
+        for i in range(150)
+    ]
     assert cache.warm(documents, processes=2) == 150
     assert cache.warm(documents) == 0
     blob, path, body = documents[7]

@@ -57,8 +57,7 @@ def _move_body(_walker: Walker, path: str) -> dict:
 
 
 def _new_user(_walker: Walker, _path: str) -> dict:
-    return {"username": f"u{uuid.uuid4().hex[:10]}", "password": PASSWORD, "role": "reader",
-            "clearance": "public"}
+    return {"username": f"u{uuid.uuid4().hex[:10]}", "password": PASSWORD, "role": "reader", "clearance": "public"}
 
 
 def _form_doc(walker: Walker, path: str) -> dict:
@@ -73,15 +72,17 @@ ROUTES: dict[str, Call] = {
     "static": Call(OPEN, "GET", "/static/kb.css"),
     "auth.login": Call(OPEN, "GET", "/login"),
     "api.openapi": Call(OPEN, "GET", "/api/v1/openapi.json"),
-    "accounts_api.create_token": Call(OPEN, "POST", "/api/v1/tokens", api=True,
-                                      body=lambda w, p: {"username": "walk.target", "password": PASSWORD}),
+    "accounts_api.create_token": Call(
+        OPEN, "POST", "/api/v1/tokens", api=True, body=lambda w, p: {"username": "walk.target", "password": PASSWORD}
+    ),
     "accounts_api.list_tokens": Call("reader", "GET", "/api/v1/tokens", api=True),
     "accounts_api.revoke_token": Call("reader", "DELETE", "/api/v1/tokens/{spare_token}", api=True),
     "accounts_api.me": Call("reader", "GET", "/api/v1/me", api=True),
     "accounts_api.create_user": Call("admin", "POST", "/api/v1/users", api=True, body=_new_user),
     "accounts_api.list_users": Call("admin", "GET", "/api/v1/users", api=True),
-    "accounts_api.update_user": Call("admin", "PATCH", "/api/v1/users/walk.target", api=True,
-                                     body=lambda w, p: {"display_name": "走查对象"}),
+    "accounts_api.update_user": Call(
+        "admin", "PATCH", "/api/v1/users/walk.target", api=True, body=lambda w, p: {"display_name": "走查对象"}
+    ),
     "api.list_docs": Call("reader", "GET", "/api/v1/docs", api=True),
     "api.get_doc": Call("reader", "GET", "/api/v1/docs/{path}", doc=True, api=True),
     "api.get_raw": Call("reader", "GET", "/api/v1/docs/{path}/raw", doc=True, api=True),
@@ -93,18 +94,18 @@ ROUTES: dict[str, Call] = {
     "api.move_doc": Call("editor", "POST", "/api/v1/docs/{fresh}/move", doc=True, api=True, body=_move_body),
     "api.search_docs": Call("reader", "GET", "/api/v1/search?q=走查", api=True),
     "lifecycle_api.get_draft": Call("editor", "GET", "/api/v1/docs/{path}/draft", doc=True, api=True),
-    "lifecycle_api.save_draft": Call("editor", "PUT", "/api/v1/docs/{path}/draft", doc=True, api=True,
-                                     body=_doc_body),
+    "lifecycle_api.save_draft": Call("editor", "PUT", "/api/v1/docs/{path}/draft", doc=True, api=True, body=_doc_body),
     "lifecycle_api.discard_draft": Call("editor", "DELETE", "/api/v1/docs/{drafted}/draft", doc=True, api=True),
-    "lifecycle_api.publish_draft": Call("editor", "POST", "/api/v1/docs/{drafted}/draft/publish", doc=True,
-                                        api=True),
+    "lifecycle_api.publish_draft": Call("editor", "POST", "/api/v1/docs/{drafted}/draft/publish", doc=True, api=True),
     "lifecycle_api.submit_draft": Call("editor", "POST", "/api/v1/docs/{drafted}/draft/submit", doc=True, api=True),
     # a draft that was never submitted cannot be sent back: 409, past the access check
-    "lifecycle_api.return_draft": Call("editor", "POST", "/api/v1/docs/{path}/draft/return", doc=True, api=True,
-                                       body=lambda w, p: {"comment": "走查"}),
+    "lifecycle_api.return_draft": Call(
+        "editor", "POST", "/api/v1/docs/{path}/draft/return", doc=True, api=True, body=lambda w, p: {"comment": "走查"}
+    ),
     "lifecycle_api.list_drafts": Call("editor", "GET", "/api/v1/drafts", api=True),
-    "lifecycle_api.archive_doc": Call("archivist", "POST", "/api/v1/docs/{fresh}/archive", doc=True, api=True,
-                                      body=lambda w, p: {"reason": "走查"}),
+    "lifecycle_api.archive_doc": Call(
+        "archivist", "POST", "/api/v1/docs/{fresh}/archive", doc=True, api=True, body=lambda w, p: {"reason": "走查"}
+    ),
     # the document is not archived: 409, past the access check
     "lifecycle_api.restore_doc": Call("archivist", "POST", "/api/v1/docs/{path}/restore", doc=True, api=True),
     "lifecycle_api.archived": Call("archivist", "GET", "/api/v1/archive", api=True),
@@ -132,49 +133,60 @@ ROUTES: dict[str, Call] = {
     "web.search_page": Call("reader", "GET", "/search?q=走查"),
     "lifecycle.draft_page": Call("editor", "GET", "/docs/{path}/draft", doc=True),
     "lifecycle.submit_draft": Call("editor", "POST", "/docs/{drafted}/draft/submit", doc=True, form=True),
-    "lifecycle.return_draft": Call("editor", "POST", "/docs/{path}/draft/return", doc=True, form=True,
-                                   body=lambda w, p: {"comment": "走查"}),
+    "lifecycle.return_draft": Call(
+        "editor", "POST", "/docs/{path}/draft/return", doc=True, form=True, body=lambda w, p: {"comment": "走查"}
+    ),
     "lifecycle.publish_draft": Call("editor", "POST", "/docs/{drafted}/draft/publish", doc=True, form=True),
     "lifecycle.discard_draft": Call("editor", "POST", "/docs/{drafted}/draft/discard", doc=True, form=True),
     "lifecycle.drafts_page": Call("editor", "GET", "/drafts"),
     "lifecycle.review_due_page": Call("editor", "GET", "/review-due"),
-    "lifecycle.archive_doc": Call("archivist", "POST", "/docs/{fresh}/archive", doc=True, form=True,
-                                  body=lambda w, p: {"reason": "走查"}),
+    "lifecycle.archive_doc": Call(
+        "archivist", "POST", "/docs/{fresh}/archive", doc=True, form=True, body=lambda w, p: {"reason": "走查"}
+    ),
     "lifecycle.restore_doc": Call("archivist", "POST", "/docs/{path}/restore", doc=True, form=True),
     "lifecycle.archive_page": Call("archivist", "GET", "/archive"),
     "lifecycle.asof_pick": Call("archivist", "GET", "/asof?date=2030-01-01"),
     "lifecycle.asof_home": Call("archivist", "GET", "/asof/2030-01-01/"),
     "lifecycle.asof_doc": Call("archivist", "GET", "/asof/2030-01-01/docs/{path}", doc=True),
     "admin.account": Call("reader", "GET", "/account"),
-    "admin.change_password": Call("reader", "POST", "/account/password", form=True,
-                                  body=lambda w, p: {"current_password": PASSWORD, "new_password": "a" * 9,
-                                                     "confirm_password": "b" * 9}),
+    "admin.change_password": Call(
+        "reader",
+        "POST",
+        "/account/password",
+        form=True,
+        body=lambda w, p: {"current_password": PASSWORD, "new_password": "a" * 9, "confirm_password": "b" * 9},
+    ),
     "admin.create_token": Call("reader", "POST", "/account/tokens", form=True, body=lambda w, p: {"name": "走查"}),
     "admin.revoke_token": Call("reader", "POST", "/account/tokens/{spare_token}/revoke", form=True),
     "admin.user_list": Call("admin", "GET", "/admin/users"),
     "admin.add_user": Call("admin", "POST", "/admin/users", form=True, body=_new_user),
     "admin.edit_user": Call("admin", "GET", "/admin/users/walk.target"),
-    "admin.update_user": Call("admin", "POST", "/admin/users/walk.target", form=True,
-                              body=lambda w, p: {"display_name": "走查对象"}),
+    "admin.update_user": Call(
+        "admin", "POST", "/admin/users/walk.target", form=True, body=lambda w, p: {"display_name": "走查对象"}
+    ),
     "admin.set_language": Call("reader", "POST", "/account/language", form=True, body=lambda w, p: {"language": "zh"}),
     "admin.health": Call("admin", "GET", "/admin/health"),
     "accounts_api.health": Call("admin", "GET", "/api/v1/health", api=True),
     "synonyms_api.get_synonyms": Call("editor", "GET", "/api/v1/synonyms", api=True),
-    "synonyms_api.put_synonyms": Call("admin", "PUT", "/api/v1/synonyms", api=True,
-                                      body=lambda w, p: {"text": "走查 = 巡检"}),
+    "synonyms_api.put_synonyms": Call(
+        "admin", "PUT", "/api/v1/synonyms", api=True, body=lambda w, p: {"text": "走查 = 巡检"}
+    ),
     "admin.synonyms_page": Call("admin", "GET", "/admin/synonyms"),
-    "admin.save_synonyms": Call("admin", "POST", "/admin/synonyms", form=True,
-                                body=lambda w, p: {"text": "走查 = 巡检"}),
+    "admin.save_synonyms": Call(
+        "admin", "POST", "/admin/synonyms", form=True, body=lambda w, p: {"text": "走查 = 巡检"}
+    ),
     # last: these two change who the web client is
     "auth.logout": Call(OPEN, "POST", "/logout", form=True),
-    "auth.login#POST": Call(OPEN, "POST", "/login", form=True,
-                            body=lambda w, p: {"username": "walk.target", "password": PASSWORD}),
+    "auth.login#POST": Call(
+        OPEN, "POST", "/login", form=True, body=lambda w, p: {"username": "walk.target", "password": PASSWORD}
+    ),
 }
 
 
 def endpoint_of(key: str) -> str:
     """``ROUTES`` keys are endpoints, with ``#METHOD`` for an endpoint's second method."""
     return key.split("#")[0]
+
 
 CALLERS = [*itertools.product(ROLES, LEVELS), ("anonymous", "public")]
 
@@ -220,8 +232,9 @@ class Walker:
 
 @pytest.fixture(scope="module")
 def walker(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("walk") / "instance"),
-                      "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {"TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("walk") / "instance"), "WTF_CSRF_ENABLED": False}
+    )
     with app.extensions["kb.stores"].sessions() as session:
         for role, clearance in itertools.product(ROLES, LEVELS):
             users.create_user(session, f"w.{role}.{clearance}", PASSWORD, role, clearance)
@@ -232,18 +245,26 @@ def walker(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_every_route_declares_the_action_it_guards(walker):
-    unguarded = [rule.rule for rule in walker.app.url_map.iter_rules()
-                 if rule.endpoint != "static" and getattr(walker.app.view_functions[rule.endpoint], "kb_access",
-                                                          None) is None]
+    unguarded = [
+        rule.rule
+        for rule in walker.app.url_map.iter_rules()
+        if rule.endpoint != "static" and getattr(walker.app.view_functions[rule.endpoint], "kb_access", None) is None
+    ]
     assert unguarded == [], f"routes without @checked(...): {unguarded}"
-    public = {rule.endpoint for rule in walker.app.url_map.iter_rules()
-              if getattr(walker.app.view_functions[rule.endpoint], "kb_access", None) == PUBLIC}
+    public = {
+        rule.endpoint
+        for rule in walker.app.url_map.iter_rules()
+        if getattr(walker.app.view_functions[rule.endpoint], "kb_access", None) == PUBLIC
+    }
     assert public == {endpoint_of(key) for key, call in ROUTES.items() if call.least == OPEN} - {"static"}
 
 
 def test_the_walk_covers_every_registered_route(walker):
-    registered = {(rule.endpoint, method) for rule in walker.app.url_map.iter_rules()
-                  for method in rule.methods - {"HEAD", "OPTIONS"}}
+    registered = {
+        (rule.endpoint, method)
+        for rule in walker.app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     described = {(endpoint_of(key), call.method) for key, call in ROUTES.items()}
     assert registered == described, ("describe new routes in ROUTES", registered ^ described)
 
@@ -273,10 +294,12 @@ def test_every_route_answers_each_caller_as_the_table_says(walker, role, clearan
     for call in ROUTES.values():
         for level in ("public", "secret") if call.doc else ("public",):
             path = f"走查/{level}"
-            url = call.url.format(path=path, spare_token=walker.spare_token(role, clearance)
-                                  if "{spare_token}" in call.url else "",
-                                  fresh=_fresh(walker, level) if "{fresh}" in call.url else "",
-                                  drafted=_fresh(walker, level, drafted=True) if "{drafted}" in call.url else "")
+            url = call.url.format(
+                path=path,
+                spare_token=walker.spare_token(role, clearance) if "{spare_token}" in call.url else "",
+                fresh=_fresh(walker, level) if "{fresh}" in call.url else "",
+                drafted=_fresh(walker, level, drafted=True) if "{drafted}" in call.url else "",
+            )
             target = url.split("/docs/", 1)[-1].split("/move")[0] if "{fresh}" in call.url else path
             body = call.body(walker, target) if call.body else None
             client = api if call.api else web
@@ -305,8 +328,10 @@ def test_anonymous_callers_get_no_document_data_from_any_route(walker):
     for rule in walker.app.url_map.iter_rules():
         if ROUTES[rule.endpoint].least == OPEN:
             continue
-        values = {name: {"path": "走查/secret", "username": "walk.target", "token_id": 1, "moment": "2030-01-01"}[name]
-                  for name in rule.arguments}
+        values = {
+            name: {"path": "走查/secret", "username": "walk.target", "token_id": 1, "moment": "2030-01-01"}[name]
+            for name in rule.arguments
+        }
         url = rule.build(values, append_unknown=False)[1]
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = client.open(url, method=method, json={})

@@ -40,8 +40,13 @@ def _conformance(app: Any, username: str, methods: set[str]) -> list[str]:
             continue
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         def conforms(case: Any) -> None:
             case.call_and_validate(headers=headers, checks=CHECKS)
 

@@ -14,23 +14,53 @@ EVERYONE = {"public", "internal"}
 PUBLISHED = {"published"}
 
 
-def doc(path: str, title: str, body: str, *, tags: list[str] | None = None, access: str = "internal",
-        status: str = "published", minutes: int = 0) -> IndexedDoc:
-    return IndexedDoc(path=path, title=title, body=body, tags=tags or [], access=access, status=status,
-                      owner="zhang.wei", updated_at=T0 + dt.timedelta(minutes=minutes), revision="r" + path)
+def doc(
+    path: str,
+    title: str,
+    body: str,
+    *,
+    tags: list[str] | None = None,
+    access: str = "internal",
+    status: str = "published",
+    minutes: int = 0,
+) -> IndexedDoc:
+    return IndexedDoc(
+        path=path,
+        title=title,
+        body=body,
+        tags=tags or [],
+        access=access,
+        status=status,
+        owner="zhang.wei",
+        updated_at=T0 + dt.timedelta(minutes=minutes),
+        revision="r" + path,
+    )
 
 
 DOCS = [
-    doc("ops/change-approval", "变更审批流程",
-        "所有生产变更必须经过变更审批。紧急变更由值班经理审批，并在 24 小时内补录。", tags=["变更", "ITIL"]),
+    doc(
+        "ops/change-approval",
+        "变更审批流程",
+        "所有生产变更必须经过变更审批。紧急变更由值班经理审批，并在 24 小时内补录。",
+        tags=["变更", "ITIL"],
+    ),
     doc("hr/leave", "请假审批", "请假需要主管审批。变更请假日期需要重新提交申请。", tags=["人事"]),
-    doc("ops/nginx-502", "Nginx 502 错误排查",
+    doc(
+        "ops/nginx-502",
+        "Nginx 502 错误排查",
         "当 nginx.conf 中 upstream 配置错误时，网关会返回 502 Bad Gateway。请检查 error.log。",
-        tags=["nginx", "故障"]),
-    doc("dev/error-codes", "Error codes",
-        "ERROR_CODE_42 means the payment service timed out. Restart the payment service and retry."),
-    doc("ops/server-restart", "Restarting servers",
-        "How to restart the application servers safely: drain the load balancer first."),
+        tags=["nginx", "故障"],
+    ),
+    doc(
+        "dev/error-codes",
+        "Error codes",
+        "ERROR_CODE_42 means the payment service timed out. Restart the payment service and retry.",
+    ),
+    doc(
+        "ops/server-restart",
+        "Restarting servers",
+        "How to restart the application servers safely: drain the load balancer first.",
+    ),
     doc("ops/k8s-deploy", "使用 Kubernetes 部署服务", "在 k8s 集群中用 kubectl apply 部署 service 与 deployment。"),
     doc("sec/relocation", "数据中心迁移计划", "代号北极星：核心数据中心将迁往新加坡。", access="confidential"),
     doc("ops/old-approval", "旧版变更审批流程", "已经废弃的变更审批流程，仅供查阅。", status="archived"),
@@ -51,8 +81,9 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
     ix.close()
 
 
-def find(index: SearchIndex, q: str, *, access: set[str] = EVERYONE, statuses: set[str] = PUBLISHED,
-         **kwargs: object) -> list[str]:
+def find(
+    index: SearchIndex, q: str, *, access: set[str] = EVERYONE, statuses: set[str] = PUBLISHED, **kwargs: object
+) -> list[str]:
     return [h.path for h in index.search(q, access_levels=access, statuses=statuses, **kwargs).hits]
 
 
@@ -180,8 +211,10 @@ def test_did_you_mean(index: SearchIndex) -> None:
 
 
 def test_pagination_with_correct_totals(index: SearchIndex) -> None:
-    pages = [index.search("分页测试", access_levels=EVERYONE, statuses=PUBLISHED, limit=10, offset=o)
-             for o in (0, 10, 20, 30)]
+    pages = [
+        index.search("分页测试", access_levels=EVERYONE, statuses=PUBLISHED, limit=10, offset=o)
+        for o in (0, 10, 20, 30)
+    ]
     assert [p.total for p in pages] == [25, 25, 25, 25]
     assert [len(p.hits) for p in pages] == [10, 10, 5, 0]
     paths = [h.path for p in pages for h in p.hits]
@@ -256,11 +289,16 @@ def test_public_only_caller(index: SearchIndex) -> None:
 
 def test_suggestions_come_only_from_visible_documents(tmp_path: Path) -> None:
     ix = SearchIndex(tmp_path / "index")
-    ix.apply([doc("s/x", "Secret", "the quantumleap project", access="secret"),
-              doc("p/y", "Public", "nothing to see", access="public")], [], commit="c1")
+    ix.apply(
+        [
+            doc("s/x", "Secret", "the quantumleap project", access="secret"),
+            doc("p/y", "Public", "nothing to see", access="public"),
+        ],
+        [],
+        commit="c1",
+    )
     assert ix.search("quantumleep", access_levels={"public"}, statuses=PUBLISHED).suggestion is None
-    assert ix.search("quantumleep", access_levels={"public", "secret"},
-                     statuses=PUBLISHED).suggestion == "quantumleap"
+    assert ix.search("quantumleep", access_levels={"public", "secret"}, statuses=PUBLISHED).suggestion == "quantumleap"
     ix.close()
 
 
@@ -295,9 +333,32 @@ def test_empty_query_finds_nothing(index: SearchIndex) -> None:
         assert (result.total, result.hits) == (0, []), q
 
 
-@pytest.mark.parametrize("q", ['"unclosed 审批', "-", "--x", "***", ":::", "tag:", 'path:"', '-"审批"',
-                               "a:b:c", "(审批", "审批)", "[x]", "\x00\x01", "🙂", "AND OR NOT", "审批" * 500,
-                               "status:bogus 审批", "tag:\"\" 审批", "*审批", "serv**", "http://x.y/z?a=1"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"unclosed 审批',
+        "-",
+        "--x",
+        "***",
+        ":::",
+        "tag:",
+        'path:"',
+        '-"审批"',
+        "a:b:c",
+        "(审批",
+        "审批)",
+        "[x]",
+        "\x00\x01",
+        "🙂",
+        "AND OR NOT",
+        "审批" * 500,
+        "status:bogus 审批",
+        'tag:"" 审批',
+        "*审批",
+        "serv**",
+        "http://x.y/z?a=1",
+    ],
+)
 def test_odd_syntax_never_raises(index: SearchIndex, q: str) -> None:
     result = index.search(q, access_levels=EVERYONE, statuses=PUBLISHED)
     assert result.query == q

@@ -67,7 +67,7 @@ def test_parse_filters_exclusions_phrases_and_prefixes() -> None:
 def test_parse_reads_unknown_fields_and_stray_marks_as_text() -> None:
     p = parse('error:42 "unclosed phrase -')
     assert [u.text for u in p.include] == ["error:42", "unclosed phrase -"]
-    assert parse("- * : \"\"").empty
+    assert parse('- * : ""').empty
 
 
 def test_parse_accepts_full_width_syntax() -> None:

@@ -20,10 +20,26 @@ ALL = {"public", "internal", "confidential", "secret"}
 PUBLISHED = {"published"}
 
 
-def doc(path: str, body: str, *, title: str | None = None, revision: str = "r1", access: str = "internal",
-        status: str = "published") -> IndexedDoc:
-    return IndexedDoc(path=path, title=title or path, body=body, tags=["测试"], access=access, status=status,
-                      owner="li.na", updated_at=T0, revision=revision)
+def doc(
+    path: str,
+    body: str,
+    *,
+    title: str | None = None,
+    revision: str = "r1",
+    access: str = "internal",
+    status: str = "published",
+) -> IndexedDoc:
+    return IndexedDoc(
+        path=path,
+        title=title or path,
+        body=body,
+        tags=["测试"],
+        access=access,
+        status=status,
+        owner="li.na",
+        updated_at=T0,
+        revision=revision,
+    )
 
 
 def paths(ix: SearchIndex, q: str) -> list[str]:
@@ -103,8 +119,7 @@ def test_rebuild_replaces_the_whole_index_and_reports_progress(tmp_path: Path) -
     ix = SearchIndex(tmp_path / "index")
     ix.apply([doc("stale", "过时 内容")], [], commit="c1")
     done: list[int] = []
-    ix.rebuild((doc(f"fresh/{i}", f"新鲜 内容 {i}") for i in range(120)), commit="c9", total=120,
-               progress=done.append)
+    ix.rebuild((doc(f"fresh/{i}", f"新鲜 内容 {i}") for i in range(120)), commit="c9", total=120, progress=done.append)
     assert sum(done) == 120
     assert ix.indexed_commit() == "c9"
     assert ix.doc_count() == 120
@@ -117,8 +132,7 @@ def _generations(root: Path) -> list[str]:
     return [p.name for p in root.iterdir() if p.name.startswith(generations.PREFIX)]
 
 
-def test_retired_generations_are_removed_after_a_grace_period(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retired_generations_are_removed_after_a_grace_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "index"
     ix = SearchIndex(root)
     ix.rebuild([doc("x", "第一次")], commit="c1")
@@ -135,8 +149,7 @@ def test_parallel_rebuild_of_many_documents(tmp_path: Path) -> None:
     n = PARALLEL_THRESHOLD + 50
     ix = SearchIndex(tmp_path / "index")
     done: list[int] = []
-    ix.rebuild((doc(f"bulk/{i:04d}", f"批量 文档 编号{i} bulk") for i in range(n)), commit="c1",
-               progress=done.append)
+    ix.rebuild((doc(f"bulk/{i:04d}", f"批量 文档 编号{i} bulk") for i in range(n)), commit="c1", progress=done.append)
     assert sum(done) == n
     assert ix.doc_count() == n
     assert total(ix, "批量") == n

@@ -17,10 +17,13 @@ from kb.search.analysis import query_tokens
 SEEN = INTERNAL
 
 
-
 FILLER = [
-    doc(f"filler/{i}", f"运维手册第 {i} 章", "本章介绍如何检查服务器状态，怎么查看日志，以及为什么要定期备份。"
-        "How do I check the server? What is the status of the service? Which logs should I read?")
+    doc(
+        f"filler/{i}",
+        f"运维手册第 {i} 章",
+        "本章介绍如何检查服务器状态，怎么查看日志，以及为什么要定期备份。"
+        "How do I check the server? What is the status of the service? Which logs should I read?",
+    )
     for i in range(12)
 ]
 
@@ -28,18 +31,24 @@ FILLER = [
 @pytest.fixture
 def index(tmp_path: Path) -> SearchIndex:
     ix = SearchIndex(tmp_path / "index")
-    ix.rebuild([
-        *FILLER,
-        doc("perfmon", "删除性能监视器数据收集器集", "在命令行使用 logman delete 删除已创建的数据收集器集。"),
-        doc("exchange", "Exchange 发送失败 451 4.7.500",
-            "退信代码 451 4.7.500 表示访问被拒绝，检查 GAL 与连接器设置。"),
-        doc("winerr", "Windows 更新错误 0x80070005", "错误 0x80070005 表示权限不足，以管理员身份运行。"),
-        doc("wlm", "Workload management settings", "Configure the workload management queues and their memory."),
-        doc("snake", "Setting max_connections", "The max_connections parameter limits client sessions."),
-        doc("nic", "网络适配器驱动更新", "设备管理器里右键网络适配器，选择更新驱动程序。"),
-        doc("nic-secret", "网络适配器机密配置", "机密：核心交换机上联的网络适配器配置。", access="secret"),
-        doc("pause", "Pause or resume a cluster", "Pausing a cluster stops compute billing; resume it later."),
-    ], commit="c1")
+    ix.rebuild(
+        [
+            *FILLER,
+            doc("perfmon", "删除性能监视器数据收集器集", "在命令行使用 logman delete 删除已创建的数据收集器集。"),
+            doc(
+                "exchange",
+                "Exchange 发送失败 451 4.7.500",
+                "退信代码 451 4.7.500 表示访问被拒绝，检查 GAL 与连接器设置。",
+            ),
+            doc("winerr", "Windows 更新错误 0x80070005", "错误 0x80070005 表示权限不足，以管理员身份运行。"),
+            doc("wlm", "Workload management settings", "Configure the workload management queues and their memory."),
+            doc("snake", "Setting max_connections", "The max_connections parameter limits client sessions."),
+            doc("nic", "网络适配器驱动更新", "设备管理器里右键网络适配器，选择更新驱动程序。"),
+            doc("nic-secret", "网络适配器机密配置", "机密：核心交换机上联的网络适配器配置。", access="secret"),
+            doc("pause", "Pause or resume a cluster", "Pausing a cluster stops compute billing; resume it later."),
+        ],
+        commit="c1",
+    )
     yield ix
     ix.close()
 
@@ -70,8 +79,10 @@ def test_camel_case_and_snake_case_match_their_words(index):
 
 
 def test_long_questions_keep_their_rare_words_wherever_they_stand(index):
-    long = ("我们这边的同事今天早上打开邮箱以后发现发出去的邮件全部都被退了回来，看了一下退信里面写着"
-            "很多内容，我们也不知道是什么意思，最后一行写的是 GAL")
+    long = (
+        "我们这边的同事今天早上打开邮箱以后发现发出去的邮件全部都被退了回来，看了一下退信里面写着"
+        "很多内容，我们也不知道是什么意思，最后一行写的是 GAL"
+    )
     assert "exchange" in paths(index, long)[:3]
 
 

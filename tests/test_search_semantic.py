@@ -12,8 +12,11 @@ from search_docs import INTERNAL, doc
 from kb.search import SearchIndex, generations, semantic
 
 DOCS = [
-    doc("pause", "暂停或恢复集群",
-        "## 暂停集群\n集群暂停后不再按计算节点计费，数据保留。\n## 恢复集群\n恢复后可继续使用。"),
+    doc(
+        "pause",
+        "暂停或恢复集群",
+        "## 暂停集群\n集群暂停后不再按计算节点计费，数据保留。\n## 恢复集群\n恢复后可继续使用。",
+    ),
     doc("printer", "打印机卡纸处理", "打开前盖，取出卡住的纸张，检查搓纸轮。"),
     doc("vpn", "VPN 客户端安装", "下载客户端，导入配置文件，使用域账号登录。"),
     doc("mail", "邮箱容量已满", "清理已删除邮件，归档旧邮件，申请扩容。"),

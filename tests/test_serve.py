@@ -37,8 +37,9 @@ class Served:
         self.base = f"http://127.0.0.1:{port}"
 
     def token(self) -> str:
-        answer = requests.post(self.base + "/api/v1/tokens", json={"username": "admin", "password": PASSWORD},
-                               timeout=10)
+        answer = requests.post(
+            self.base + "/api/v1/tokens", json={"username": "admin", "password": PASSWORD}, timeout=10
+        )
         return answer.json()["token"]
 
     def connect(self) -> socket.socket:
@@ -49,13 +50,19 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("serve")
     env = dict(os.environ, KB_INSTANCE_DIR=str(folder / "instance"), KB_ADMIN_PASSWORD=PASSWORD)
-    subprocess.run([sys.executable, "-m", "kb", "init", "--demo"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "kb", "init", "--demo"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
+    )
     port = _free_port()
     # one worker with two threads: the fewest threads that idle clients could take
     with (folder / "serve.log").open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "1",
-                                    "--threads", "2"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
         server = Served(port, process)
         server.instance = folder / "instance"
         try:
@@ -168,8 +175,12 @@ def test_the_master_process_holds_none_of_the_app(served):
 def test_the_worker_indexes_what_was_saved_once_idle_without_a_search(served):
     # the worker's idle thread (kb.idle) takes the index up to the save once no request is in flight
     headers = {"Authorization": f"Bearer {served.token()}"}
-    saved = requests.put(f"{served.base}/api/v1/docs/运维/跟随者", headers=headers, timeout=30,
-                         json={"title": "跟随者", "body": "服务进程旁的跟随者", "access": "public"})
+    saved = requests.put(
+        f"{served.base}/api/v1/docs/运维/跟随者",
+        headers=headers,
+        timeout=30,
+        json={"title": "跟随者", "body": "服务进程旁的跟随者", "access": "public"},
+    )
     assert saved.status_code == 201
     revision = saved.json()["revision"]
     index = SearchIndex(served.instance / "index")

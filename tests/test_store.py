@@ -751,8 +751,9 @@ def test_a_setting_file_survives_deleting_every_document(store):
     assert store.setting_blob(".kb/synonyms.txt") is not None
 
 
-@pytest.mark.parametrize("path", ["synonyms.txt", ".kb/../x.txt", ".git/config", ".kb/a/b.txt", ".kb/-x.txt",
-                                  "kb/a.txt"])
+@pytest.mark.parametrize(
+    "path", ["synonyms.txt", ".kb/../x.txt", ".git/config", ".kb/a/b.txt", ".kb/-x.txt", "kb/a.txt"]
+)
 def test_only_files_directly_under_dot_kb_are_settings(store, path):
     with pytest.raises(ValueError):
         store.commit([WriteSetting(path, b"x")], LI, "x")

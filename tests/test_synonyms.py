@@ -104,8 +104,12 @@ def test_an_admin_replaces_the_list_in_one_commit_with_its_audit_entry(app, admi
     assert store.head() == body["revision"] != before["revision"]
     revision = store.revision(body["revision"])
     assert revision.message == "加入网卡"
-    assert dict(revision.trailers) == {"action": "synonyms_update", "actor": "admin", "path": synonyms.PATH,
-                                       "level": "public"}
+    assert dict(revision.trailers) == {
+        "action": "synonyms_update",
+        "actor": "admin",
+        "path": synonyms.PATH,
+        "level": "public",
+    }
     [entry] = audit_entries(app, action="synonyms_update")
     assert (entry.actor, entry.target, entry.revision) == ("admin", synonyms.PATH, body["revision"])
     now = editor.get("synonyms").get_json()
@@ -233,12 +237,16 @@ def test_saving_on_the_page_needs_the_csrf_token_and_commits(tmp_path):
     try:
         browser = app.test_client()
         token = _csrf(browser, "/login")
-        assert browser.post("/login", data={"username": "admin", "password": PASSWORD,
-                                            "csrf_token": token}).status_code == 302
+        assert (
+            browser.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token}).status_code
+            == 302
+        )
         assert browser.post("/admin/synonyms", data={"text": LIST}).status_code == 400
         assert audit_entries(app, action="synonyms_update") == []
-        saved = browser.post("/admin/synonyms", data={"text": LIST, "message": "页面保存",
-                                                      "csrf_token": _csrf(browser, "/admin/synonyms")})
+        saved = browser.post(
+            "/admin/synonyms",
+            data={"text": LIST, "message": "页面保存", "csrf_token": _csrf(browser, "/admin/synonyms")},
+        )
         assert saved.status_code == 302
         [entry] = audit_entries(app, action="synonyms_update")
         assert app.extensions["kb.stores"].store.revision(entry.revision).message == "页面保存"
@@ -286,5 +294,6 @@ def test_init_writes_the_starter_glossary_and_check_stays_clean_after_an_edit(tm
 
 def _kb(instance: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, KB_INSTANCE_DIR=str(instance), KB_ADMIN_PASSWORD=PASSWORD)
-    return subprocess.run([sys.executable, "-m", "kb", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kb", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )

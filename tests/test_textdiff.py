@@ -124,8 +124,11 @@ def test_two_empty_texts_have_no_rows() -> None:
 def test_a_changed_chinese_character_is_marked_alone() -> None:
     rows = side_by_side("服务请求在四小时内受理\n", "服务请求在两小时内受理\n")
 
-    assert rows == [DiffRow("change", 1, 1, Markup("服务请求在<del>四</del>小时内受理"),
-                            Markup("服务请求在<ins>两</ins>小时内受理"))]
+    assert rows == [
+        DiffRow(
+            "change", 1, 1, Markup("服务请求在<del>四</del>小时内受理"), Markup("服务请求在<ins>两</ins>小时内受理")
+        )
+    ]
 
 
 def test_latin_words_next_to_chinese_are_words_of_their_own() -> None:
@@ -179,8 +182,13 @@ def test_removed_and_added_lines_have_a_number_on_their_side_only() -> None:
 def test_extra_lines_of_a_replaced_block_become_deletes_or_inserts() -> None:
     rows = side_by_side("头\n一号\n尾\n", "头\n二号\n三号\n四号\n尾\n")
 
-    assert _shape(rows) == [("equal", 1, 1, 0), ("change", 2, 2, 0), ("insert", None, 3, 0),
-                            ("insert", None, 4, 0), ("equal", 3, 5, 0)]
+    assert _shape(rows) == [
+        ("equal", 1, 1, 0),
+        ("change", 2, 2, 0),
+        ("insert", None, 3, 0),
+        ("insert", None, 4, 0),
+        ("equal", 3, 5, 0),
+    ]
     assert rows[2].new == "三号"  # a whole inserted line has no inner <ins>
 
 
@@ -192,13 +200,21 @@ def test_long_unchanged_runs_fold_keeping_the_context_next_to_changes() -> None:
 
     assert _shape(rows) == [
         ("skip", 1, 1, 6),  # 1-6 hidden; the start keeps no lines before them
-        ("equal", 7, 7, 0), ("equal", 8, 8, 0), ("equal", 9, 9, 0),
+        ("equal", 7, 7, 0),
+        ("equal", 8, 8, 0),
+        ("equal", 9, 9, 0),
         ("change", 10, 10, 0),
-        ("equal", 11, 11, 0), ("equal", 12, 12, 0), ("equal", 13, 13, 0),
+        ("equal", 11, 11, 0),
+        ("equal", 12, 12, 0),
+        ("equal", 13, 13, 0),
         ("skip", 14, 14, 8),  # 14-21
-        ("equal", 22, 22, 0), ("equal", 23, 23, 0), ("equal", 24, 24, 0),
+        ("equal", 22, 22, 0),
+        ("equal", 23, 23, 0),
+        ("equal", 24, 24, 0),
         ("change", 25, 25, 0),
-        ("equal", 26, 26, 0), ("equal", 27, 27, 0), ("equal", 28, 28, 0),
+        ("equal", 26, 26, 0),
+        ("equal", 27, 27, 0),
+        ("equal", 28, 28, 0),
         ("skip", 29, 29, 2),  # 29-30
     ]
     assert rows[0].old == rows[0].new == ""
@@ -210,8 +226,15 @@ def test_runs_up_to_twice_the_context_are_not_folded() -> None:
 
     assert [row.kind for row in side_by_side(old, new, context=4)] == ["change"] + ["equal"] * 8 + ["change"]
     assert _shape(side_by_side(old, new, context=3)) == [
-        ("change", 1, 1, 0), ("equal", 2, 2, 0), ("equal", 3, 3, 0), ("equal", 4, 4, 0), ("skip", 5, 5, 2),
-        ("equal", 7, 7, 0), ("equal", 8, 8, 0), ("equal", 9, 9, 0), ("change", 10, 10, 0),
+        ("change", 1, 1, 0),
+        ("equal", 2, 2, 0),
+        ("equal", 3, 3, 0),
+        ("equal", 4, 4, 0),
+        ("skip", 5, 5, 2),
+        ("equal", 7, 7, 0),
+        ("equal", 8, 8, 0),
+        ("equal", 9, 9, 0),
+        ("change", 10, 10, 0),
     ]
 
 
@@ -222,11 +245,16 @@ def test_line_numbers_shift_after_inserted_lines() -> None:
     rows = side_by_side(old, new, context=1)
 
     assert _shape(rows) == [
-        ("skip", 1, 1, 1), ("equal", 2, 2, 0),
-        ("insert", None, 3, 0), ("insert", None, 4, 0),
-        ("equal", 3, 5, 0), ("skip", 4, 6, 13), ("equal", 17, 19, 0),
+        ("skip", 1, 1, 1),
+        ("equal", 2, 2, 0),
+        ("insert", None, 3, 0),
+        ("insert", None, 4, 0),
+        ("equal", 3, 5, 0),
+        ("skip", 4, 6, 13),
+        ("equal", 17, 19, 0),
         ("change", 18, 20, 0),
-        ("equal", 19, 21, 0), ("skip", 20, 22, 1),
+        ("equal", 19, 21, 0),
+        ("skip", 20, 22, 1),
     ]
 
 

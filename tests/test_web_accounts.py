@@ -135,8 +135,15 @@ def test_a_reader_cleared_for_internal_never_sees_a_confidential_document(login)
 def test_payloads_in_documents_names_and_queries_never_run(browser, site, login):
     path = "安全/跨站脚本测试"
     body = f'# 正文\n\n{XSS}\n\n{SCRIPT}\n\n<a href="javascript:alert(1)">点我</a>\n'
-    site.save("wang.editor", path, f"标题{XSS}{SCRIPT}", body,
-              tags=f"{XSS}, {SCRIPT}", access_level="confidential", message=f"提交说明{XSS}{SCRIPT}")
+    site.save(
+        "wang.editor",
+        path,
+        f"标题{XSS}{SCRIPT}",
+        body,
+        tags=f"{XSS}, {SCRIPT}",
+        access_level="confidential",
+        message=f"提交说明{XSS}{SCRIPT}",
+    )
     # a payload in a failed login's user name lands in the audit trail too
     stranger = browser.new_context(base_url=site.url, locale="zh-CN")
     attempt = stranger.new_page()
@@ -153,8 +160,18 @@ def test_payloads_in_documents_names_and_queries_never_run(browser, site, login)
     # display names may not hold angle brackets (git refuses them as authors): an attribute breakout instead
     create_user(page, "xss.reader", "reader", "internal", display_name='" onmouseover="alert(1)')
 
-    for url in ("/", f"/docs/{path}", f"/docs/{path}/history", f"/search?q={SCRIPT}", f"/search?q={XSS}",
-                "/audit", f"/audit?user={XSS}", "/admin/users", "/admin/users/xss.reader", "/account"):
+    for url in (
+        "/",
+        f"/docs/{path}",
+        f"/docs/{path}/history",
+        f"/search?q={SCRIPT}",
+        f"/search?q={XSS}",
+        "/audit",
+        f"/audit?user={XSS}",
+        "/admin/users",
+        "/admin/users/xss.reader",
+        "/account",
+    ):
         response = page.goto(url)
         assert response is not None and response.status == 200, url
         page.wait_for_load_state("load")
@@ -244,13 +261,30 @@ def test_changing_the_password_asks_to_log_in_again(login):
 def test_no_page_breaks_the_content_security_policy(login):
     page = login("admin")
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
     page.on("pageerror", lambda error: problems.append(str(error)))
     create_user(page, "zhou.reader", "reader", "internal")
-    for url in ("/", f"/docs/{BACKUP}", f"/docs/{BACKUP}/history", f"/docs/{BACKUP}/edit", "/new",
-                "/search?q=备份", "/account", "/admin/users", "/admin/users/zhou.reader", "/audit",
-                "/audit?verify=1", "/login"):
+    for url in (
+        "/",
+        f"/docs/{BACKUP}",
+        f"/docs/{BACKUP}/history",
+        f"/docs/{BACKUP}/edit",
+        "/new",
+        "/search?q=备份",
+        "/account",
+        "/admin/users",
+        "/admin/users/zhou.reader",
+        "/audit",
+        "/audit?verify=1",
+        "/login",
+    ):
         page.goto(url)
         page.wait_for_load_state("load")
     page.goto(f"/docs/{BACKUP}/edit")
@@ -271,8 +305,12 @@ def test_screenshots_of_the_account_users_and_audit_pages(login, viewport):
     folder = ARTIFACTS / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     name = "phone" if viewport is PHONE else "desktop"
-    shots = [("account", None), ("users", "/admin/users"), ("user", "/admin/users/zhou.reader"),
-             ("audit", "/audit?verify=1")]
+    shots = [
+        ("account", None),
+        ("users", "/admin/users"),
+        ("user", "/admin/users/zhou.reader"),
+        ("audit", "/audit?verify=1"),
+    ]
     for label, url in shots:
         if url:
             page.goto(url)

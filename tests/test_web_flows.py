@@ -49,14 +49,26 @@ def site(app: Flask) -> Iterator[web_ui.Site]:
     stores = app.extensions["kb.stores"]
     written = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
     revision, changes = stores.store.commit(
-        [Write(f"{OUTAGE}.md", front_matter("邮件服务中断处理", "邮件, 故障", "internal", OUTAGE_OLD)),
-         Write(f"{PLAN}.md", front_matter("数据中心应急预案", "机房断电", "confidential", PLAN_BODY))],
-        Author("Wang Editor", "wang.editor@example.com"), "初版", date=written)
+        [
+            Write(f"{OUTAGE}.md", front_matter("邮件服务中断处理", "邮件, 故障", "internal", OUTAGE_OLD)),
+            Write(f"{PLAN}.md", front_matter("数据中心应急预案", "机房断电", "confidential", PLAN_BODY)),
+        ],
+        Author("Wang Editor", "wang.editor@example.com"),
+        "初版",
+        date=written,
+    )
     catalog.record(stores.sessions, stores.store, stores.index, revision, changes)
     with KbServer(Path(app.config["INSTANCE_DIR"])) as server:
         site = web_ui.Site(server.url, app)
-        site.save("wang.editor", OUTAGE, "邮件服务中断处理", OUTAGE_NOW, tags="邮件, 故障",
-                  access_level="internal", message="缩短升级时限")
+        site.save(
+            "wang.editor",
+            OUTAGE,
+            "邮件服务中断处理",
+            OUTAGE_NOW,
+            tags="邮件, 故障",
+            access_level="internal",
+            message="缩短升级时限",
+        )
         yield site
 
 
@@ -112,7 +124,8 @@ def test_an_editor_creates_previews_drafts_publishes_edits_compares_and_reverts(
     editor.get_by_label("标题").fill("密码重置流程")
     editor.get_by_label("标签").fill("账号, 服务台")
     editor.get_by_label("正文（Markdown）").fill(
-        "# 密码重置流程\n\n核实身份后，在门户中重置密码。\n\n| 步骤 | 谁 |\n|---|---|\n| 核实 | 服务台 |\n")
+        "# 密码重置流程\n\n核实身份后，在门户中重置密码。\n\n| 步骤 | 谁 |\n|---|---|\n| 核实 | 服务台 |\n"
+    )
     preview = editor.locator("#preview")
     expect(preview.locator("h1")).to_have_text("密码重置流程")  # rendered by the server as the page will be
     expect(preview.locator("table td").first).to_have_text("核实")
@@ -160,8 +173,9 @@ def test_two_editors_change_the_same_line_and_nothing_is_lost(login: Callable[..
     expect(wang.locator("pre.current-version")).to_contain_text("十分钟未恢复")
     expect(wang.locator("pre.your-version")).to_contain_text("通知值班经理")
     merge = wang.get_by_label("正文（Markdown）")
-    expect(merge).to_have_value(re.compile("<<<<<<< 当前版本\n十分钟未恢复.*=======\n十五分钟未恢复.*>>>>>>> 您的版本",
-                                           re.S))
+    expect(merge).to_have_value(
+        re.compile("<<<<<<< 当前版本\n十分钟未恢复.*=======\n十五分钟未恢复.*>>>>>>> 您的版本", re.S)
+    )
     settled = "十分钟未恢复，升级到二线并通知值班经理。\n"
     merge.fill(re.sub(r"<<<<<<< .*?>>>>>>> 您的版本\n", settled, merge.input_value(), flags=re.S))
     wang.get_by_role("button", name="保存合并结果").click()
@@ -259,10 +273,19 @@ def test_the_language_switch_is_remembered_for_the_user(login: Callable[..., Pag
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_main_pages_fit_the_screen(login: Callable[..., Page], viewport):
     pages = {
-        "home": "/", "search": "/search?q=邮件中断", "document": f"/docs/{OUTAGE}", "edit": f"/docs/{OUTAGE}/edit",
-        "history": f"/docs/{OUTAGE}/history", "diff": f"/docs/{OUTAGE}/diff", "archive": "/archive",
-        "asof": f"/asof/{(dt.date.today() - dt.timedelta(days=30)).isoformat()}/", "audit": "/audit",
-        "users": "/admin/users", "health": "/admin/health", "account": "/account", "not-found": "/docs/没有这篇",
+        "home": "/",
+        "search": "/search?q=邮件中断",
+        "document": f"/docs/{OUTAGE}",
+        "edit": f"/docs/{OUTAGE}/edit",
+        "history": f"/docs/{OUTAGE}/history",
+        "diff": f"/docs/{OUTAGE}/diff",
+        "archive": "/archive",
+        "asof": f"/asof/{(dt.date.today() - dt.timedelta(days=30)).isoformat()}/",
+        "audit": "/audit",
+        "users": "/admin/users",
+        "health": "/admin/health",
+        "account": "/account",
+        "not-found": "/docs/没有这篇",
     }
     admin = login("admin")
     admin.set_viewport_size(viewport)

@@ -88,8 +88,13 @@ def test_the_lifecycle_pages_fit_the_screen(login, site, viewport):
     folder = web_accounts.ARTIFACTS / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     name = "phone" if viewport is PHONE else "desktop"
-    for label, url in (("archive", "/archive"), ("asof", f"/asof/{moment}/"), ("drafts", "/drafts"),
-                       ("review-due", "/review-due"), ("diff", f"/docs/{BACKUP}/diff")):
+    for label, url in (
+        ("archive", "/archive"),
+        ("asof", f"/asof/{moment}/"),
+        ("drafts", "/drafts"),
+        ("review-due", "/review-due"),
+        ("diff", f"/docs/{BACKUP}/diff"),
+    ):
         archivist.goto(url)
         expect(archivist.locator("main h1")).to_be_visible()
         width = archivist.evaluate("document.documentElement.scrollWidth")

@@ -83,10 +83,16 @@ def site(app: Flask) -> Iterator[Site]:
     production), with three documents."""
     with KbServer(Path(app.config["INSTANCE_DIR"])) as server:
         site = Site(server.url, app)
-        site.save("wang.editor", BACKUP, "数据库备份策略", BACKUP_BODY, tags="备份, 数据库",
-                  access_level="internal", message="新建备份策略")
-        site.save("admin", CONTACTS, "应急联系人名单", CONTACTS_BODY, tags="安全, 备份",
-                  access_level="confidential")
+        site.save(
+            "wang.editor",
+            BACKUP,
+            "数据库备份策略",
+            BACKUP_BODY,
+            tags="备份, 数据库",
+            access_level="internal",
+            message="新建备份策略",
+        )
+        site.save("admin", CONTACTS, "应急联系人名单", CONTACTS_BODY, tags="安全, 备份", access_level="confidential")
         site.save("wang.editor", HOURS, "服务时间", HOURS_BODY, tags="服务台", access_level="public")
         yield site
 
@@ -275,8 +281,9 @@ def test_a_stale_edit_that_overlaps_shows_the_conflict_page(login, site):
     expect(page.locator("pre.your-version")).to_contain_text("晚上十一点")
     # the form holds the merge, the overlapping line from each side between labelled markers
     merge = page.get_by_label("正文（Markdown）")
-    expect(merge).to_have_value(re.compile(
-        "<<<<<<< 当前版本\n每日凌晨三点.*\n=======\n每日晚上十一点.*\n>>>>>>> 您的版本\n"))
+    expect(merge).to_have_value(
+        re.compile("<<<<<<< 当前版本\n每日凌晨三点.*\n=======\n每日晚上十一点.*\n>>>>>>> 您的版本\n")
+    )
     page.get_by_role("button", name="保存合并结果").click()  # markers left in: refused, text kept
     expect(page.get_by_role("alert")).to_contain_text("冲突标记")
     merged = page.get_by_label("正文（Markdown）").input_value()

@@ -109,8 +109,14 @@ def killed_while_saving(app: Flask, tmp_path: Path, url: str, body: str, user: s
     stores.close()
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    child = subprocess.run([sys.executable, str(script), app.config["INSTANCE_DIR"], url, body], cwd=ROOT,
-                           env={**os.environ, "KB_TEST_TOKEN": token}, capture_output=True, text=True, timeout=120)
+    child = subprocess.run(
+        [sys.executable, str(script), app.config["INSTANCE_DIR"], url, body],
+        cwd=ROOT,
+        env={**os.environ, "KB_TEST_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert child.returncode == 17, child.stdout + child.stderr
     assert "answered" not in child.stdout
     return before
@@ -122,14 +128,24 @@ def test_a_process_killed_after_its_commit_is_recorded_at_the_next_start(app, ed
     store = app.extensions["kb.stores"].store
     left = store.head()
     assert left != before  # the commit stands in git …
-    assert dict(store.revision(left).trailers) == {"action": "update", "actor": "wang.editor", "path": "流程/变更",
-                                                    "level": "confidential"}
+    assert dict(store.revision(left).trailers) == {
+        "action": "update",
+        "actor": "wang.editor",
+        "path": "流程/变更",
+        "level": "confidential",
+    }
     assert not audit_entries(app, revision=left)  # … with no entry
 
     again = create_app({"TESTING": True, "INSTANCE_DIR": app.config["INSTANCE_DIR"]})
     [entry] = audit_entries(again, revision=left)
-    assert (entry.actor, entry.action, entry.target, entry.level, entry.outcome, entry.detail) == \
-        ("wang.editor", "update", "流程/变更", "confidential", "ok", RECOVERED)
+    assert (entry.actor, entry.action, entry.target, entry.level, entry.outcome, entry.detail) == (
+        "wang.editor",
+        "update",
+        "流程/变更",
+        "confidential",
+        "ok",
+        RECOVERED,
+    )
     assert entry.at == store.revision(left).date
     stores = again.extensions["kb.stores"]
     with stores.sessions() as session:
@@ -148,11 +164,14 @@ def test_a_process_killed_after_a_draft_commit_is_recorded_by_kb_check(app, edit
 
     result = CliRunner().invoke(kb_cli, ["check"], env=env)
     assert result.exit_code == 0, result.output  # repaired: nothing is left to do
-    assert f"audit: recovered entry for {draft.revision.id[:10]} (draft_save 流程/受理 by wang.editor)" \
-        in result.output
+    assert f"audit: recovered entry for {draft.revision.id[:10]} (draft_save 流程/受理 by wang.editor)" in result.output
     [entry] = audit_entries(app, revision=draft.revision.id)
-    assert (entry.actor, entry.action, entry.target, entry.detail) == \
-        ("wang.editor", "draft_save", "流程/受理", RECOVERED)
+    assert (entry.actor, entry.action, entry.target, entry.detail) == (
+        "wang.editor",
+        "draft_save",
+        "流程/受理",
+        RECOVERED,
+    )
     verify = CliRunner().invoke(kb_cli, ["audit", "verify"], env=env)
     assert verify.exit_code == 0, verify.output
 
@@ -298,7 +317,8 @@ SUBSCRIBERS = {
 
 @pytest.mark.parametrize("stage", sorted(SUBSCRIBERS))
 def test_a_full_disk_after_the_durable_commit_and_entry_is_a_success_whose_revision_stands(
-        app, editor, monkeypatch, stage):
+    app, editor, monkeypatch, stage
+):
     save(editor, "流程/变更", "第一版")
     SUBSCRIBERS[stage](monkeypatch, app)
     answer = put(editor, "流程/变更", "磁盘满时的第二版")
@@ -324,8 +344,13 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs for the content repository (root only; skipped elsewhere)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs root to mount a small tmpfs")
     try:
         yield mount
@@ -367,8 +392,7 @@ def test_a_real_full_disk_answers_507(full_disk, tmp_path, size):
         app.extensions["kb.stores"].close()
 
 
-def test_a_failure_when_the_draft_follows_a_move_leaves_the_move_and_the_draft_where_it_was(
-        app, editor, monkeypatch):
+def test_a_failure_when_the_draft_follows_a_move_leaves_the_move_and_the_draft_where_it_was(app, editor, monkeypatch):
     """The move is durable and recorded before its draft follows: a failure of the draft's own
     entry undoes only the draft's step, and the move answers success."""
     save(editor, "旧/位置", "正文")

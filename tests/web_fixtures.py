@@ -48,8 +48,11 @@ def chromium_executable() -> str:
         found = candidate and shutil.which(candidate)
         if found:
             return found
-    pytest.fail("Chromium not found: install it (`apt-get install chromium`, as scripts/test.sh does) "
-                "or point KB_CHROMIUM at the executable", pytrace=False)
+    pytest.fail(
+        "Chromium not found: install it (`apt-get install chromium`, as scripts/test.sh does) "
+        "or point KB_CHROMIUM at the executable",
+        pytrace=False,
+    )
 
 
 class LiveServer:
@@ -65,8 +68,9 @@ class LiveServer:
         self._thread.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.server.shutdown()
         self._thread.join(timeout=10)
         self.server.server_close()
@@ -95,12 +99,25 @@ class KbServer:
             self.url = f"http://127.0.0.1:{port}"
             with self._log.open("ab") as log:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "kb", "serve", "--host", "127.0.0.1", "--port", str(port),
-                     "--workers", str(self.workers)], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                    [
+                        sys.executable,
+                        "-m",
+                        "kb",
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        str(self.workers),
+                    ],
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             if self._wait_until_up():
                 return self
-        pytest.fail(f"kb serve did not start; its log:\n{self._log.read_text(errors='replace')[-4000:]}",
-                    pytrace=False)
+        pytest.fail(f"kb serve did not start; its log:\n{self._log.read_text(errors='replace')[-4000:]}", pytrace=False)
 
     def _wait_until_up(self) -> bool:
         deadline = time.monotonic() + self.STARTUP_SECONDS
@@ -125,8 +142,9 @@ class KbServer:
                 self._process.kill()
                 self._process.wait()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self._stop()
 
 
@@ -168,5 +186,6 @@ def take_screenshot(target: Path, document: str = "02-process/变更管理流程
 
 
 if __name__ == "__main__":
-    take_screenshot(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
-                    / "docs" / "screenshot.png")
+    take_screenshot(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+    )

@@ -107,9 +107,11 @@ def _known(revision: str) -> bool:
 
 
 def _too_new(revision: str) -> SchemaError:
-    return SchemaError(f"数据库结构版本 {revision} 比本程序新（本程序为 {head()}），`kb migrate` 不会降级，"
-                       f"请使用创建它的 kb 版本 (the database schema is at revision {revision}, newer than this "
-                       f"kb's {head()}: run the kb that migrated it; `kb migrate` does not downgrade)")
+    return SchemaError(
+        f"数据库结构版本 {revision} 比本程序新（本程序为 {head()}），`kb migrate` 不会降级，"
+        f"请使用创建它的 kb 版本 (the database schema is at revision {revision}, newer than this "
+        f"kb's {head()}: run the kb that migrated it; `kb migrate` does not downgrade)"
+    )
 
 
 def require_head(engine: Engine) -> None:
@@ -128,8 +130,10 @@ def require_head(engine: Engine) -> None:
         where_zh, where_en = "未记录版本（建于迁移机制之前）", "has no recorded revision (made before migrations)"
     else:
         where_zh, where_en = f"为版本 {found}", f"is at revision {found}"
-    raise SchemaError(f"数据库结构{where_zh}，本程序需要 {head()}：请先备份数据库，再运行 `kb migrate` "
-                      f"(the database schema {where_en}; this kb needs {head()}: back it up, then run `kb migrate`)")
+    raise SchemaError(
+        f"数据库结构{where_zh}，本程序需要 {head()}：请先备份数据库，再运行 `kb migrate` "
+        f"(the database schema {where_en}; this kb needs {head()}: back it up, then run `kb migrate`)"
+    )
 
 
 def upgrade(url: str | sa.URL) -> Report:
@@ -152,8 +156,7 @@ def upgrade(url: str | sa.URL) -> Report:
         elif not _known(before):
             raise _too_new(before)
         if before is not None:
-            report.steps = [script.revision for script in
-                            reversed(list(_scripts().iterate_revisions(head(), before)))]
+            report.steps = [script.revision for script in reversed(list(_scripts().iterate_revisions(head(), before)))]
         command.upgrade(_config(connection), "head")
         return report
 
@@ -182,4 +185,3 @@ def _locking_engine(url: sa.URL) -> Engine:
         connection.exec_driver_sql("BEGIN EXCLUSIVE")
 
     return engine
-

@@ -36,9 +36,11 @@ def adopt(connection: Connection) -> list[str]:
             if column.name in present:
                 continue
             if not column.nullable:
-                raise SchemaError(f"表 {table.name} 缺少必需的列 {column.name}，无法升级 "
-                                  f"(table {table.name} lacks the required column {column.name}: "
-                                  "the database was made by an incompatible kb)")
+                raise SchemaError(
+                    f"表 {table.name} 缺少必需的列 {column.name}，无法升级 "
+                    f"(table {table.name} lacks the required column {column.name}: "
+                    "the database was made by an incompatible kb)"
+                )
             operations.add_column(table.name, sa.Column(column.name, column.type))
             changed.append(f"{table.name}.{column.name}")
         indexes = {index["name"] for index in inspector.get_indexes(table.name)}

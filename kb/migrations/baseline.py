@@ -20,7 +20,8 @@ def _at(name: str, *, nullable: bool = False, index: bool = False) -> sa.Column:
 
 
 sa.Table(
-    "users", schema,
+    "users",
+    schema,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(256), nullable=False),
@@ -33,7 +34,8 @@ sa.Table(
     sa.Column("language", sa.String(8)),
 )
 sa.Table(
-    "login_sessions", schema,
+    "login_sessions",
+    schema,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
@@ -42,7 +44,8 @@ sa.Table(
     _at("expires_at"),
 )
 sa.Table(
-    "api_tokens", schema,
+    "api_tokens",
+    schema,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
@@ -53,7 +56,8 @@ sa.Table(
     _at("last_used_at", nullable=True),
 )
 sa.Table(
-    "audit_trail", schema,
+    "audit_trail",
+    schema,
     sa.Column("id", sa.Integer, primary_key=True),
     _at("at", index=True),
     sa.Column("actor", sa.String(64), nullable=False, index=True),
@@ -69,7 +73,8 @@ sa.Table(
     sa.Index("ix_audit_action_at", "action", "at"),
 )
 sa.Table(
-    "documents", schema,
+    "documents",
+    schema,
     sa.Column("path", sa.String(200), primary_key=True),
     sa.Column("title", sa.String(300), nullable=False),
     sa.Column("access", sa.String(16), nullable=False, index=True),
@@ -85,20 +90,31 @@ sa.Table(
     sa.Column("archive_reason", sa.String(500)),
 )
 sa.Table(
-    "document_tags", schema,
-    sa.Column("path", sa.String(200), sa.ForeignKey("documents.path", ondelete="CASCADE", onupdate="CASCADE"),
-              primary_key=True),
+    "document_tags",
+    schema,
+    sa.Column(
+        "path",
+        sa.String(200),
+        sa.ForeignKey("documents.path", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("tag", sa.String(100), primary_key=True, index=True),
     sa.Column("position", sa.Integer, nullable=False),
 )
 sa.Table(
-    "document_links", schema,
-    sa.Column("source", sa.String(200), sa.ForeignKey("documents.path", ondelete="CASCADE", onupdate="CASCADE"),
-              primary_key=True),
+    "document_links",
+    schema,
+    sa.Column(
+        "source",
+        sa.String(200),
+        sa.ForeignKey("documents.path", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("target", sa.String(200), primary_key=True, index=True),
 )
 sa.Table(
-    "versions", schema,
+    "versions",
+    schema,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("path", sa.String(200), nullable=False),
     sa.Column("file_path", sa.String(200), nullable=False, index=True),
@@ -115,7 +131,8 @@ sa.Table(
     sa.Index("ix_versions_path_id", "path", "id"),
 )
 sa.Table(
-    "sync_state", schema,
+    "sync_state",
+    schema,
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("commit", sa.String(40)),
 )

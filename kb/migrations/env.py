@@ -7,7 +7,8 @@ from alembic import context
 
 from kb.models import Base
 
-context.configure(connection=context.config.attributes["connection"], target_metadata=Base.metadata,
-                  render_as_batch=True)  # SQLite alters a table by copying it; batch mode does that
+context.configure(
+    connection=context.config.attributes["connection"], target_metadata=Base.metadata, render_as_batch=True
+)  # SQLite alters a table by copying it; batch mode does that
 with context.begin_transaction():
     context.run_migrations()

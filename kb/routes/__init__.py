@@ -31,8 +31,12 @@ csrf = CSRFProtect()
 def _csrf_for_cookie_calls() -> None:
     """An API call that changes something and rides on the session cookie (not a token) must
     carry the CSRF token (``X-CSRFToken``), or another site could make it in the user's name."""
-    if (request.path.startswith("/api/") and request.method not in SAFE_METHODS
-            and current_app.config["WTF_CSRF_ENABLED"] and session_authenticated()):
+    if (
+        request.path.startswith("/api/")
+        and request.method not in SAFE_METHODS
+        and current_app.config["WTF_CSRF_ENABLED"]
+        and session_authenticated()
+    ):
         csrf.protect()
 
 

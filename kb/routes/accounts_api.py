@@ -33,14 +33,26 @@ MAX_ID = 2**63 - 1
 
 
 def user_json(user: User) -> dict:
-    return {"username": user.username, "role": user.role, "clearance": user.clearance,
-            "display_name": user.display_name, "email": user.email, "active": user.active,
-            "created_at": iso(user.created_at)}
+    return {
+        "username": user.username,
+        "role": user.role,
+        "clearance": user.clearance,
+        "display_name": user.display_name,
+        "email": user.email,
+        "active": user.active,
+        "created_at": iso(user.created_at),
+    }
 
 
 def token_json(row: ApiToken) -> dict:
-    return {"id": row.id, "name": row.name, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
-            "last_used_at": iso(row.last_used_at), "revoked_at": iso(row.revoked_at)}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "created_at": iso(row.created_at),
+        "expires_at": iso(row.expires_at),
+        "last_used_at": iso(row.last_used_at),
+        "revoked_at": iso(row.revoked_at),
+    }
 
 
 @bp.post("/tokens")
@@ -50,8 +62,7 @@ def create_token(json: TokenRequest) -> tuple[Response, int]:
     """Username and password for a token, shown once; sign-in is throttled and audited."""
     trail = extensions.stores().audit
     user = logins.sign_in(trail, db.session(), json.username, json.password, address(), "token_login")
-    token, row = tokens.issue(trail, users.principal(user, address=address()), user, json.name,
-                              json.expires_in_days)
+    token, row = tokens.issue(trail, users.principal(user, address=address()), user, json.name, json.expires_in_days)
     return jsonify(token=token, username=user.username, role=user.role, **token_json(row)), 201
 
 
@@ -79,10 +90,15 @@ def revoke_token(token_id: int) -> tuple[str, int]:
 def me() -> Response:
     """Who the caller is and what their role allows: the quickest way to see a role's reach."""
     user = current_user()
-    return jsonify(username=user.username, role=user.role, clearance=user.clearance,
-                   display_name=user.display_name, visible_levels=access.visible_levels(user),
-                   visible_statuses=access.visible_statuses(user),
-                   actions=sorted(action for action in access.ACTION_ROLE if access.can(user, action)))
+    return jsonify(
+        username=user.username,
+        role=user.role,
+        clearance=user.clearance,
+        display_name=user.display_name,
+        visible_levels=access.visible_levels(user),
+        visible_statuses=access.visible_statuses(user),
+        actions=sorted(action for action in access.ACTION_ROLE if access.can(user, action)),
+    )
 
 
 @bp.post("/users")
@@ -108,8 +124,9 @@ def list_users() -> Response:
 def update_user(username: str, json: UserUpdate) -> Response:
     """Change role, clearance, active, password, display_name or email (admin); disabling or a
     password reset ends sessions and revokes tokens."""
-    user = users.update_user(extensions.stores().audit, current_user(), username,
-                             json.model_dump(mode="json", exclude_unset=True))
+    user = users.update_user(
+        extensions.stores().audit, current_user(), username, json.model_dump(mode="json", exclude_unset=True)
+    )
     return jsonify(user_json(user))
 
 

@@ -43,15 +43,19 @@ def _account_page(new_token: str | None = None, error: str | None = None, status
 
 def _users_page(form: dict | None = None, error: str | None = None, status: int = 200) -> tuple[str, int]:
     rows = users.list_users(db.session(), current_user())
-    return render_template("admin_users.html", users=rows, form=form or {"role": "reader", "clearance": "internal"},
-                           error=error, clearances=_grantable()), status
+    return render_template(
+        "admin_users.html",
+        users=rows,
+        form=form or {"role": "reader", "clearance": "internal"},
+        error=error,
+        clearances=_grantable(),
+    ), status
 
 
 def _user_page(username: str, error: str | None = None, status: int = 200) -> tuple[str, int]:
     user = users.get_user(db.session(), username)
     rows = tokens.list_tokens(db.session(), current_user(), username)
-    return render_template("admin_user.html", user=user, tokens=rows, error=error,
-                           clearances=_grantable()), status
+    return render_template("admin_user.html", user=user, tokens=rows, error=error, clearances=_grantable()), status
 
 
 @bp.get("/account")
@@ -68,8 +72,9 @@ def change_password() -> Response | tuple[str, int]:
         return _account_page(error=_("The two new passwords differ."), status=400)
     try:
         validated(PasswordChange, {"password": form.get("new_password", "")}, select_locale())
-        users.change_own_password(extensions.stores().audit, current_user(), form.get("current_password", ""),
-                                  form.get("new_password", ""))
+        users.change_own_password(
+            extensions.stores().audit, current_user(), form.get("current_password", ""), form.get("new_password", "")
+        )
     except KBError as error:
         return _account_page(error=error.message, status=error.status)
     flash(_("Password changed; please log in again."), "ok")
@@ -86,8 +91,9 @@ def create_token() -> tuple[str, int]:
         user = users.get_user(db.session(), current_user().username)
         # a number the form cannot read goes on as text, and tokens.issue refuses it with a message
         expires: object = int(days) if re.fullmatch(r"-?\d{1,6}", days) else days or None
-        token, _row = tokens.issue(extensions.stores().audit, current_user(), user, request.form.get("name", ""),
-                                   expires)
+        token, _row = tokens.issue(
+            extensions.stores().audit, current_user(), user, request.form.get("name", ""), expires
+        )
     except KBError as error:
         return _account_page(error=error.message, status=error.status)
     return _account_page(new_token=token, status=201)
@@ -99,8 +105,9 @@ def revoke_token(token_id: int) -> Response:
     row = tokens.revoke(extensions.stores().audit, current_user(), token_id)
     flash(_("Token revoked."), "ok")
     owner = row.user.username
-    return redirect(url_for("admin.edit_user", username=owner) if owner != current_user().username
-                    else url_for("admin.account"))
+    return redirect(
+        url_for("admin.edit_user", username=owner) if owner != current_user().username else url_for("admin.account")
+    )
 
 
 @bp.post("/account/language")
@@ -140,8 +147,9 @@ def user_list() -> tuple[str, int]:
 def add_user() -> Response | tuple[str, int]:
     form = {name: request.form.get(name, "") for name in users.USER_FIELDS}
     try:
-        checked = validated(UserCreate, {key: value for key, value in form.items() if value or key == "password"},
-                            select_locale())
+        checked = validated(
+            UserCreate, {key: value for key, value in form.items() if value or key == "password"}, select_locale()
+        )
         user = users.add_user(extensions.stores().audit, current_user(), checked.model_dump(mode="json"))
     except KBError as error:
         return _users_page(form=form | {"password": ""}, error=error.message, status=error.status)
@@ -166,21 +174,28 @@ def update_user(username: str) -> Response | tuple[str, int]:
         changes["password"] = form["password"]
     try:
         checked = validated(UserUpdate, changes, select_locale())
-        users.update_user(extensions.stores().audit, current_user(), username,
-                          checked.model_dump(mode="json", exclude_unset=True))
+        users.update_user(
+            extensions.stores().audit, current_user(), username, checked.model_dump(mode="json", exclude_unset=True)
+        )
     except KBError as error:
         return _user_page(username, error=error.message, status=error.status)
     flash(_("Saved."), "ok")
     return redirect(url_for("admin.edit_user", username=username))
 
 
-def _synonyms_page(form: dict | None = None, error: str | None = None, error_line: int | None = None,
-                   status: int = 200) -> tuple[str, int]:
+def _synonyms_page(
+    form: dict | None = None, error: str | None = None, error_line: int | None = None, status: int = 200
+) -> tuple[str, int]:
     stores = extensions.stores()
     current = synonyms.read(stores, current_user())
-    return render_template("admin_synonyms.html", form=form or {"text": current.text, "message": ""},
-                           current=current, changes=synonyms.history(stores, db.session(), current_user()),
-                           error=error, error_line=error_line), status
+    return render_template(
+        "admin_synonyms.html",
+        form=form or {"text": current.text, "message": ""},
+        current=current,
+        changes=synonyms.history(stores, db.session(), current_user()),
+        error=error,
+        error_line=error_line,
+    ), status
 
 
 @bp.get("/admin/synonyms")

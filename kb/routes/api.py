@@ -34,11 +34,23 @@ bp = Blueprint("api", __name__)
 
 def _document_json(view: DocumentView) -> dict:
     return {
-        "path": view.path, "title": view.title, "body": view.body, "html": view.html, "tags": view.tags,
-        "access": view.access, "status": view.status, "owner": view.owner, "revision": view.revision,
-        "updated_at": iso(view.updated_at), "updated_by": view.updated_by, "review_by": view.review_by,
-        "current": view.current, "message": view.message, "archived_at": view.archived_at,
-        "archived_by": view.archived_by, "archive_reason": view.archive_reason,
+        "path": view.path,
+        "title": view.title,
+        "body": view.body,
+        "html": view.html,
+        "tags": view.tags,
+        "access": view.access,
+        "status": view.status,
+        "owner": view.owner,
+        "revision": view.revision,
+        "updated_at": iso(view.updated_at),
+        "updated_by": view.updated_by,
+        "review_by": view.review_by,
+        "current": view.current,
+        "message": view.message,
+        "archived_at": view.archived_at,
+        "archived_by": view.archived_by,
+        "archive_reason": view.archive_reason,
     }
 
 
@@ -49,20 +61,44 @@ def list_docs(query: ListQuery) -> Response:
     """The documents now, or (``at``: archivists) the knowledge base as it was at a date."""
     if query.at:
         return _list_as_of(query)
-    total, rows = documents.list_documents(db.session(), current_user(), prefix=query.prefix, tag=query.tag,
-                                           status=query.status, page=query.page, per_page=query.per_page)
-    items = [{"path": r.path, "title": r.title, "tags": r.tag_names, "access": r.access, "status": r.status,
-              "updated_at": iso(r.updated_at), "updated_by": r.updated_by, "revision": r.revision}
-             for r in rows]
+    total, rows = documents.list_documents(
+        db.session(),
+        current_user(),
+        prefix=query.prefix,
+        tag=query.tag,
+        status=query.status,
+        page=query.page,
+        per_page=query.per_page,
+    )
+    items = [
+        {
+            "path": r.path,
+            "title": r.title,
+            "tags": r.tag_names,
+            "access": r.access,
+            "status": r.status,
+            "updated_at": iso(r.updated_at),
+            "updated_by": r.updated_by,
+            "revision": r.revision,
+        }
+        for r in rows
+    ]
     return jsonify(total=total, items=items)
 
 
 def _list_as_of(query: ListQuery) -> Response:
-    past = lifecycle.list_as_of(_stores(), db.session(), current_user(), query.at, prefix=query.prefix,
-                                page=query.page, per_page=query.per_page)
-    return jsonify(total=past.total, at=iso(past.when), revision=past.revision.id if past.revision else None,
-                   items=[{"path": d.path, "title": d.title, "access": d.access, "status": d.status,
-                           "current_path": d.current_path} for d in past.items])
+    past = lifecycle.list_as_of(
+        _stores(), db.session(), current_user(), query.at, prefix=query.prefix, page=query.page, per_page=query.per_page
+    )
+    return jsonify(
+        total=past.total,
+        at=iso(past.when),
+        revision=past.revision.id if past.revision else None,
+        items=[
+            {"path": d.path, "title": d.title, "access": d.access, "status": d.status, "current_path": d.current_path}
+            for d in past.items
+        ],
+    )
 
 
 @bp.get("/docs/<path:path>")
@@ -70,8 +106,7 @@ def _list_as_of(query: ListQuery) -> Response:
 @operation({200: DocumentOut}, moves=True)
 def get_doc(path: str, query: ReadQuery) -> Response:
     """Read a document, now, at a revision or at a date."""
-    view = documents.get_document(_stores(), db.session(), current_user(), path, revision=query.revision,
-                                  at=query.at)
+    view = documents.get_document(_stores(), db.session(), current_user(), path, revision=query.revision, at=query.at)
     return jsonify(_document_json(view))
 
 
@@ -91,8 +126,16 @@ def put_doc(path: str, json: DocumentWrite) -> tuple[Response, int]:
     """Create (201) or update (200) a document; a stale ``base_revision`` is merged, or 409."""
     data = json.model_dump(mode="json")
     result = documents.save_document(
-        _stores(), db.session(), current_user(), path, title=data["title"], body=data["body"],
-        tags=data["tags"], access_level=data["access"], review_by=data["review_by"], message=data["message"],
+        _stores(),
+        db.session(),
+        current_user(),
+        path,
+        title=data["title"],
+        body=data["body"],
+        tags=data["tags"],
+        access_level=data["access"],
+        review_by=data["review_by"],
+        message=data["message"],
         base_revision=data["base_revision"],
     )
     return jsonify(path=result.path, revision=result.revision, merged=result.merged), 201 if result.created else 200
@@ -113,9 +156,21 @@ def delete_doc(path: str, query: DeleteQuery) -> tuple[str, int]:
 def doc_history(path: str) -> Response:
     """Versions, newest first."""
     versions = documents.history(extensions.stores(), db.session(), current_user(), path)
-    return jsonify(path=path, versions=[
-        {"revision": v.revision, "author": v.author_name, "email": v.author_email, "date": iso(v.date),
-         "message": v.message, "kind": v.kind, "path": v.file_path} for v in versions])
+    return jsonify(
+        path=path,
+        versions=[
+            {
+                "revision": v.revision,
+                "author": v.author_name,
+                "email": v.author_email,
+                "date": iso(v.date),
+                "message": v.message,
+                "kind": v.kind,
+                "path": v.file_path,
+            }
+            for v in versions
+        ],
+    )
 
 
 @bp.get("/docs/<path:path>/diff")
@@ -123,8 +178,7 @@ def doc_history(path: str) -> Response:
 @operation({200: Diff}, moves=True)
 def doc_diff(path: str, query: DiffQuery) -> Response:
     """A unified diff between two revisions (default: the last change)."""
-    comparison = documents.diff(_stores(), db.session(), current_user(), path, query.from_ or None,
-                                query.to or None)
+    comparison = documents.diff(_stores(), db.session(), current_user(), path, query.from_ or None, query.to or None)
     return jsonify(path=path, diff=comparison.unified())
 
 
@@ -152,13 +206,35 @@ def move_doc(path: str, json: Move) -> Response:
 def search_docs(query: SearchQuery) -> Response:
     """Full-text search, Chinese and English."""
     result = search.search(
-        extensions.index(), extensions.stores().audit, current_user(), query.q, tag=query.tag, status=query.status,
-        path_prefix=query.path, limit=query.limit, offset=query.offset,
+        extensions.index(),
+        extensions.stores().audit,
+        current_user(),
+        query.q,
+        tag=query.tag,
+        status=query.status,
+        path_prefix=query.path,
+        limit=query.limit,
+        offset=query.offset,
     )
-    return jsonify(total=result.total, suggestion=result.suggestion, related=result.related, hits=[
-        {"path": h.path, "title": h.title, "snippet": h.snippet, "section": h.section,
-         "score": round(h.score, 4), "tags": h.tags,
-         "access": h.access, "status": h.status, "updated_at": iso(h.updated_at)} for h in result.hits])
+    return jsonify(
+        total=result.total,
+        suggestion=result.suggestion,
+        related=result.related,
+        hits=[
+            {
+                "path": h.path,
+                "title": h.title,
+                "snippet": h.snippet,
+                "section": h.section,
+                "score": round(h.score, 4),
+                "tags": h.tags,
+                "access": h.access,
+                "status": h.status,
+                "updated_at": iso(h.updated_at),
+            }
+            for h in result.hits
+        ],
+    )
 
 
 @bp.get("/openapi.json")

@@ -36,8 +36,11 @@ def _page() -> tuple[Filters, int, int, int, list[AuditEntry]]:
 
 def _csv() -> Response:
     chunks = extensions.stores().audit.export_csv(current_user(), _filters())
-    return Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=kb-audit.csv"})
+    return Response(
+        stream_with_context(chunks),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=kb-audit.csv"},
+    )
 
 
 @bp.get("/api/v1/audit")
@@ -75,9 +78,18 @@ def page() -> str:
     verification = trail.check(db.session(), current_user()) if request.args.get("verify") else None
     filters, page_number, per_page, total, rows = _page()
     last_check, entries_since = trail.last_check(db.session())
-    return render_template("audit.html", filters=filters, page=page_number, per_page=per_page, total=total,
-                           rows=rows, verification=verification, last_check=last_check,
-                           entries_since=entries_since, outcomes=OUTCOMES)
+    return render_template(
+        "audit.html",
+        filters=filters,
+        page=page_number,
+        per_page=per_page,
+        total=total,
+        rows=rows,
+        verification=verification,
+        last_check=last_check,
+        entries_since=entries_since,
+        outcomes=OUTCOMES,
+    )
 
 
 @bp.get("/audit/export")

@@ -37,11 +37,18 @@ def login() -> Response | tuple[str, int, dict]:
     error, status, headers = None, 200, {}
     if request.method == "POST":
         try:
-            user = logins.sign_in(extensions.stores().audit, db.session(), request.form.get("username", ""),
-                                  request.form.get("password", ""), auth.address())
+            user = logins.sign_in(
+                extensions.stores().audit,
+                db.session(),
+                request.form.get("username", ""),
+                request.form.get("password", ""),
+                auth.address(),
+            )
         except TooManyRequests as throttled:
-            error, status = _("Too many failed attempts. Try again in %(n)s seconds.",
-                              n=throttled.details["retry_after"]), 429
+            error, status = (
+                _("Too many failed attempts. Try again in %(n)s seconds.", n=throttled.details["retry_after"]),
+                429,
+            )
             headers = {"Retry-After": str(throttled.details["retry_after"])}
         except (Unauthorized, BadRequest):
             error, status = _("Wrong username or password."), 401

@@ -44,17 +44,25 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None,
-                   reference: str | None = None) -> tuple[Response, int]:
+def error_response(
+    status: int, code: str, message: str, details: dict | None = None, reference: str | None = None
+) -> tuple[Response, int]:
     if wants_json():
         payload: dict = {"code": code, "message": message}
         payload.update(details or {})
         return jsonify(error=payload), status
     # a 409 names the document the user was working on: the way back to it
     doc_path = (request.view_args or {}).get("path") if status == 409 else None
-    page = render_template("error.html", status=status, code=code, message=message, details=details or {},
-                           reference=reference, doc_path=doc_path if isinstance(doc_path, str) else None,
-                           method=request.method)
+    page = render_template(
+        "error.html",
+        status=status,
+        code=code,
+        message=message,
+        details=details or {},
+        reference=reference,
+        doc_path=doc_path if isinstance(doc_path, str) else None,
+        method=request.method,
+    )
     return make_response(page), status
 
 
@@ -74,16 +82,19 @@ def _viewer_or_anonymous() -> None:
 
 def _bare_page(status: int, reference: str) -> Response:
     """The last resort when the error page cannot be drawn: no template, no database."""
-    text = (f"<!doctype html><meta charset=utf-8><title>{status}</title><h1>服务器内部错误 (internal server error)"
-            f"</h1><p>请稍后重试；如仍出错，请把事件编号告知管理员 (try again later; if it persists, give the "
-            f"administrator this reference): <code>{escape(reference)}</code></p>")
+    text = (
+        f"<!doctype html><meta charset=utf-8><title>{status}</title><h1>服务器内部错误 (internal server error)"
+        f"</h1><p>请稍后重试；如仍出错，请把事件编号告知管理员 (try again later; if it persists, give the "
+        f"administrator this reference): <code>{escape(reference)}</code></p>"
+    )
     return Response(text, status, mimetype="text/html")
 
 
 def _audit_refusal(action: str, reason: str) -> None:
     """Refused attempts (a role that may not, a forged form) are what an auditor looks for."""
-    extensions.stores().audit.record(viewer(), action, request.path[:256], outcome="denied",
-                                     detail=f"{request.method}: {reason}"[:500])
+    extensions.stores().audit.record(
+        viewer(), action, request.path[:256], outcome="denied", detail=f"{request.method}: {reason}"[:500]
+    )
 
 
 def _follow_move(endpoint: str, location: str) -> WerkzeugResponse:
@@ -100,8 +111,9 @@ def register_errorhandlers(app: Flask) -> None:
                 return _follow_move(endpoint, error.details["location"])
             error = NotFound("文档不存在 (document not found)")  # a write never follows a move
         if isinstance(error, Forbidden):
-            _audit_refusal(getattr(current_app.view_functions.get(request.endpoint or ""), "kb_access", "request"),
-                           error.message)
+            _audit_refusal(
+                getattr(current_app.view_functions.get(request.endpoint or ""), "kb_access", "request"), error.message
+            )
         response, status = error_response(error.status, error.code, error.message, error.details)
         if isinstance(error, TooManyRequests):
             response.headers["Retry-After"] = str(error.details["retry_after"])
@@ -117,8 +129,9 @@ def register_errorhandlers(app: Flask) -> None:
             _audit_refusal("csrf", error.description)
         if status >= 500:
             reference = secrets.token_hex(4)
-            log.error("HTTP %s on %s %s (incident %s): %s", status, request.method, request.path, reference,
-                      error.description)
+            log.error(
+                "HTTP %s on %s %s (incident %s): %s", status, request.method, request.path, reference, error.description
+            )
             return _server_error(status, code, message, reference)
         response, status = error_response(status, code, message)
         if isinstance(error, MethodNotAllowed):

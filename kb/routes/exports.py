@@ -39,8 +39,14 @@ def export_zip(query: ExportQuery) -> Response:
     # not a ``with``: the response closes it once sent
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
     try:
-        export.export_zip(stores, current_user(), spool, path=query.path or None, prefix=query.prefix or None,
-                          history=HISTORY[query.history])
+        export.export_zip(
+            stores,
+            current_user(),
+            spool,
+            path=query.path or None,
+            prefix=query.prefix or None,
+            history=HISTORY[query.history],
+        )
     except BaseException:
         spool.close()
         raise

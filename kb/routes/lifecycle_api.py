@@ -37,13 +37,25 @@ bp = Blueprint("lifecycle_api", __name__)
 def draft_json(view: drafts.DraftView) -> dict:
     doc = view.doc
     return {
-        "path": view.path, "title": doc.title, "body": doc.body, "html": render(doc.body, view.path),
-        "tags": doc.tags, "access": doc.access, "review_by": doc.review_by, "state": view.state,
-        "comment": view.comment, "submitted_by": view.submitted_by, "base_revision": view.base_revision,
-        "revision": view.revision, "updated_at": iso(view.updated_at), "updated_by": view.updated_by,
+        "path": view.path,
+        "title": doc.title,
+        "body": doc.body,
+        "html": render(doc.body, view.path),
+        "tags": doc.tags,
+        "access": doc.access,
+        "review_by": doc.review_by,
+        "state": view.state,
+        "comment": view.comment,
+        "submitted_by": view.submitted_by,
+        "base_revision": view.base_revision,
+        "revision": view.revision,
+        "updated_at": iso(view.updated_at),
+        "updated_by": view.updated_by,
         "authors": view.authors,
-        "versions": [{"revision": v.revision, "author": v.author, "date": iso(v.date), "message": v.message,
-                      "state": v.state} for v in view.versions],
+        "versions": [
+            {"revision": v.revision, "author": v.author, "date": iso(v.date), "message": v.message, "state": v.state}
+            for v in view.versions
+        ],
     }
 
 
@@ -62,9 +74,18 @@ def save_draft(path: str, json: DraftWrite) -> tuple[Response, int]:
     """Save a draft version (201: the draft was started); readers keep seeing the published document."""
     data = json.model_dump(mode="json")
     revision, created = drafts.save_draft(
-        _stores(), db.session(), current_user(), path, title=data["title"], body=data["body"], tags=data["tags"],
-        access_level=data["access"], review_by=data["review_by"], message=data["message"],
-        draft_revision=data["draft_revision"])
+        _stores(),
+        db.session(),
+        current_user(),
+        path,
+        title=data["title"],
+        body=data["body"],
+        tags=data["tags"],
+        access_level=data["access"],
+        review_by=data["review_by"],
+        message=data["message"],
+        draft_revision=data["draft_revision"],
+    )
     return jsonify(path=path, draft_revision=revision), 201 if created else 200
 
 
@@ -111,10 +132,23 @@ def return_draft(path: str, json: SendBack) -> Response:
 def list_drafts(query: DraftsQuery) -> Response:
     """Open drafts the caller may see (editors)."""
     views = drafts.list_drafts(_stores(), db.session(), current_user(), query.state)
-    return jsonify(items=[{"path": v.path, "title": v.doc.title, "access": v.doc.access, "state": v.state,
-                           "comment": v.comment, "submitted_by": v.submitted_by, "base_revision": v.base_revision,
-                           "revision": v.revision, "updated_at": iso(v.updated_at), "updated_by": v.updated_by}
-                          for v in views])
+    return jsonify(
+        items=[
+            {
+                "path": v.path,
+                "title": v.doc.title,
+                "access": v.doc.access,
+                "state": v.state,
+                "comment": v.comment,
+                "submitted_by": v.submitted_by,
+                "base_revision": v.base_revision,
+                "revision": v.revision,
+                "updated_at": iso(v.updated_at),
+                "updated_by": v.updated_by,
+            }
+            for v in views
+        ]
+    )
 
 
 @bp.post("/docs/<path:path>/archive")
@@ -142,12 +176,31 @@ def archived(query: ArchiveQuery) -> Response:
     """Archived documents, most recent first (archivists)."""
     zone = _stores().timezone
     total, rows = lifecycle.archived_documents(
-        db.session(), current_user(), prefix=query.prefix, tag=query.tag,
+        db.session(),
+        current_user(),
+        prefix=query.prefix,
+        tag=query.tag,
         since=parse_moment(query.from_, zone, start=True) if query.from_ else None,
-        until=parse_moment(query.to, zone) if query.to else None, page=query.page, per_page=query.per_page)
-    return jsonify(total=total, items=[
-        {"path": r.path, "title": r.title, "tags": r.tag_names, "access": r.access, "archived_at": iso(r.archived_at),
-         "archived_by": r.archived_by, "reason": r.archive_reason, "revision": r.revision} for r in rows])
+        until=parse_moment(query.to, zone) if query.to else None,
+        page=query.page,
+        per_page=query.per_page,
+    )
+    return jsonify(
+        total=total,
+        items=[
+            {
+                "path": r.path,
+                "title": r.title,
+                "tags": r.tag_names,
+                "access": r.access,
+                "archived_at": iso(r.archived_at),
+                "archived_by": r.archived_by,
+                "reason": r.archive_reason,
+                "revision": r.revision,
+            }
+            for r in rows
+        ],
+    )
 
 
 @bp.get("/deleted")
@@ -155,11 +208,24 @@ def archived(query: ArchiveQuery) -> Response:
 @operation({200: DeletedList})
 def deleted(query: DeletedQuery) -> Response:
     """Deleted documents whose past versions remain (archivists)."""
-    total, items = lifecycle.deleted_documents(db.session(), current_user(), prefix=query.prefix, page=query.page,
-                                               per_page=query.per_page)
-    return jsonify(total=total, items=[
-        {"path": d.path, "title": d.title, "access": d.access, "deleted_at": iso(d.deleted_at),
-         "deleted_by": d.deleted_by, "revision": d.revision, "last_revision": d.last_revision} for d in items])
+    total, items = lifecycle.deleted_documents(
+        db.session(), current_user(), prefix=query.prefix, page=query.page, per_page=query.per_page
+    )
+    return jsonify(
+        total=total,
+        items=[
+            {
+                "path": d.path,
+                "title": d.title,
+                "access": d.access,
+                "deleted_at": iso(d.deleted_at),
+                "deleted_by": d.deleted_by,
+                "revision": d.revision,
+                "last_revision": d.last_revision,
+            }
+            for d in items
+        ],
+    )
 
 
 @bp.get("/review-due")
@@ -168,11 +234,23 @@ def deleted(query: DeletedQuery) -> Response:
 def review_due(query: ReviewDueQuery) -> Response:
     """Documents whose review_by date is past or near (editors)."""
     user = current_user()
-    rows = lifecycle.review_due(db.session(), user, within_days=query.within,
-                                owner=user.username if query.mine == "1" else None)
+    rows = lifecycle.review_due(
+        db.session(), user, within_days=query.within, owner=user.username if query.mine == "1" else None
+    )
     today = dt.date.today()
-    return jsonify(items=[{"path": r.path, "title": r.title, "owner": r.owner, "access": r.access,
-                           "review_by": iso(r.review_by), "overdue": r.review_by < today} for r in rows])
+    return jsonify(
+        items=[
+            {
+                "path": r.path,
+                "title": r.title,
+                "owner": r.owner,
+                "access": r.access,
+                "review_by": iso(r.review_by),
+                "overdue": r.review_by < today,
+            }
+            for r in rows
+        ]
+    )
 
 
 def _stores() -> Stores:

@@ -42,8 +42,12 @@ _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?")
 @checked("draft")
 def draft_page(path: str) -> str:
     view = drafts.get_draft(extensions.stores(), db.session(), current_user(), path)
-    return render_template("draft.html", draft=view, html=render(view.doc.body, view.path),
-                           require_review=extensions.stores().require_review)
+    return render_template(
+        "draft.html",
+        draft=view,
+        html=render(view.doc.body, view.path),
+        require_review=extensions.stores().require_review,
+    )
 
 
 @bp.post("/docs/<path:path>/draft/submit")
@@ -65,8 +69,9 @@ def return_draft(path: str) -> Response:
 @bp.post("/docs/<path:path>/draft/publish")
 @checked("publish")
 def publish_draft(path: str) -> Response:
-    result = drafts.publish(extensions.stores(), db.session(), current_user(), path,
-                            _form(Publish, "message").message or None)
+    result = drafts.publish(
+        extensions.stores(), db.session(), current_user(), path, _form(Publish, "message").message or None
+    )
     flash(_("Published; merged with the changes made meanwhile.") if result.merged else _("Published."), "ok")
     return redirect(url_for("web.view_doc", path=result.path))
 
@@ -121,14 +126,28 @@ def restore_doc(path: str) -> Response:
 def archive_page() -> str:
     page = int_arg("page", 1, 1)
     if request.args.get("show") == "deleted":
-        total, items = lifecycle.deleted_documents(db.session(), current_user(), prefix=request.args.get("prefix"),
-                                                   page=page, per_page=PER_PAGE)
+        total, items = lifecycle.deleted_documents(
+            db.session(), current_user(), prefix=request.args.get("prefix"), page=page, per_page=PER_PAGE
+        )
     else:
         total, items = lifecycle.archived_documents(
-            db.session(), current_user(), prefix=request.args.get("prefix"), tag=request.args.get("tag"),
-            since=date_arg("from", start=True), until=date_arg("to"), page=page, per_page=PER_PAGE)
-    return render_template("archive.html", total=total, items=items, page=page, per_page=PER_PAGE,
-                           show=request.args.get("show") or "archived")
+            db.session(),
+            current_user(),
+            prefix=request.args.get("prefix"),
+            tag=request.args.get("tag"),
+            since=date_arg("from", start=True),
+            until=date_arg("to"),
+            page=page,
+            per_page=PER_PAGE,
+        )
+    return render_template(
+        "archive.html",
+        total=total,
+        items=items,
+        page=page,
+        per_page=PER_PAGE,
+        show=request.args.get("show") or "archived",
+    )
 
 
 # ---------------------------------------------------------------- the past
@@ -148,8 +167,15 @@ def asof_pick() -> Response | str:
 @checked("view_at_date")
 def asof_home(moment: str) -> str:
     page = int_arg("page", 1, 1)
-    past = lifecycle.list_as_of(extensions.stores(), db.session(), current_user(), _moment(moment),
-                                prefix=request.args.get("prefix"), page=page, per_page=PER_PAGE)
+    past = lifecycle.list_as_of(
+        extensions.stores(),
+        db.session(),
+        current_user(),
+        _moment(moment),
+        prefix=request.args.get("prefix"),
+        page=page,
+        per_page=PER_PAGE,
+    )
     return render_template("asof.html", past=past, moment=moment, page=page, per_page=PER_PAGE)
 
 

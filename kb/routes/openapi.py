@@ -45,35 +45,48 @@ class _Plugin(FlaskPlugin):
     """spectree's Flask plugin, refusing input as kb does and answering exactly what the view
     answered (see the module docstring); a file sent as it is read is never read into memory."""
 
-    def request_validation(self, request: Any, query: Any, json: Any, form: Any, headers: Any,
-                           cookies: Any) -> None:
+    def request_validation(self, request: Any, query: Any, json: Any, form: Any, headers: Any, cookies: Any) -> None:
         # spectree would answer the failure itself, echoing the input (which may not even encode)
         try:
             super().request_validation(request, query, json, form, headers, cookies)
         except ValidationError as error:
             raise refusal(error, select_locale()) from None
 
-    def validate_response(self, resp: Any, resp_model: Any, skip_validation: bool,
-                          force_resp_serialize: bool) -> tuple[Any, None]:
+    def validate_response(
+        self, resp: Any, resp_model: Any, skip_validation: bool, force_resp_serialize: bool
+    ) -> tuple[Any, None]:
         return make_response(resp), None
 
 
 api = SpecTree(
-    backend=_Plugin, mode="strict", annotations=True, validation_error_status=400,
+    backend=_Plugin,
+    mode="strict",
+    annotations=True,
+    validation_error_status=400,
     # components named as the models are (spectree would add a hash of the module to each name)
-    naming_strategy=lambda model: model.__name__, nested_naming_strategy=lambda _parent, child: child,
-    validation_error_model=Error, title="kb API", openapi_version="3.1.0",
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child,
+    validation_error_model=Error,
+    title="kb API",
+    openapi_version="3.1.0",
     description="Knowledge base for IT service organisations. Auth: Bearer token from POST /api/v1/tokens, "
-                "or the web session cookie (writes then carry X-CSRFToken). Errors: "
-                '{"error": {"code", "message", "field"?}}; messages in Chinese with English, or English '
-                "with ?lang=en.",
+    "or the web session cookie (writes then carry X-CSRFToken). Errors: "
+    '{"error": {"code", "message", "field"?}}; messages in Chinese with English, or English '
+    "with ?lang=en.",
     security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer"))],
     security={"bearer": []},
 )
 
 
-def operation(ok: dict[int, Any], *, errors: Iterable[int] = (), writes: bool = False, public: bool = False,
-              moves: bool = False, media: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def operation(
+    ok: dict[int, Any],
+    *,
+    errors: Iterable[int] = (),
+    writes: bool = False,
+    public: bool = False,
+    moves: bool = False,
+    media: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Validate a JSON view's ``query`` and ``json`` (its annotated parameters) and record what it
     answers: ``ok`` maps success statuses to their model (None: no JSON body); every operation
     may answer 400, 404 and 405, a guarded one 401 and 403; ``writes`` adds 409, 413 and 507,
@@ -85,9 +98,10 @@ def operation(ok: dict[int, Any], *, errors: Iterable[int] = (), writes: bool = 
         codes |= {409, 413, 507}
     if moves:
         codes.add(302)
-    answers = Answers(**{f"HTTP_{code}": model for code, model in ok.items()},
-                      **{f"HTTP_{code}": (Error, _STATUS_WORDS[code]) if code != 302 else None
-                         for code in sorted(codes)})
+    answers = Answers(
+        **{f"HTTP_{code}": model for code, model in ok.items()},
+        **{f"HTTP_{code}": (Error, _STATUS_WORDS[code]) if code != 302 else None for code in sorted(codes)},
+    )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         validated = api.validate(resp=answers, security={} if public else None)(view)

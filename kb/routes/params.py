@@ -47,8 +47,9 @@ def readable_json() -> None:
     if not request.is_json:
         raise BadRequest(in_language(*NOT_AN_OBJECT, language))
     if nesting(data) > MAX_DEPTH:
-        raise BadRequest(in_language(f"JSON 嵌套超过 {MAX_DEPTH} 层", f"JSON nested deeper than {MAX_DEPTH} levels",
-                                     language))
+        raise BadRequest(
+            in_language(f"JSON 嵌套超过 {MAX_DEPTH} 层", f"JSON nested deeper than {MAX_DEPTH} levels", language)
+        )
     try:
         json.loads(data)
     except ValueError:

@@ -61,37 +61,64 @@ def home() -> str:
     recent = documents.documents_at(catalog, user, _viewed_paths())
     mine = None
     if access.can(user, "draft"):
-        mine = [d for d in drafts.list_drafts(extensions.stores(), catalog, user)
-                if user.username == d.submitted_by or d.updated_by == user.author_name][:DASHBOARD_ROWS]
-    due = (lifecycle.review_due(catalog, user, within_days=30, owner=user.username)[:DASHBOARD_ROWS]
-           if access.can(user, "review_due") else None)
-    archived = (lifecycle.archived_documents(catalog, user, per_page=5)[1]
-                if access.can(user, "view_archived") else None)
-    return render_template("home.html", updated=documents.list_documents(catalog, user, per_page=10)[1],
-                           recent=recent, your_tags=_your_tags(recent), my_drafts=mine, due=due, archived=archived)
+        mine = [
+            d
+            for d in drafts.list_drafts(extensions.stores(), catalog, user)
+            if user.username == d.submitted_by or d.updated_by == user.author_name
+        ][:DASHBOARD_ROWS]
+    due = (
+        lifecycle.review_due(catalog, user, within_days=30, owner=user.username)[:DASHBOARD_ROWS]
+        if access.can(user, "review_due")
+        else None
+    )
+    archived = lifecycle.archived_documents(catalog, user, per_page=5)[1] if access.can(user, "view_archived") else None
+    return render_template(
+        "home.html",
+        updated=documents.list_documents(catalog, user, per_page=10)[1],
+        recent=recent,
+        your_tags=_your_tags(recent),
+        my_drafts=mine,
+        due=due,
+        archived=archived,
+    )
 
 
 @bp.get("/browse")
 @checked("view")
 def browse() -> str:
     page = int_arg("page", 1, 1)
-    total, rows = documents.list_documents(db.session(), current_user(), prefix=request.args.get("prefix"),
-                                           tag=request.args.get("tag"), status=request.args.get("status"),
-                                           page=page, per_page=PER_PAGE)
+    total, rows = documents.list_documents(
+        db.session(),
+        current_user(),
+        prefix=request.args.get("prefix"),
+        tag=request.args.get("tag"),
+        status=request.args.get("status"),
+        page=page,
+        per_page=PER_PAGE,
+    )
     return render_template("browse.html", total=total, rows=rows, page=page, per_page=PER_PAGE)
 
 
 @bp.get("/docs/<path:path>")
 @checked("view")
 def view_doc(path: str) -> str:
-    doc = documents.get_document(extensions.stores(), db.session(), current_user(), path,
-                                 revision=request.args.get("revision"), at=request.args.get("at"))
+    doc = documents.get_document(
+        extensions.stores(),
+        db.session(),
+        current_user(),
+        path,
+        revision=request.args.get("revision"),
+        at=request.args.get("at"),
+    )
     if doc.current:
         _remember_viewed(doc.path)
     draft = _open_draft(doc.path) if doc.current and access.can(current_user(), "draft", doc) else None
-    return render_template("doc.html", doc=doc, draft=draft,
-                           referenced_by=links.referenced_by(db.session(), current_user(), doc.path)
-                           if doc.current else [])
+    return render_template(
+        "doc.html",
+        doc=doc,
+        draft=draft,
+        referenced_by=links.referenced_by(db.session(), current_user(), doc.path) if doc.current else [],
+    )
 
 
 @bp.get("/docs/<path:path>/edit")
@@ -99,13 +126,27 @@ def view_doc(path: str) -> str:
 def edit_doc(path: str) -> tuple[str, int]:
     """The edit form; with an open draft, the draft is what is edited (nothing in it is lost)."""
     doc = documents.get_document(extensions.stores(), db.session(), current_user(), path)
-    form = {"path": doc.path, "title": doc.title, "tags": ", ".join(doc.tags), "access": doc.access,
-            "review_by": doc.review_by or "", "body": doc.body, "message": "", "base_revision": doc.revision,
-            "draft_revision": ""}
+    form = {
+        "path": doc.path,
+        "title": doc.title,
+        "tags": ", ".join(doc.tags),
+        "access": doc.access,
+        "review_by": doc.review_by or "",
+        "body": doc.body,
+        "message": "",
+        "base_revision": doc.revision,
+        "draft_revision": "",
+    }
     draft = _open_draft(doc.path)
     if draft is not None:
-        form |= {"title": draft.doc.title, "tags": ", ".join(draft.doc.tags), "access": draft.doc.access,
-                 "review_by": draft.doc.review_by or "", "body": draft.doc.body, "draft_revision": draft.revision}
+        form |= {
+            "title": draft.doc.title,
+            "tags": ", ".join(draft.doc.tags),
+            "access": draft.doc.access,
+            "review_by": draft.doc.review_by or "",
+            "body": draft.doc.body,
+            "draft_revision": draft.revision,
+        }
     return _form_page(form, creating=False, draft=draft)
 
 
@@ -120,7 +161,8 @@ def save_doc(path: str) -> Response | tuple[str, int]:
 def new_doc() -> tuple[str, int]:
     form = dict.fromkeys(FORM_FIELDS, "") | {
         "path": request.args.get("path", ""),
-        "access": documents.default_level(current_user(), extensions.stores().default_access)}
+        "access": documents.default_level(current_user(), extensions.stores().default_access),
+    }
     return _form_page(form, creating=True)
 
 
@@ -150,8 +192,9 @@ def doc_history(path: str) -> str:
 @checked("revert")
 def revert_doc(path: str) -> Response:
     revision = request.form.get("revision", "")
-    documents.revert(extensions.stores(), db.session(), current_user(), path, revision,
-                     request.form.get("message") or None)
+    documents.revert(
+        extensions.stores(), db.session(), current_user(), path, revision, request.form.get("message") or None
+    )
     flash(_("Restored the version %(rev)s as a new version.", rev=revision[:10]), "ok")
     return redirect(url_for("web.view_doc", path=path))
 
@@ -159,11 +202,22 @@ def revert_doc(path: str) -> Response:
 @bp.get("/docs/<path:path>/diff")
 @checked("diff")
 def doc_diff(path: str) -> str:
-    comparison = documents.diff(extensions.stores(), db.session(), current_user(), path,
-                                request.args.get("from") or None, request.args.get("to") or None)
-    return render_template("diff.html", path=path, diff=comparison.unified(),
-                           rows=side_by_side(comparison.old, comparison.new),
-                           old_label=comparison.old_label, new_label=comparison.new_label)
+    comparison = documents.diff(
+        extensions.stores(),
+        db.session(),
+        current_user(),
+        path,
+        request.args.get("from") or None,
+        request.args.get("to") or None,
+    )
+    return render_template(
+        "diff.html",
+        path=path,
+        diff=comparison.unified(),
+        rows=side_by_side(comparison.old, comparison.new),
+        old_label=comparison.old_label,
+        new_label=comparison.new_label,
+    )
 
 
 @bp.get("/search")
@@ -173,10 +227,17 @@ def search_page() -> str:
     query = validated(SearchQuery, request.args.to_dict(), select_locale())
     q = query.q
     page = int_arg("page", 1, 1, 1000)
-    result = search.search(extensions.index(), extensions.stores().audit, current_user(), q,
-                           tag=query.tag, status=query.status,
-                           path_prefix=_folder_prefix(request.args.get("prefix")),
-                           limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    result = search.search(
+        extensions.index(),
+        extensions.stores().audit,
+        current_user(),
+        q,
+        tag=query.tag,
+        status=query.status,
+        path_prefix=_folder_prefix(request.args.get("prefix")),
+        limit=PER_PAGE,
+        offset=(page - 1) * PER_PAGE,
+    )
     popular = documents.popular_tags(db.session(), current_user(), 15) if not result.hits else []
     return render_template("search.html", q=q, result=result, page=page, per_page=PER_PAGE, popular=popular)
 
@@ -261,11 +322,25 @@ def _normalized(body: str) -> str:
     return body.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _form_page(form: dict[str, str], *, creating: bool, error: str | None = None, status: int = 200,
-               draft: drafts.DraftView | None = None, resolving: bool = False) -> tuple[str, int]:
-    return render_template("edit.html", form=form, creating=creating, error=error, draft=draft, resolving=resolving,
-                           require_review=extensions.stores().require_review,
-                           levels=access.visible_levels(current_user())), status
+def _form_page(
+    form: dict[str, str],
+    *,
+    creating: bool,
+    error: str | None = None,
+    status: int = 200,
+    draft: drafts.DraftView | None = None,
+    resolving: bool = False,
+) -> tuple[str, int]:
+    return render_template(
+        "edit.html",
+        form=form,
+        creating=creating,
+        error=error,
+        draft=draft,
+        resolving=resolving,
+        require_review=extensions.stores().require_review,
+        levels=access.visible_levels(current_user()),
+    ), status
 
 
 def _open_draft(path: str) -> drafts.DraftView | None:
@@ -288,23 +363,33 @@ def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tupl
     draft with the form's text. Input errors come back in the form, overlapping edits on the
     conflict page."""
     stores, user = extensions.stores(), current_user()
-    fields = {"title": form["title"], "body": form["body"], "tags": form["tags"],
-              "access_level": form["access"] or None, "review_by": form["review_by"] or None,
-              "message": form["message"]}
+    fields = {
+        "title": form["title"],
+        "body": form["body"],
+        "tags": form["tags"],
+        "access_level": form["access"] or None,
+        "review_by": form["review_by"] or None,
+        "message": form["message"],
+    }
     if request.form.get("resolving") and CONFLICT_MARKERS.search(form["body"]):
-        return _form_page(form, creating=creating, status=400, resolving=True, error=_(
-            "The text still holds conflict markers (<<<<<<<, =======, >>>>>>>): keep the lines you want "
-            "from each side and delete the markers, then save again."))
+        return _form_page(
+            form,
+            creating=creating,
+            status=400,
+            resolving=True,
+            error=_(
+                "The text still holds conflict markers (<<<<<<<, =======, >>>>>>>): keep the lines you want "
+                "from each side and delete the markers, then save again."
+            ),
+        )
     intent = request.form.get("intent", "publish")
     try:
         validated(DocumentForm, form, select_locale())  # the API's rules, for the same fields
         if creating and _exists(path):
-            return _form_page(form, creating=True, status=409,
-                              error=_("A document already exists at this path."))
+            return _form_page(form, creating=True, status=409, error=_("A document already exists at this path."))
         as_draft = intent in ("draft", "submit") or bool(form["draft_revision"] and stores.require_review)
         if as_draft or form["draft_revision"]:
-            drafts.save_draft(stores, db.session(), user, path, draft_revision=form["draft_revision"] or None,
-                              **fields)
+            drafts.save_draft(stores, db.session(), user, path, draft_revision=form["draft_revision"] or None, **fields)
             if as_draft:
                 if intent == "submit":
                     drafts.submit(stores, db.session(), user, path)
@@ -314,8 +399,9 @@ def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tupl
                 return redirect(url_for("lifecycle.draft_page", path=path))
             result = drafts.publish(stores, db.session(), user, path, form["message"] or None)
         else:
-            result = documents.save_document(stores, db.session(), user, path,
-                                             base_revision=form["base_revision"] or None, **fields)
+            result = documents.save_document(
+                stores, db.session(), user, path, base_revision=form["base_revision"] or None, **fields
+            )
     except Conflict as conflict:
         return _conflict_page(path, form, conflict)
     except (BadRequest, TooLarge, ReviewRequired) as error:
@@ -333,16 +419,23 @@ def _conflict_page(path: str, form: dict[str, str], conflict: KBError) -> tuple[
     body = theirs.body if theirs else ""
     mine, other = _("your version"), _("current version")
     changes = "".join(difflib.unified_diff(body.splitlines(True), form["body"].splitlines(True), other, mine))
-    resubmit = {"base_revision": current.get("revision") or "",
-                "draft_revision": current.get("draft_revision") or form["draft_revision"]}
+    resubmit = {
+        "base_revision": current.get("revision") or "",
+        "draft_revision": current.get("draft_revision") or form["draft_revision"],
+    }
     # the version both edits started from: the draft version for a draft, else the published one
     started_from = form["draft_revision"] if "draft_revision" in current else form["base_revision"]
     base = _readable(path, started_from) if theirs and started_from else None
     merged = merge3(base.body, body, form["body"], labels=(other, mine)) if base else None
-    return render_template("conflict.html", path=path, form=form | resubmit,
-                           merged_form=form | resubmit | {"body": merged.text} if merged else None,
-                           theirs=theirs, changes=changes,
-                           levels=access.visible_levels(current_user())), 409
+    return render_template(
+        "conflict.html",
+        path=path,
+        form=form | resubmit,
+        merged_form=form | resubmit | {"body": merged.text} if merged else None,
+        theirs=theirs,
+        changes=changes,
+        levels=access.visible_levels(current_user()),
+    ), 409
 
 
 def _readable(path: str, revision: str) -> documents.DocumentView | None:

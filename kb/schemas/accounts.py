@@ -52,8 +52,11 @@ class TokensQuery(Query):
 
 
 class HealthQuery(Query):
-    check: str | None = Field(default=None, pattern="^[01]?$",
-                              description="1: also compare every document in git with the tables and the index")
+    check: str | None = Field(
+        default=None,
+        pattern="^[01]?$",
+        description="1: also compare every document in git with the tables and the index",
+    )
 
 
 class TokenOut(Answer):

@@ -40,14 +40,16 @@ def _rule(multiline: bool) -> AfterValidator:
 
 def line(limit: int, *, minimum: int = 0) -> Any:
     """A single-line text (title, tag, name) of ``minimum`` to ``limit`` characters."""
-    return Annotated[str, Field(min_length=minimum, max_length=limit,
-                                json_schema_extra={"pattern": LINE_PATTERN}), _rule(multiline=False)]
+    return Annotated[
+        str,
+        Field(min_length=minimum, max_length=limit, json_schema_extra={"pattern": LINE_PATTERN}),
+        _rule(multiline=False),
+    ]
 
 
 def text(limit: int | None = None) -> Any:
     """A text that may hold tabs and line breaks (a body, a message, a reason)."""
-    return Annotated[str, Field(max_length=limit, json_schema_extra={"pattern": TEXT_PATTERN}),
-                     _rule(multiline=True)]
+    return Annotated[str, Field(max_length=limit, json_schema_extra={"pattern": TEXT_PATTERN}), _rule(multiline=True)]
 
 
 _REVISION = "^[0-9a-fA-F]{4,40}$"
@@ -60,10 +62,12 @@ def _revision(value: str) -> str:
     return value
 
 
-Revision = Annotated[str, Field(json_schema_extra={"pattern": _REVISION}, description="commit id (4-40 hex)"),
-                     AfterValidator(_revision)]
-Moment = Annotated[str, Field(max_length=40, description="ISO 8601 date (the whole day) or date-time"),
-                   _rule(multiline=False)]
+Revision = Annotated[
+    str, Field(json_schema_extra={"pattern": _REVISION}, description="commit id (4-40 hex)"), AfterValidator(_revision)
+]
+Moment = Annotated[
+    str, Field(max_length=40, description="ISO 8601 date (the whole day) or date-time"), _rule(multiline=False)
+]
 Page = Annotated[int, Field(ge=1, le=10_000)]
 
 

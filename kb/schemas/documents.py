@@ -31,8 +31,9 @@ class DocumentWrite(Body):
     access: AccessLevel | None = None
     review_by: str | None = ReviewDate
     message: Message | None = None  # type: ignore[valid-type]
-    base_revision: Revision | None = Field(default=None, description="the revision the edit started from: "
-                                           "a newer one is merged, or 409")
+    base_revision: Revision | None = Field(
+        default=None, description="the revision the edit started from: a newer one is merged, or 409"
+    )
 
 
 class DocumentForm(Query):

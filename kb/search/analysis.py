@@ -66,8 +66,14 @@ def _load_t2s() -> dict[int, int]:
         return {}
     for line in lines:
         parts = line.split()
-        if (len(parts) >= 2 and len(parts[0]) == 1 and len(parts[1]) == 1 and parts[0] != parts[1]
-                and CJK_RE.match(parts[0]) and CJK_RE.match(parts[1])):
+        if (
+            len(parts) >= 2
+            and len(parts[0]) == 1
+            and len(parts[1]) == 1
+            and parts[0] != parts[1]
+            and CJK_RE.match(parts[0])
+            and CJK_RE.match(parts[1])
+        ):
             table[ord(parts[0])] = ord(parts[1])
     return table
 

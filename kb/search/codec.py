@@ -76,8 +76,9 @@ def new_segment_id(storage, indexname: str) -> str:
 
 
 class KBCodec(W3Codec):
-    def __init__(self, blocklimit: int = BLOCK_LIMIT, compression: int = COMPRESSION,
-                 inlinelimit: int = INLINE_LIMIT) -> None:
+    def __init__(
+        self, blocklimit: int = BLOCK_LIMIT, compression: int = COMPRESSION, inlinelimit: int = INLINE_LIMIT
+    ) -> None:
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
 
     def terms_reader(self, storage, segment):
@@ -100,8 +101,13 @@ class KBCodec(W3Codec):
         return _FieldWriter(self, storage, segment)
 
     def postings_writer(self, dbfile, byteids=False):
-        return _PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
-                               compression=self._compression, inlinelimit=self._inlinelimit)
+        return _PostingsWriter(
+            dbfile,
+            blocklimit=self._blocklimit,
+            byteids=byteids,
+            compression=self._compression,
+            inlinelimit=self._inlinelimit,
+        )
 
 
 def _field_lengths(lengths, fieldname: str, doccount: int) -> list[int]:
@@ -115,8 +121,7 @@ def _field_lengths(lengths, fieldname: str, doccount: int) -> list[int]:
 
 
 class _PostingsWriter(W3PostingsWriter):
-    def add_many(self, postings: list[tuple[int, float, bytes]], lengths: dict[int, int],
-                 length_of) -> None:
+    def add_many(self, postings: list[tuple[int, float, bytes]], lengths: dict[int, int], length_of) -> None:
         """Add a whole posting list (in docnum order), writing blocks as they fill."""
         limit = self._blocklimit
         start = 0
@@ -126,7 +131,7 @@ class _PostingsWriter(W3PostingsWriter):
             if room <= 0:
                 self._write_block()
                 continue
-            chunk = postings[start:start + room]
+            chunk = postings[start : start + room]
             start += len(chunk)
             ids, weights, values = zip(*chunk, strict=True)
             self._ids.extend(ids)
@@ -173,8 +178,17 @@ class _PostingsWriter(W3PostingsWriter):
         if comp:
             databytes = zlib.compress(databytes, comp)
         ids = self._ids
-        infobytes = dumps((len(ids), ids[-1], self._maxweight, comp, length_to_byte(self._minlength),
-                           length_to_byte(self._maxlength)), 2)
+        infobytes = dumps(
+            (
+                len(ids),
+                ids[-1],
+                self._maxweight,
+                comp,
+                length_to_byte(self._minlength),
+                length_to_byte(self._maxlength),
+            ),
+            2,
+        )
         blocklength = len(infobytes) + len(databytes)
         postfile = self._postfile
         postfile.write_int(-blocklength if last else blocklength)
@@ -287,8 +301,11 @@ class _FieldWriter(W3FieldWriter):
                 if n == 1:
                     docnum, weight, value = postings[0]
                     lbyte = length_to_byte(field_lengths[docnum]) if field_lengths else 0
-                    tadd(prefix + btext, _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
-                         + dumps(((docnum,), (weight,), (value,) if value else ()), PICKLE_PROTOCOL))
+                    tadd(
+                        prefix + btext,
+                        _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
+                        + dumps(((docnum,), (weight,), (value,) if value else ()), PICKLE_PROTOCOL),
+                    )
                     continue
                 ids, weights, values = zip(*postings, strict=True)
                 if field_lengths:
@@ -349,4 +366,3 @@ class _FieldWriter(W3FieldWriter):
             finish_term()
         if lastfn is not None:
             finish_field()
-

@@ -275,8 +275,9 @@ class Context:
             parts = [(found, 0)] if found.ids else []
         else:
             found, covered, parts = EMPTY, 0, []
-        parts += [(p, off) for p, off in ((seg.postings(field, btext), off) for seg, off in self.leaves[covered:])
-                  if p.ids]
+        parts += [
+            (p, off) for p, off in ((seg.postings(field, btext), off) for seg, off in self.leaves[covered:]) if p.ids
+        ]
         if not parts:
             found = EMPTY
         elif len(parts) == 1 and parts[0][1] == 0:

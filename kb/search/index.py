@@ -96,8 +96,9 @@ class SearchIndex:
         self.root = Path(index_dir)
         self.root.mkdir(parents=True, exist_ok=True)
         # meaning vectors for verbose queries (``semantic``), when asked for and installed
-        self.vectors = (semantic_.VectorStore(self.root / "vectors.sqlite3")
-                        if semantic and semantic_.available() else None)
+        self.vectors = (
+            semantic_.VectorStore(self.root / "vectors.sqlite3") if semantic and semantic_.available() else None
+        )
         self._pending: tuple[tuple[str | None, int], int] | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -249,8 +250,7 @@ class SearchIndex:
         if self.catch_up is not None:
             self.catch_up()
 
-    def apply(self, upserts: Iterable[IndexedDoc], deletes: Iterable[str], commit: str, *,
-              merge: bool = True) -> None:
+    def apply(self, upserts: Iterable[IndexedDoc], deletes: Iterable[str], commit: str, *, merge: bool = True) -> None:
         """Bring the index to ``commit``: add or replace ``upserts``, remove ``deletes``.
 
         One Whoosh commit, so readers see all of it or none of it, together with the new
@@ -302,8 +302,13 @@ class SearchIndex:
                 raise
             return True
 
-    def rebuild(self, docs: Iterable[IndexedDoc], commit: str, total: int | None = None,
-                progress: Callable[[int], None] | None = None) -> None:
+    def rebuild(
+        self,
+        docs: Iterable[IndexedDoc],
+        commit: str,
+        total: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
         """Index ``docs`` from nothing into a new generation, then make it live atomically.
 
         Searches keep using the old generation until the swap. Large rebuilds use one worker
@@ -327,9 +332,18 @@ class SearchIndex:
 
     # Searching
 
-    def search(self, q: str, *, access_levels: Collection[str], statuses: Collection[str],
-               tag: str | None = None, status: str | None = None, path_prefix: str | None = None,
-               limit: int = 10, offset: int = 0) -> SearchResult:
+    def search(
+        self,
+        q: str,
+        *,
+        access_levels: Collection[str],
+        statuses: Collection[str],
+        tag: str | None = None,
+        status: str | None = None,
+        path_prefix: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchResult:
         """Search what the caller may see (see the module docstring of ``query`` for syntax).
 
         ``access_levels`` and ``statuses`` are what the caller is allowed; ``status`` (or
@@ -360,8 +374,12 @@ class SearchIndex:
             marked = parsed.highlight_terms()
             plan = None
             if kq.plain(parsed):
-                plan = ranking.plan(list(marked), self._thesaurus(), units=len(parsed.include),
-                                    camel=ranking.camel_words([u.text for u in parsed.include]))
+                plan = ranking.plan(
+                    list(marked),
+                    self._thesaurus(),
+                    units=len(parsed.include),
+                    camel=ranking.camel_words([u.text for u in parsed.include]),
+                )
                 marked.extend(t for text in plan.synonyms for t in analysis.query_tokens(text))
                 similarity = self._similarity(snap, ctx, parsed) if plan.verbosity(ranking.TUNING) else None
                 total, top = ranking.score(ctx, plan, mask, want, similarity=similarity)
@@ -391,8 +409,9 @@ class SearchIndex:
 
     # Meaning vectors (see ``semantic``)
 
-    def _similarity(self, snap: Snapshot, ctx: engine.Context,
-                    parsed: kq.ParsedQuery) -> Callable[[], np.ndarray] | None:
+    def _similarity(
+        self, snap: Snapshot, ctx: engine.Context, parsed: kq.ParsedQuery
+    ) -> Callable[[], np.ndarray] | None:
         """The cosine of the query's vector with each document's, by docnum (NaN: no vector
         yet), as a function the ranking calls only if the query is verbose enough to use it.
 
@@ -444,8 +463,9 @@ class SearchIndex:
         self._pending = (key, count)
         return count
 
-    def embed_pending(self, budget_s: float = math.inf, batch: int = 4,
-                      progress: Callable[[int], None] | None = None) -> int:
+    def embed_pending(
+        self, budget_s: float = math.inf, batch: int = 4, progress: Callable[[int], None] | None = None
+    ) -> int:
         """Compute the vectors that are missing or stale (an older revision), then drop those of
         documents no longer indexed; stop after ``budget_s`` seconds. How many were computed.
 
@@ -464,7 +484,7 @@ class SearchIndex:
             todo = [p for p, (_, rev) in indexed.items() if have.get(p) != rev]
             done = 0
             for i in range(0, len(todo), batch):
-                chunk = todo[i:i + batch]
+                chunk = todo[i : i + batch]
                 fields = [snap.searcher.stored_fields(indexed[p][0]) for p in chunk]
                 texts = [semantic_.summary(f.get("title", ""), f.get("content") or "") for f in fields]
                 digests = [semantic_.digest(t) for t in texts]
@@ -558,8 +578,9 @@ def _create(path: Path) -> whoosh_index.Index:
     return FileStorage(str(path)).create_index(build_schema())
 
 
-def _build(target: Path, docs: Iterable[IndexedDoc], commit: str, total: int | None,
-           progress: Callable[[int], None] | None) -> None:
+def _build(
+    target: Path, docs: Iterable[IndexedDoc], commit: str, total: int | None, progress: Callable[[int], None] | None
+) -> None:
     """Write a complete generation into ``target``; raise if any document went missing."""
     ix = _create(target)
     gc_was_enabled = gc.isenabled()
@@ -570,8 +591,9 @@ def _build(target: Path, docs: Iterable[IndexedDoc], commit: str, total: int | N
         procs = min(os.cpu_count() or 1, 4)
         parallel = procs > 1 and max(len(head), total or 0) >= PARALLEL_THRESHOLD
         if parallel:
-            writer: SegmentWriter = SafeMpWriter(ix, procs=procs, multisegment=True, batchsize=50, limitmb=256,
-                                                 codec=KBCodec(), compound=COMPOUND)
+            writer: SegmentWriter = SafeMpWriter(
+                ix, procs=procs, multisegment=True, batchsize=50, limitmb=256, codec=KBCodec(), compound=COMPOUND
+            )
         else:
             writer = KBSegmentWriter(ix, limitmb=256, codec=KBCodec(), compound=COMPOUND)
         count = pending = 0
@@ -652,8 +674,9 @@ def _fields(doc: IndexedDoc) -> dict:
     }
 
 
-def _mask(ctx: engine.Context, cache: dict, levels: set[str], statuses: set[str], tags: list[str],
-          prefixes: tuple[str, ...]) -> frozenset[int]:
+def _mask(
+    ctx: engine.Context, cache: dict, levels: set[str], statuses: set[str], tags: list[str], prefixes: tuple[str, ...]
+) -> frozenset[int]:
     """Docnums the caller may see and asked for; cached per snapshot (i.e. per index state).
 
     Every match set of a search is intersected with this mask before anything is counted,

@@ -52,8 +52,7 @@ class SafeMpWriter(MpWriter):
             raise ValueError("SafeMpWriter only supports multisegment=True")
 
     def _new_task(self) -> _Task:
-        task = _Task(self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs,
-                     self.multisegment)
+        task = _Task(self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs, self.multisegment)
         self.tasks.append(task)
         task.start()
         return task

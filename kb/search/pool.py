@@ -218,8 +218,9 @@ class KBSegmentWriter(SegmentWriter):
             field = fields.get(prefix, _UNSEEN)
             if field is _UNSEEN:
                 fieldname = unmap[unpack_ushort(prefix)[0]]
-                field = fields[prefix] = ((pool.terms_of(fieldname), schema[fieldname].format)
-                                          if fieldname in schema else None)
+                field = fields[prefix] = (
+                    (pool.terms_of(fieldname), schema[fieldname].format) if fieldname in schema else None
+                )
             if field is None:
                 continue
             table, fmt = field
@@ -272,7 +273,7 @@ def _term_records(tindex) -> Iterator[tuple[bytes, bytes]]:
         keylen, datalen = unpack(data, pos)
         keypos = pos + size
         datapos = keypos + keylen
-        yield data[keypos:datapos], data[datapos:datapos + datalen]
+        yield data[keypos:datapos], data[datapos : datapos + datalen]
         pos = datapos + datalen
 
 
@@ -301,7 +302,7 @@ def _all_postings(postfile, terminfo: W3TermInfo, fmt) -> tuple:
         if vs is None or fixed == 0:
             values.extend([b""] * count)
         elif fixed is not None and fixed > 0:
-            values.extend(vs[i:i + fixed] for i in range(0, len(vs), fixed))
+            values.extend(vs[i : i + fixed] for i in range(0, len(vs), fixed))
         else:
             values.extend(vs)
         if m._lastblock:

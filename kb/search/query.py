@@ -159,8 +159,13 @@ def _word(term: str, w: Weights) -> Node:
 
 
 def _words_adjacent(terms: list[str], w: Weights, factor: float = 1.0) -> Node:
-    return Or([Phrase("title", terms, w.title * factor), Phrase("body", terms, w.body * factor),
-               Phrase("meta", terms, w.meta * factor)])
+    return Or(
+        [
+            Phrase("title", terms, w.title * factor),
+            Phrase("body", terms, w.body * factor),
+            Phrase("meta", terms, w.meta * factor),
+        ]
+    )
 
 
 def _cjk_verbatim(run: str, w: Weights) -> Node:

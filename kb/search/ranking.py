@@ -99,8 +99,12 @@ class Plan:
         return min(1.0, max(0.0, (self.words - lo) / (hi - lo)))
 
 
-def plan(tokens: Sequence[analysis.QueryToken], thesaurus: Thesaurus | None = None,
-         camel: dict[str, list[str]] | None = None, units: int = 1) -> Plan:
+def plan(
+    tokens: Sequence[analysis.QueryToken],
+    thesaurus: Thesaurus | None = None,
+    camel: dict[str, list[str]] | None = None,
+    units: int = 1,
+) -> Plan:
     """The concepts and verbatim runs of a query's tokens (in query order).
 
     ``thesaurus`` supplies synonyms (query-time only); ``camel`` maps a token written in
@@ -159,12 +163,12 @@ def _with_synonyms(concepts: list[Concept], thesaurus: Thesaurus, out: Plan) -> 
     i = 0
     while i < len(concepts):
         for size in range(min(thesaurus.longest, len(concepts) - i), 0, -1):
-            member = tuple(c.words[0] for c in concepts[i:i + size])
+            member = tuple(c.words[0] for c in concepts[i : i + size])
             alternatives = thesaurus.alternatives(member)
             if alternatives:
                 first = concepts[i]
                 if size > 1:
-                    run = concepts[i:i + size]
+                    run = concepts[i : i + size]
                     joint = "" if all(analysis.is_cjk(c.text) for c in run) else " "
                     first = Concept({member: 1.0}, first.order, text=joint.join(c.text for c in run))
                 for alt, w in alternatives.items():
@@ -277,8 +281,14 @@ def _alternative(ctx: Context, name: str, alt: Terms, n: int) -> tuple[np.ndarra
     return ids, least[ids]
 
 
-def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tuning | None = None,
-          similarity: Callable[[], np.ndarray] | None = None) -> tuple[int, list[tuple[float, int]]]:
+def score(
+    ctx: Context,
+    query: Plan,
+    mask: frozenset[int],
+    k: int,
+    tuning: Tuning | None = None,
+    similarity: Callable[[], np.ndarray] | None = None,
+) -> tuple[int, list[tuple[float, int]]]:
     """(total, best ``k`` as (score, docnum)) of the plan's concepts within ``mask``.
 
     ``similarity()`` (per docnum, the cosine of the query's and the document's meaning vectors,
@@ -357,8 +367,7 @@ def score(ctx: Context, query: Plan, mask: frozenset[int], k: int, tuning: Tunin
     if sims is not None:
         lexical = _blend(lexical, sims, dense)
     ts = ctx.timestamps()
-    best = sorted(((s, d) for d, s in lexical.items()),
-                  key=lambda item: (item[0], ts[item[1]], -item[1]), reverse=True)
+    best = sorted(((s, d) for d, s in lexical.items()), key=lambda item: (item[0], ts[item[1]], -item[1]), reverse=True)
     return total, best[:k]
 
 
@@ -372,8 +381,10 @@ def _blend(lexical: dict[int, float], similarity: np.ndarray, weight: float) -> 
         return lexical
     lo, hi = min(known), max(known)
     span = (hi - lo) or 1.0
-    return {d: (1 - weight) * s / top + weight * ((sims[d] - lo) / span if not math.isnan(sims[d]) else 0.0)
-            for d, s in lexical.items()}
+    return {
+        d: (1 - weight) * s / top + weight * ((sims[d] - lo) / span if not math.isnan(sims[d]) else 0.0)
+        for d, s in lexical.items()
+    }
 
 
 def _top(values: np.ndarray, matched: np.ndarray, count: int) -> list[int]:
@@ -384,8 +395,9 @@ def _top(values: np.ndarray, matched: np.ndarray, count: int) -> list[int]:
     return [int(d) for d in ids]
 
 
-def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray]], docs: list[int],
-               tuning: Tuning) -> dict[int, float]:
+def _proximity(
+    ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray]], docs: list[int], tuning: Tuning
+) -> dict[int, float]:
     """Bonuses for concepts standing together, and for the query's runs found verbatim."""
     bonus: dict[int, float] = dict.fromkeys(docs, 0.0)
     if not docs:
@@ -412,10 +424,13 @@ def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray
                     bonus[d] += tuning.pair_adjacent * weight
                 elif gap <= NEAR:
                     bonus[d] += tuning.pair_near * weight
-    runs = [(("title_bg", "body_bg"), analysis.bigrams(run), [c for c in ordered if any(t in run for t in c.words)])
-            for run in query.cjk_runs]
-    runs += [(("title", "body"), seq, [c for c in ordered if any(t in seq for t in c.words)])
-             for seq in query.sequences]
+    runs = [
+        (("title_bg", "body_bg"), analysis.bigrams(run), [c for c in ordered if any(t in run for t in c.words)])
+        for run in query.cjk_runs
+    ]
+    runs += [
+        (("title", "body"), seq, [c for c in ordered if any(t in seq for t in c.words)]) for seq in query.sequences
+    ]
     for (title, body), words, inside in runs:
         if len(words) > MAX_VERBATIM:
             continue  # a whole clause is never found as written; its words have scored
@@ -429,8 +444,10 @@ def _proximity(ctx: Context, query: Plan, scored: list[tuple[Concept, np.ndarray
 def _verbatim_docs(ctx: Context, query: Plan, mask: frozenset[int]) -> list[int]:
     """Documents holding one of the query's runs of words verbatim, anywhere in ``mask``."""
     found: set[int] = set()
-    for name, words in [*(("body", seq) for seq in query.sequences),
-                        *(("body_bg", analysis.bigrams(run)) for run in query.cjk_runs)]:
+    for name, words in [
+        *(("body", seq) for seq in query.sequences),
+        *(("body_bg", analysis.bigrams(run)) for run in query.cjk_runs),
+    ]:
         found |= Phrase(name, words)._ids(ctx, mask)
     return sorted(found)
 

@@ -85,9 +85,18 @@ class KBTokenizer(Tokenizer):
     def __hash__(self) -> int:
         return hash(self.view)
 
-    def __call__(self, value: str, positions: bool = False, chars: bool = False,
-                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
-                 start_char: int = 0, mode: str = "", **kwargs: object) -> Iterator[Token]:
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
         result = analysis.analyze(value)
         table = result.bigrams if self.view == "bigrams" else result.words
         ordered = sorted((pos, term) for term, plist in table.items() for pos in plist)

@@ -119,8 +119,10 @@ class VectorStore:
             if row is None or row[0] != LAYOUT:  # a cache: made again rather than migrated
                 db.execute("DROP TABLE IF EXISTS vectors")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('layout', ?)", (LAYOUT,))
-            db.execute("CREATE TABLE IF NOT EXISTS vectors (path TEXT PRIMARY KEY, revision TEXT NOT NULL, "
-                       "model TEXT NOT NULL, digest TEXT NOT NULL, vec BLOB NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (path TEXT PRIMARY KEY, revision TEXT NOT NULL, "
+                "model TEXT NOT NULL, digest TEXT NOT NULL, vec BLOB NOT NULL)"
+            )
             db.execute("CREATE INDEX IF NOT EXISTS vectors_digest ON vectors (digest)")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('version', 0)")
 
@@ -146,8 +148,10 @@ class VectorStore:
         db = self._db()
         with db:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)",
-                           [(p, r, MODEL, d, np.asarray(v, dtype=np.float32).tobytes()) for p, r, d, v in rows])
+            db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)",
+                [(p, r, MODEL, d, np.asarray(v, dtype=np.float32).tobytes()) for p, r, d, v in rows],
+            )
             db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
 
     def by_digest(self, digests: Iterable[str]) -> dict[str, np.ndarray]:
@@ -155,10 +159,11 @@ class VectorStore:
         out: dict[str, np.ndarray] = {}
         wanted = list(set(digests))
         for i in range(0, len(wanted), 500):
-            chunk = wanted[i:i + 500]
+            chunk = wanted[i : i + 500]
             rows = self._db().execute(
                 f"SELECT digest, vec FROM vectors WHERE model = ? AND digest IN ({','.join('?' * len(chunk))})",
-                (MODEL, *chunk))
+                (MODEL, *chunk),
+            )
             out.update((d, np.frombuffer(v, dtype=np.float32)) for d, v in rows)
         return out
 
@@ -176,11 +181,15 @@ class VectorStore:
         if cached is not None and cached[0] == version:
             return cached
         with self._lock:
-            rows = self._db().execute("SELECT path, vec FROM vectors WHERE model = ? ORDER BY path",
-                                      (MODEL,)).fetchall()
+            rows = (
+                self._db().execute("SELECT path, vec FROM vectors WHERE model = ? ORDER BY path", (MODEL,)).fetchall()
+            )
             paths = [p for p, _ in rows]
-            matrix = (np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32).reshape(len(rows), DIM)
-                      if rows else np.empty((0, DIM), dtype=np.float32))
+            matrix = (
+                np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32).reshape(len(rows), DIM)
+                if rows
+                else np.empty((0, DIM), dtype=np.float32)
+            )
             self._cache = (version, paths, matrix)
             return self._cache
 
@@ -204,8 +213,9 @@ class Embedder:
     IDLE = 2.0
     BUDGET = 0.5
 
-    def __init__(self, work: Callable[[float], int], pending: Callable[[], bool],
-                 schedule: Callable[[Callable[[], None]], None]) -> None:
+    def __init__(
+        self, work: Callable[[float], int], pending: Callable[[], bool], schedule: Callable[[Callable[[], None]], None]
+    ) -> None:
         self._work = work
         self._pending = pending
         self._schedule = schedule

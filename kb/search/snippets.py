@@ -36,8 +36,7 @@ def pattern_for(tokens: list[analysis.QueryToken]) -> Patterns | None:
     for tok in content or tokens:
         if tok.kind == "cjk":
             plain.add(tok.text)
-            plain.update(w for w in tok.words
-                         if (len(w) > 1 and not stopwords.is_stop(w)) or len(tok.words) == 1)
+            plain.update(w for w in tok.words if (len(w) > 1 and not stopwords.is_stop(w)) or len(tok.words) == 1)
             continue
         plain.add(tok.text)
         for word in tok.words:
@@ -46,8 +45,9 @@ def pattern_for(tokens: list[analysis.QueryToken]) -> Patterns | None:
                 (stems if word.isalpha() else plain).add(word)
     if not plain and not stems:
         return None
-    items = sorted([(s, False) for s in plain] + [(s, True) for s in stems - plain],
-                   key=lambda item: len(item[0]), reverse=True)
+    items = sorted(
+        [(s, False) for s in plain] + [(s, True) for s in stems - plain], key=lambda item: len(item[0]), reverse=True
+    )
 
     def compile_with(escape: Callable[[str], str], flags: int) -> re.Pattern[str]:
         parts = []
@@ -61,8 +61,7 @@ def pattern_for(tokens: list[analysis.QueryToken]) -> Patterns | None:
         return re.compile("|".join(parts), flags)
 
     relevant = "".join(sorted({v for text, _ in items for v in analysis.variant_chars(text)}))
-    return Patterns(compile_with(re.escape, 0),
-                    compile_with(analysis.variants_pattern, re.IGNORECASE), relevant)
+    return Patterns(compile_with(re.escape, 0), compile_with(analysis.variants_pattern, re.IGNORECASE), relevant)
 
 
 class Patterns(NamedTuple):
@@ -162,8 +161,9 @@ def _best_start(spans: list[tuple[int, int, str]], window: int) -> int:
     return best[2]
 
 
-def _escape_window(text: str, lo: int, hi: int, marks: list[tuple[int, int]], *,
-                   more_before: bool = False, more_after: bool = False) -> str:
+def _escape_window(
+    text: str, lo: int, hi: int, marks: list[tuple[int, int]], *, more_before: bool = False, more_after: bool = False
+) -> str:
     out: list[str] = ["…" if lo > 0 or more_before else ""]
     cursor = lo
     for s, e in marks:

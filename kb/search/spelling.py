@@ -1,4 +1,4 @@
-""""Did you mean": a better-known spelling for English words the visible documents lack.
+""" "Did you mean": a better-known spelling for English words the visible documents lack.
 
 Candidates come from the ``raw`` field (words as written, not stemmed), within one edit for
 short words and two for longer ones, first letter fixed (misspellings rarely start wrong, and

@@ -58,16 +58,18 @@ def parse(text: str) -> list[list[str]]:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
         head = text.encode("utf-8", "surrogatepass")[:MAX_BYTES].decode("utf-8", "ignore")
-        raise SynonymError(head.count("\n") + 1, TOO_LARGE, f"the list is larger than {MAX_BYTES // 1024} KiB",
-                           limit=MAX_BYTES // 1024)
+        raise SynonymError(
+            head.count("\n") + 1, TOO_LARGE, f"the list is larger than {MAX_BYTES // 1024} KiB", limit=MAX_BYTES // 1024
+        )
     groups: list[list[str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         group = _group(number, unicodedata.normalize("NFKC", raw).split("#", 1)[0])
         if group is None:
             continue
         if len(groups) == MAX_GROUPS:
-            raise SynonymError(number, TOO_MANY_GROUPS, f"the list holds more than {MAX_GROUPS} groups",
-                               limit=MAX_GROUPS)
+            raise SynonymError(
+                number, TOO_MANY_GROUPS, f"the list holds more than {MAX_GROUPS} groups", limit=MAX_GROUPS
+            )
         groups.append(group)
     return groups
 
@@ -78,8 +80,13 @@ def _group(number: int, line: str) -> list[str] | None:
     for part in _SEPARATORS.split(line):
         term = " ".join(part.split())  # inner runs of spaces count as one, as the analyzer reads them
         if len(term) > MAX_TERM:
-            raise SynonymError(number, TERM_TOO_LONG, f"the term {term[:20]!r}… is longer than {MAX_TERM} characters",
-                               term=term, limit=MAX_TERM)
+            raise SynonymError(
+                number,
+                TERM_TOO_LONG,
+                f"the term {term[:20]!r}… is longer than {MAX_TERM} characters",
+                term=term,
+                limit=MAX_TERM,
+            )
         if term and term not in terms:
             terms.append(term)
     if not terms:

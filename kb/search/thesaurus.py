@@ -71,8 +71,9 @@ def _compiled(groups: tuple[tuple[str, ...], ...]) -> Thesaurus:
         for member in members:
             by_member.setdefault(member, []).append(len(compiled))
         compiled.append(members)
-    return Thesaurus(tuple(compiled), {k: tuple(v) for k, v in by_member.items()}, texts,
-                     max((len(m) for m in by_member), default=0))
+    return Thesaurus(
+        tuple(compiled), {k: tuple(v) for k, v in by_member.items()}, texts, max((len(m) for m in by_member), default=0)
+    )
 
 
 def compile_groups(groups: Sequence[Sequence[str]]) -> Thesaurus | None:

@@ -57,8 +57,9 @@ _INSERT = insert(table_of(AuditEntry))
 
 def entry_hash(values: dict, prev_hash: str) -> str:
     """SHA-256 of the entry's fields (canonical JSON) and the previous entry's hash."""
-    payload = json.dumps([prev_hash, *(values[name] for name in HASHED_FIELDS)], ensure_ascii=False,
-                         separators=(",", ":"))
+    payload = json.dumps(
+        [prev_hash, *(values[name] for name in HASHED_FIELDS)], ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -84,6 +85,7 @@ class Filters:
     def parse(cls, args: dict, zone: dt.tzinfo) -> Filters:
         """From query arguments; dates are read as everywhere in kb (``kb.moments``, in the
         deployment's ``zone``), and one that cannot be read is a 400, not an empty answer."""
+
         def text_arg(name: str) -> str | None:
             value = (args.get(name) or "").strip()
             if len(value) > 256:
@@ -94,8 +96,14 @@ class Filters:
             value = text_arg(name)
             return parse_moment(value, zone, start=start) if value else None
 
-        return cls(user=text_arg("user"), path=text_arg("path"), action=text_arg("action"),
-                   outcome=text_arg("outcome"), since=date_arg("since", start=True), until=date_arg("until"))
+        return cls(
+            user=text_arg("user"),
+            path=text_arg("path"),
+            action=text_arg("action"),
+            outcome=text_arg("outcome"),
+            since=date_arg("since", start=True),
+            until=date_arg("until"),
+        )
 
 
 @dataclass
@@ -146,9 +154,19 @@ class AuditTrail:
             log.exception("the audit anchor %s could not be updated to entry %s", self._anchor, last.get("id"))
             partial.unlink(missing_ok=True)
 
-    def append(self, session: Session, who: Principal, action: str, target: str = "", *,
-               revision: str | None = None, level: str | None = None, outcome: str = "ok",
-               detail: str = "", at: dt.datetime | None = None) -> None:
+    def append(
+        self,
+        session: Session,
+        who: Principal,
+        action: str,
+        target: str = "",
+        *,
+        revision: str | None = None,
+        level: str | None = None,
+        outcome: str = "ok",
+        detail: str = "",
+        at: dt.datetime | None = None,
+    ) -> None:
         """Add an entry inside ``transaction()``; its hash chains it to the newest entry.
         ``at`` is when it happened (default: now): an entry recovered from git is dated by its
         commit (``kb.services.reconcile``).
@@ -158,10 +176,19 @@ class AuditTrail:
         """
         previous = session.execute(_NEWEST).first()
         prev_hash: str = previous.hash if previous else GENESIS
-        values = {"id": previous.id + 1 if previous else 1, "at": at or utcnow(), "actor": who.username[:64],
-                  "address": who.address[:64], "action": action[:32], "target": target[:256], "revision": revision,
-                  "level": level, "outcome": outcome, "detail": detail[:MAX_DETAIL],
-                  "prev_hash": prev_hash}
+        values = {
+            "id": previous.id + 1 if previous else 1,
+            "at": at or utcnow(),
+            "actor": who.username[:64],
+            "address": who.address[:64],
+            "action": action[:32],
+            "target": target[:256],
+            "revision": revision,
+            "level": level,
+            "outcome": outcome,
+            "detail": detail[:MAX_DETAIL],
+            "prev_hash": prev_hash,
+        }
         values["hash"] = entry_hash(_fields(values), prev_hash)
         session.execute(_INSERT, values)
         session.info["kb_audit_last"] = {"id": values["id"], "hash": values["hash"]}
@@ -174,8 +201,9 @@ class AuditTrail:
 
     # ------------------------------------------------------------ reading
 
-    def query(self, session: Session, user: Principal, filters: Filters, page: int = 1,
-              per_page: int = 50) -> tuple[int, list[AuditEntry]]:
+    def query(
+        self, session: Session, user: Principal, filters: Filters, page: int = 1, per_page: int = 50
+    ) -> tuple[int, list[AuditEntry]]:
         """A page of entries, newest first, that the auditor's clearance reaches."""
         access.require(user, "audit")
         query = self._select(user, filters)
@@ -210,27 +238,34 @@ class AuditTrail:
         query = query.order_by(AuditEntry.id).execution_options(yield_per=500)
         return _csv_chunks(self.sessions, query, keep=lambda entry: entry.target in wanted)
 
-    def failures_since(self, session: Session, since: dt.datetime, *, actor: str | None = None,
-                       address: str | None = None) -> tuple[int, dt.datetime | None]:
+    def failures_since(
+        self, session: Session, since: dt.datetime, *, actor: str | None = None, address: str | None = None
+    ) -> tuple[int, dt.datetime | None]:
         """Failed sign-ins (form or token API) since ``since`` for one account or one address:
         (count, latest)."""
         column, value = (AuditEntry.actor, actor) if actor is not None else (AuditEntry.address, address)
         count, latest = session.execute(
             select(func.count(), func.max(AuditEntry.at)).where(
-                AuditEntry.action.in_(SIGN_IN_ACTIONS), AuditEntry.outcome == "failed", AuditEntry.at >= since,
-                column == value)).one()
+                AuditEntry.action.in_(SIGN_IN_ACTIONS),
+                AuditEntry.outcome == "failed",
+                AuditEntry.at >= since,
+                column == value,
+            )
+        ).one()
         return count, latest
 
     @staticmethod
     def _select(user: Principal, filters: Filters) -> Select:
-        query = select(AuditEntry).where(or_(AuditEntry.level.is_(None),
-                                             AuditEntry.level.in_(access.visible_levels(user))))
+        query = select(AuditEntry).where(
+            or_(AuditEntry.level.is_(None), AuditEntry.level.in_(access.visible_levels(user)))
+        )
         if filters.user:
             query = query.where(AuditEntry.actor == filters.user)
         if filters.path:
             path = filters.path.strip("/")
-            query = query.where(or_(AuditEntry.target == path,
-                                    AuditEntry.target.startswith(path + "/", autoescape=True)))
+            query = query.where(
+                or_(AuditEntry.target == path, AuditEntry.target.startswith(path + "/", autoescape=True))
+            )
         if filters.action:
             query = query.where(AuditEntry.action == filters.action)
         if filters.outcome:
@@ -258,19 +293,33 @@ class AuditTrail:
             count += 1
             problems.extend(_check_link(previous, entry))
             if entry_hash(_fields(entry), entry.prev_hash) != entry.hash:
-                problems.append({"id": entry.id, "problem": "edited",
-                                 "message": f"第 {entry.id} 条记录的内容与其哈希不符，已被修改 "
-                                            f"(entry {entry.id} was edited)"})
+                problems.append(
+                    {
+                        "id": entry.id,
+                        "problem": "edited",
+                        "message": f"第 {entry.id} 条记录的内容与其哈希不符，已被修改 (entry {entry.id} was edited)",
+                    }
+                )
             elif entry.id == anchor.get("id") and entry.hash != anchor.get("hash"):
-                problems.append({"id": entry.id, "problem": "rewritten",
-                                 "message": f"第 {entry.id} 条记录与库外锚点不符，记录链已被重写 "
-                                            f"(entry {entry.id} differs from the anchor outside the database)"})
+                problems.append(
+                    {
+                        "id": entry.id,
+                        "problem": "rewritten",
+                        "message": f"第 {entry.id} 条记录与库外锚点不符，记录链已被重写 "
+                        f"(entry {entry.id} differs from the anchor outside the database)",
+                    }
+                )
             previous = entry
         last_id = previous.id if previous else 0
         if anchor.get("id", 0) > last_id:
-            problems.append({"id": last_id + 1, "problem": "removed",
-                             "message": f"第 {last_id} 条之后的记录已被删除（最新记录应为第 {anchor['id']} 条）"
-                                        f" (entries after {last_id} removed; the newest was {anchor['id']})"})
+            problems.append(
+                {
+                    "id": last_id + 1,
+                    "problem": "removed",
+                    "message": f"第 {last_id} 条之后的记录已被删除（最新记录应为第 {anchor['id']} 条）"
+                    f" (entries after {last_id} removed; the newest was {anchor['id']})",
+                }
+            )
         return Verification(ok=not problems, entries=count, problems=problems)
 
     def check(self, session: Session, who: Principal) -> Verification:
@@ -278,15 +327,20 @@ class AuditTrail:
         audit page shows the newest such entry, so the chain's state is visible on every visit
         without walking the whole chain each time."""
         result = self.verify(session)
-        self.record(who, "audit_verify", outcome="ok" if result.ok else "failed",
-                    detail=f"{result.entries} entries, {len(result.problems)} problems")
+        self.record(
+            who,
+            "audit_verify",
+            outcome="ok" if result.ok else "failed",
+            detail=f"{result.entries} entries, {len(result.problems)} problems",
+        )
         return result
 
     @staticmethod
     def last_check(session: Session) -> tuple[AuditEntry | None, int]:
         """The newest recorded verification, and how many entries were appended after it."""
-        last = session.scalars(select(AuditEntry).where(AuditEntry.action == "audit_verify")
-                               .order_by(AuditEntry.id.desc()).limit(1)).first()
+        last = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "audit_verify").order_by(AuditEntry.id.desc()).limit(1)
+        ).first()
         newest = session.execute(_NEWEST).first()
         return last, (newest.id - last.id if last and newest else 0)
 
@@ -302,18 +356,29 @@ def _check_link(previous: Row | None, entry: Row) -> list[dict]:
     expected_id = previous.id + 1 if previous else 1
     expected_prev = previous.hash if previous else GENESIS
     if entry.id != expected_id:
-        return [{"id": entry.id, "problem": "removed",
-                 "message": f"第 {expected_id} 至 {entry.id - 1} 条记录已被删除 "
-                            f"(entries {expected_id}–{entry.id - 1} removed)"}]
+        return [
+            {
+                "id": entry.id,
+                "problem": "removed",
+                "message": f"第 {expected_id} 至 {entry.id - 1} 条记录已被删除 "
+                f"(entries {expected_id}–{entry.id - 1} removed)",
+            }
+        ]
     if entry.prev_hash != expected_prev:
-        return [{"id": entry.id, "problem": "broken_link",
-                 "message": f"第 {entry.id} 条记录与前一条的链接断开，前一条已被替换 "
-                            f"(entry {entry.id} does not follow the entry before it)"}]
+        return [
+            {
+                "id": entry.id,
+                "problem": "broken_link",
+                "message": f"第 {entry.id} 条记录与前一条的链接断开，前一条已被替换 "
+                f"(entry {entry.id} does not follow the entry before it)",
+            }
+        ]
     return []
 
 
-def _csv_chunks(sessions: sessionmaker, query: Select,
-                keep: Callable[[AuditEntry], bool] | None = None) -> Iterator[str]:
+def _csv_chunks(
+    sessions: sessionmaker, query: Select, keep: Callable[[AuditEntry], bool] | None = None
+) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write("\ufeff")  # a BOM, so spreadsheet programs read the Chinese as UTF-8
     writer = csv.writer(buffer)

@@ -33,8 +33,11 @@ class ImportReport:
 
 def find_markdown(directory: Path) -> list[Path]:
     """The .md files under ``directory``, hidden folders (``.git``) excluded, in a stable order."""
-    return sorted(p for p in directory.rglob("*.md")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    return sorted(
+        p
+        for p in directory.rglob("*.md")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
 
 
 def document_path(directory: Path, file: Path) -> str:
@@ -52,9 +55,17 @@ def prepare(directory: Path, file: Path, default_access: str) -> tuple[str, byte
     return path, serialize(doc).encode("utf-8")
 
 
-def import_files(stores: Stores, directory: Path, files: list[Path], *, message: str = "",
-                 author: Author = IMPORT_AUTHOR, progress: Callable[[int], None] | None = None,
-                 date: dt.datetime | None = None, user: Principal = IMPORTER) -> ImportReport:
+def import_files(
+    stores: Stores,
+    directory: Path,
+    files: list[Path],
+    *,
+    message: str = "",
+    author: Author = IMPORT_AUTHOR,
+    progress: Callable[[int], None] | None = None,
+    date: dt.datetime | None = None,
+    user: Principal = IMPORTER,
+) -> ImportReport:
     """Import ``files`` as one commit, audited as ``user``'s; files that cannot be read are
     reported, not committed."""
     started = time.perf_counter()
@@ -70,9 +81,15 @@ def import_files(stores: Stores, directory: Path, files: list[Path], *, message:
         if progress:
             progress(1)
     if writes:
-        report.revision = _commit(stores, list(writes.values()), author,
-                                  message or f"导入 {len(writes)} 篇文档 (import)", date, user=user,
-                                  detail=f"{len(writes)} documents from {directory}"[:500])
+        report.revision = _commit(
+            stores,
+            list(writes.values()),
+            author,
+            message or f"导入 {len(writes)} 篇文档 (import)",
+            date,
+            user=user,
+            detail=f"{len(writes)} documents from {directory}"[:500],
+        )
     report.imported = len(writes)
     report.seconds = time.perf_counter() - started
     return report
@@ -100,16 +117,22 @@ def import_demo(stores: Stores, content: Path) -> int:
     full = dict(prepare(content, file, stores.default_access) for file in files)
     drafts = {path: _draft(data) for path, data in full.items()}
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    _commit(stores, [Write(p, d) for p, d in drafts.items()], _DEMO_AUTHORS[0],
-            "导入服务管理手册初稿", now - dt.timedelta(days=60))
+    _commit(
+        stores,
+        [Write(p, d) for p, d in drafts.items()],
+        _DEMO_AUTHORS[0],
+        "导入服务管理手册初稿",
+        now - dt.timedelta(days=60),
+    )
     unfinished = sorted(p for p in full if drafts[p] != full[p])
     half = len(unfinished) // 2
-    steps = ((unfinished[:half], _DEMO_AUTHORS[1], "补充处理步骤与检查清单", 40),
-             (unfinished[half:], _DEMO_AUTHORS[0], "完善各章节内容并校对", 20))
+    steps = (
+        (unfinished[:half], _DEMO_AUTHORS[1], "补充处理步骤与检查清单", 40),
+        (unfinished[half:], _DEMO_AUTHORS[0], "完善各章节内容并校对", 20),
+    )
     for paths, author, message, days_ago in steps:
         if paths:
-            _commit(stores, [Write(p, full[p]) for p in paths], author, message,
-                    now - dt.timedelta(days=days_ago))
+            _commit(stores, [Write(p, full[p]) for p in paths], author, message, now - dt.timedelta(days=days_ago))
     return len(full)
 
 
@@ -120,10 +143,19 @@ def _draft(data: bytes) -> bytes:
     return text[: sections[-1]].rstrip().encode("utf-8") + b"\n" if len(sections) >= 3 else data
 
 
-def _commit(stores: Stores, writes: list[Write], author: Author, message: str,
-            date: dt.datetime | None, *, user: Principal = IMPORTER, detail: str = "") -> str:
+def _commit(
+    stores: Stores,
+    writes: list[Write],
+    author: Author,
+    message: str,
+    date: dt.datetime | None,
+    *,
+    user: Principal = IMPORTER,
+    detail: str = "",
+) -> str:
     """One commit of many documents through the one write path, audited as ``user``'s."""
     level = access.strictest(*(read(write.data, write.path).access for write in writes))
     with writing(stores, user, "import", "") as w:
-        return w.commit(writes, message, level=level, detail=detail or f"{len(writes)} documents",
-                        date=date, author=author)
+        return w.commit(
+            writes, message, level=level, detail=detail or f"{len(writes)} documents", date=date, author=author
+        )

@@ -95,8 +95,9 @@ def apply_commit(session: Session, store: GitStore, revision: Revision, changes:
         session.execute(insert(DocumentLink), rows)
 
 
-def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision: Revision,
-           changes: list[Change]) -> None:
+def record(
+    sessions: sessionmaker, store: GitStore, index: SearchIndex, revision: Revision, changes: list[Change]
+) -> None:
     """After kb's own commit (caller holds the lock): the catalog takes exactly that commit, with
     the changes the store reported (no second diff of the commit). The index follows with
     ``refresh_index``, once the save is answered or before the next search, whichever is first.
@@ -114,8 +115,9 @@ def record(sessions: sessionmaker, store: GitStore, index: SearchIndex, revision
         session.commit()
 
 
-def refresh_index(store: GitStore, index: SearchIndex, sessions: sessionmaker, *, merge: bool = False,
-                  timeout: float | None = None) -> int:
+def refresh_index(
+    store: GitStore, index: SearchIndex, sessions: sessionmaker, *, merge: bool = False, timeout: float | None = None
+) -> int:
     """Bring the index to the commit the catalog reflects; how many documents it touched.
 
     Needs no store lock: it takes the index's own write lock, and the catalog only ever records
@@ -143,8 +145,9 @@ def refresh_index(store: GitStore, index: SearchIndex, sessions: sessionmaker, *
     return touched
 
 
-def rebuild(store: GitStore, index: SearchIndex, sessions: sessionmaker,
-            progress: Progress | None = None) -> SyncReport:
+def rebuild(
+    store: GitStore, index: SearchIndex, sessions: sessionmaker, progress: Progress | None = None
+) -> SyncReport:
     """Recreate catalog and index from git alone (``kb reindex``). Caller holds the lock."""
     report = SyncReport()
     head = store.head()
@@ -173,8 +176,9 @@ def _rebuild_catalog(session: Session, store: GitStore, head: str | None) -> int
     return commits
 
 
-def _catch_up_index(session: Session, store: GitStore, index: SearchIndex, since: str | None,
-                    head: str, *, merge: bool = True) -> int:
+def _catch_up_index(
+    session: Session, store: GitStore, index: SearchIndex, since: str | None, head: str, *, merge: bool = True
+) -> int:
     """Bring the index from ``since`` to ``head`` over every commit in between; how many
     documents that touched.
 
@@ -210,17 +214,29 @@ def _catch_up_index(session: Session, store: GitStore, index: SearchIndex, since
         total = session.scalar(select(func.count()).select_from(Document)) or 0
         index.rebuild(_indexed_docs(session, store, None), head, total=total)
         return total
-    upserts = [_indexed(store, path, blob, revision) for path, state in final.items() if state is not None
-               for revision, blob in [state]]
+    upserts = [
+        _indexed(store, path, blob, revision)
+        for path, state in final.items()
+        if state is not None
+        for revision, blob in [state]
+    ]
     index.apply(upserts, sorted(path for path, state in final.items() if state is None), head, merge=merge)
     return len(final)
 
 
 def _indexed(store: GitStore, path: str, blob: str, revision: Revision) -> IndexedDoc:
     doc = read_document(store, blob, path)
-    return IndexedDoc(path=path, title=doc.title, body=doc.body, tags=doc.tags, access=doc.access,
-                      status=doc.status, owner=doc.owner, updated_at=revision.date.astimezone(dt.UTC),
-                      revision=revision.id)
+    return IndexedDoc(
+        path=path,
+        title=doc.title,
+        body=doc.body,
+        tags=doc.tags,
+        access=doc.access,
+        status=doc.status,
+        owner=doc.owner,
+        updated_at=revision.date.astimezone(dt.UTC),
+        revision=revision.id,
+    )
 
 
 def _indexed_docs(session: Session, store: GitStore, paths: set[str] | None) -> Iterator[IndexedDoc]:
@@ -230,8 +246,15 @@ def _indexed_docs(session: Session, store: GitStore, paths: set[str] | None) -> 
     for row in session.scalars(query.execution_options(yield_per=500)):
         doc = read_document(store, row.blob, row.path)
         yield IndexedDoc(
-            path=row.path, title=doc.title, body=doc.body, tags=doc.tags, access=doc.access,
-            status=doc.status, owner=doc.owner, updated_at=row.updated_at, revision=row.revision,
+            path=row.path,
+            title=doc.title,
+            body=doc.body,
+            tags=doc.tags,
+            access=doc.access,
+            status=doc.status,
+            owner=doc.owner,
+            updated_at=row.updated_at,
+            revision=row.revision,
         )
 
 
@@ -250,8 +273,14 @@ def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: R
     among them, and the ORM's unit of work cost more than the statements."""
     archived = doc.status == "archived"
     values = {
-        "title": doc.title[:300], "access": doc.access, "status": doc.status, "owner": doc.owner,
-        "updated_at": revision.date, "updated_by": revision.author.name, "revision": revision.id, "blob": blob,
+        "title": doc.title[:300],
+        "access": doc.access,
+        "status": doc.status,
+        "owner": doc.owner,
+        "updated_at": revision.date,
+        "updated_by": revision.author.name,
+        "revision": revision.id,
+        "blob": blob,
         "review_by": review_date(doc),
         "archived_at": archived_time(doc) if archived else None,
         "archived_by": doc.archived_by[:64] if archived and doc.archived_by else None,
@@ -264,8 +293,9 @@ def _upsert_document(session: Session, path: str, doc: DocumentFile, revision: R
     else:
         session.execute(_INSERT_DOCUMENT, {**values, "path": path})
     if doc.tags:
-        session.execute(_INSERT_TAGS, [{"path": path, "tag": tag[:100], "position": i}
-                                       for i, tag in enumerate(doc.tags)])
+        session.execute(
+            _INSERT_TAGS, [{"path": path, "tag": tag[:100], "position": i} for i, tag in enumerate(doc.tags)]
+        )
 
 
 # built once: they run for every document of every commit recorded
@@ -281,20 +311,36 @@ _INSERT_VERSION = insert(table_of(Version))
 def _version_row(change: Change, revision: Revision, doc: DocumentFile) -> dict:
     """The values of ``_version`` for a plain INSERT."""
     return {
-        "path": change.path, "file_path": change.path, "kind": change.kind, "revision": revision.id,
-        "blob": change.blob, "access": doc.access, "title": doc.title[:300], "status": doc.status,
-        "author_name": revision.author.name, "author_email": revision.author.email,
-        "date": revision.date.astimezone(dt.UTC), "message": revision.message,
+        "path": change.path,
+        "file_path": change.path,
+        "kind": change.kind,
+        "revision": revision.id,
+        "blob": change.blob,
+        "access": doc.access,
+        "title": doc.title[:300],
+        "status": doc.status,
+        "author_name": revision.author.name,
+        "author_email": revision.author.email,
+        "date": revision.date.astimezone(dt.UTC),
+        "message": revision.message,
     }
 
 
 def _version(change: Change, revision: Revision, doc: DocumentFile | None) -> Version:
     """One version row; a delete's row (``doc`` None) gets the last level, title and status."""
     return Version(
-        path=change.path, file_path=change.path, kind=change.kind, revision=revision.id, blob=change.blob,
-        access=doc and doc.access, title=doc and doc.title[:300], status=doc and doc.status,
-        author_name=revision.author.name, author_email=revision.author.email,
-        date=revision.date.astimezone(dt.UTC), message=revision.message,
+        path=change.path,
+        file_path=change.path,
+        kind=change.kind,
+        revision=revision.id,
+        blob=change.blob,
+        access=doc and doc.access,
+        title=doc and doc.title[:300],
+        status=doc and doc.status,
+        author_name=revision.author.name,
+        author_email=revision.author.email,
+        date=revision.date.astimezone(dt.UTC),
+        message=revision.message,
     )
 
 
@@ -320,4 +366,3 @@ def _state(session: Session, name: str) -> str | None:
 def _set_state(session: Session, name: str, value: str | None) -> None:
     if not rowcount(session.execute(_WRITE_STATE, {"the_name": name, "commit": value})):
         session.execute(insert(_SYNC), {"name": name, "commit": value})
-

@@ -65,8 +65,10 @@ def _unreadable(files: dict[str, DocumentFile]) -> list[str]:
     """Files kb cannot read (written into git by hand or by another tool): they count as
     ``UNREADABLE_ACCESS`` until someone mends them, so an administrator must hear of them."""
     broken = sorted(path for path, file in files.items() if file.problem)
-    lines = [f"unreadable: {path}: {files[path].problem}; it counts as {UNREADABLE_ACCESS} until its "
-             f"front matter is mended" for path in broken[:MAX_LISTED]]
+    lines = [
+        f"unreadable: {path}: {files[path].problem}; it counts as {UNREADABLE_ACCESS} until its front matter is mended"
+        for path in broken[:MAX_LISTED]
+    ]
     if len(broken) > MAX_LISTED:
         lines.append(f"unreadable: … and {len(broken) - MAX_LISTED} more unreadable documents")
     return lines

@@ -144,8 +144,15 @@ def in_folder(column: ColumnElement[str] | InstrumentedAttribute[str], folder: s
     return or_(column == folder, column.startswith(folder + "/", autoescape=True))
 
 
-def list_documents(session: Session, user: Principal, prefix: str | None = None, tag: str | None = None,
-                   status: str | None = None, page: int = 1, per_page: int = 50) -> tuple[int, list[Document]]:
+def list_documents(
+    session: Session,
+    user: Principal,
+    prefix: str | None = None,
+    tag: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[int, list[Document]]:
     """A page of the documents the user may see, newest first, with the total."""
     access.require(user, "view")
     statuses = access.visible_statuses(user)
@@ -155,16 +162,16 @@ def list_documents(session: Session, user: Principal, prefix: str | None = None,
         wanted = statuses
     else:
         wanted = [status] if status in statuses else []
-    query = select(Document).where(Document.access.in_(access.visible_levels(user)),
-                                   Document.status.in_(wanted))
+    query = select(Document).where(Document.access.in_(access.visible_levels(user)), Document.status.in_(wanted))
     if prefix:
         query = query.where(in_folder(Document.path, prefix))
     if tag:
         query = query.where(Document.path.in_(select(DocumentTag.path).where(DocumentTag.tag == tag)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    rows = session.scalars(query.order_by(Document.updated_at.desc(), Document.path)
-                           .limit(per_page).offset((page - 1) * per_page)).all()
+    rows = session.scalars(
+        query.order_by(Document.updated_at.desc(), Document.path).limit(per_page).offset((page - 1) * per_page)
+    ).all()
     return total, list(rows)
 
 
@@ -178,9 +185,11 @@ def documents_at(session: Session, user: Principal, paths: list[str]) -> list[Do
     wanted = list(dict.fromkeys(p for p in paths if isinstance(p, str)))[:MAX_PER_PAGE]
     if not wanted:
         return []
-    query = select(Document).where(Document.path.in_(wanted),
-                                   Document.access.in_(access.visible_levels(user)),
-                                   Document.status.in_(access.visible_statuses(user)))
+    query = select(Document).where(
+        Document.path.in_(wanted),
+        Document.access.in_(access.visible_levels(user)),
+        Document.status.in_(access.visible_statuses(user)),
+    )
     found = {row.path: row for row in session.scalars(query) if access.can(user, "view", row)}
     return [found[path] for path in wanted if path in found]
 
@@ -192,15 +201,20 @@ def popular_tags(session: Session, user: Principal, limit: int = 20) -> list[tup
     if not levels:
         return []
     count = func.count(DocumentTag.path)
-    query = (select(DocumentTag.tag, count).join(Document, Document.path == DocumentTag.path)
-             .where(Document.access.in_(levels), Document.status == "published")
-             .group_by(DocumentTag.tag).order_by(count.desc(), DocumentTag.tag)
-             .limit(min(max(limit, 1), MAX_PER_PAGE)))
+    query = (
+        select(DocumentTag.tag, count)
+        .join(Document, Document.path == DocumentTag.path)
+        .where(Document.access.in_(levels), Document.status == "published")
+        .group_by(DocumentTag.tag)
+        .order_by(count.desc(), DocumentTag.tag)
+        .limit(min(max(limit, 1), MAX_PER_PAGE))
+    )
     return [(tag, n) for tag, n in session.execute(query)]
 
 
-def get_document(stores: Stores, session: Session, user: Principal, path: str,
-                 revision: str | None = None, at: str | None = None) -> DocumentView:
+def get_document(
+    stores: Stores, session: Session, user: Principal, path: str, revision: str | None = None, at: str | None = None
+) -> DocumentView:
     """The document now, at a revision (editors) or as it was at a date (archivists).
 
     Raises NotFound (also for documents above the caller's clearance), InvalidRevision,
@@ -214,8 +228,9 @@ def get_document(stores: Stores, session: Session, user: Principal, path: str,
     return view
 
 
-def get_raw(stores: Stores, session: Session, user: Principal, path: str, revision: str | None = None,
-            at: str | None = None) -> bytes:
+def get_raw(
+    stores: Stores, session: Session, user: Principal, path: str, revision: str | None = None, at: str | None = None
+) -> bytes:
     """The document's file (front matter and Markdown) as stored, now or in the past; checked
     and audited exactly as ``get_document``."""
     found = _locate(stores, session, user, path, revision, at)
@@ -236,8 +251,9 @@ class _Found:
     doc: DocumentFile | None = None  # parsed already when a past version's level was checked
 
 
-def _locate(stores: Stores, session: Session, user: Principal, path: str, revision: str | None,
-            at: str | None) -> _Found:
+def _locate(
+    stores: Stores, session: Session, user: Principal, path: str, revision: str | None, at: str | None
+) -> _Found:
     """Find the version asked for and check the caller may see it (past versions: the stricter
     of their own level and the current one)."""
     path = docpath.validate(path)
@@ -263,12 +279,19 @@ def _locate(stores: Stores, session: Session, user: Principal, path: str, revisi
         raise NotFound("该文档在此版本中已删除 (document deleted at that point)")
     doc = catalog.read_document(stores.store, blob, path)
     access.require(user, action, known, doc.access)
-    return _Found(path, blob, version.revision, version.date, version.author_name, doc.access,
-                  known.row is not None and blob == known.row.blob, doc)
+    return _Found(
+        path,
+        blob,
+        version.revision,
+        version.date,
+        version.author_name,
+        doc.access,
+        known.row is not None and blob == known.row.blob,
+        doc,
+    )
 
 
-def _draft_version(stores: Stores, user: Principal, known: Known, path: str, revision: str,
-                   absent: NotFound) -> _Found:
+def _draft_version(stores: Stores, user: Principal, known: Known, path: str, revision: str, absent: NotFound) -> _Found:
     """A version of one of the document's drafts (published, discarded or open), which stays
     retrievable by its revision like any other; ``absent`` is raised when it is none."""
     draft = stores.drafts.version(revision)
@@ -276,8 +299,9 @@ def _draft_version(stores: Stores, user: Principal, known: Known, path: str, rev
         raise absent
     doc = catalog.read_document(stores.store, draft.blob, path)
     access.require(user, "view_revision", known, doc.access)
-    return _Found(path, draft.blob, draft.revision.id, draft.revision.date, draft.revision.author.name,
-                  doc.access, False, doc)
+    return _Found(
+        path, draft.blob, draft.revision.id, draft.revision.date, draft.revision.author.name, doc.access, False, doc
+    )
 
 
 def history(stores: Stores, session: Session, user: Principal, path: str) -> list[Version]:
@@ -302,8 +326,14 @@ class Comparison:
         return unified_diff(self.old, self.new, self.old_label, self.new_label)
 
 
-def diff(stores: Stores, session: Session, user: Principal, path: str,
-         from_revision: str | None = None, to_revision: str | None = None) -> Comparison:
+def diff(
+    stores: Stores,
+    session: Session,
+    user: Principal,
+    path: str,
+    from_revision: str | None = None,
+    to_revision: str | None = None,
+) -> Comparison:
     """Two versions to compare (default: the previous version and the latest)."""
     path = docpath.validate(path)
     known = readable(session, user, path)
@@ -334,9 +364,20 @@ def diff(stores: Stores, session: Session, user: Principal, path: str,
 # ---------------------------------------------------------------- writing
 
 
-def save_document(stores: Stores, session: Session, user: Principal, path: str, *, title: object,
-                  body: object, tags: object = None, access_level: object = None, review_by: object = None,
-                  message: object = None, base_revision: object = None) -> SaveResult:
+def save_document(
+    stores: Stores,
+    session: Session,
+    user: Principal,
+    path: str,
+    *,
+    title: object,
+    body: object,
+    tags: object = None,
+    access_level: object = None,
+    review_by: object = None,
+    message: object = None,
+    base_revision: object = None,
+) -> SaveResult:
     """Create or update a document.
 
     With ``base_revision`` older than the current revision the two edits are merged three-way;
@@ -348,34 +389,54 @@ def save_document(stores: Stores, session: Session, user: Principal, path: str, 
     if base_revision is not None and not isinstance(base_revision, str):
         raise BadRequest("base_revision 必须是字符串 (base_revision must be a string)")
     if stores.require_review:
-        raise ReviewRequired("本系统要求评审：请保存为草稿并提交评审，由另一位编辑发布 "
-                             "(review required: save a draft and submit it for review)")
+        raise ReviewRequired(
+            "本系统要求评审：请保存为草稿并提交评审，由另一位编辑发布 "
+            "(review required: save a draft and submit it for review)"
+        )
     with stores_.writing(stores, user, "save", path) as w:
         with stores.sessions() as fresh:
             # the row's columns decide; its tags come from the file, its versions only for a merge
             current = fresh.get(Document, path, options=[lazyload(Document.tags)])
             stale = current is not None and bool(base_revision) and not current.revision.startswith(base_revision)
-            known = (known_document(fresh, path) if stale
-                     else Known(current.access, current.status, current) if current is not None else None)
+            known = (
+                known_document(fresh, path)
+                if stale
+                else Known(current.access, current.status, current)
+                if current is not None
+                else None
+            )
         access.require(user, "edit", known)
         w.action = "update" if current else "create"
         old = catalog.read_document(stores.store, current.blob, path) if current is not None else None
-        doc = compose(stores, user, old, title=title, body=body, tags=tags, access_level=access_level,
-                      review_by=review_by)
+        doc = compose(
+            stores, user, old, title=title, body=body, tags=tags, access_level=access_level, review_by=review_by
+        )
         text = serialize(doc)
         merged = False
         if stale:
             assert known is not None and current is not None and base_revision  # what makes it stale
             text = merge_edit(stores.store, known, path, base_revision, text, current.blob)
             merged = True
-        revision = w.commit([Write(path, text.encode("utf-8"))],
-                            commit_message(message, f"{'更新' if current else '新建'} {path}"),
-                            level=doc.access, detail="merged" if merged else "")
+        revision = w.commit(
+            [Write(path, text.encode("utf-8"))],
+            commit_message(message, f"{'更新' if current else '新建'} {path}"),
+            level=doc.access,
+            detail="merged" if merged else "",
+        )
     return SaveResult(path, revision, created=current is None, merged=merged)
 
 
-def compose(stores: Stores, user: Principal, old: DocumentFile | None, *, title: object, body: object,
-            tags: object, access_level: object, review_by: object) -> DocumentFile:
+def compose(
+    stores: Stores,
+    user: Principal,
+    old: DocumentFile | None,
+    *,
+    title: object,
+    body: object,
+    tags: object,
+    access_level: object,
+    review_by: object,
+) -> DocumentFile:
     """The document file a save writes: the given fields over ``old`` (None: a new document,
     owned by the user); fields left None keep their value.
 
@@ -391,13 +452,22 @@ def compose(stores: Stores, user: Principal, old: DocumentFile | None, *, title:
     access_level = access_level or None
     if access_level is not None and not isinstance(access_level, str):
         raise InvalidDocument("access 必须是字符串 (access must be a string)")
-    base = old or DocumentFile(title="", body="", access=default_level(user, stores.default_access),
-                               owner=user.username)
-    doc = DocumentFile(title=title.strip(), body=body, tags=base.tags if tags is None else normalize_tags(tags),
-                       access=access_level or base.access, status=base.status, owner=base.owner,
-                       review_by=base.review_by if review_by is None else _review_date(review_by),
-                       archived_at=base.archived_at, archived_by=base.archived_by,
-                       archive_reason=base.archive_reason, meta=base.meta)
+    base = old or DocumentFile(
+        title="", body="", access=default_level(user, stores.default_access), owner=user.username
+    )
+    doc = DocumentFile(
+        title=title.strip(),
+        body=body,
+        tags=base.tags if tags is None else normalize_tags(tags),
+        access=access_level or base.access,
+        status=base.status,
+        owner=base.owner,
+        review_by=base.review_by if review_by is None else _review_date(review_by),
+        archived_at=base.archived_at,
+        archived_by=base.archived_by,
+        archive_reason=base.archive_reason,
+        meta=base.meta,
+    )
     check(doc)
     if not access.can(user, "edit", doc):
         raise Forbidden("不能将文档设为高于您密级的访问级别 (access level above your clearance)")
@@ -411,12 +481,14 @@ def _review_date(value: object) -> str | None:
     try:
         return dt.date.fromisoformat(value).isoformat()  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise InvalidDocument(f"复审日期“{str(value)[:40]}”无效，请用 YYYY-MM-DD 格式 "
-                              "(invalid review_by date)") from exc
+        raise InvalidDocument(
+            f"复审日期“{str(value)[:40]}”无效，请用 YYYY-MM-DD 格式 (invalid review_by date)"
+        ) from exc
 
 
-def revert(stores: Stores, session: Session, user: Principal, path: str, revision: object,
-           message: object = None) -> str:
+def revert(
+    stores: Stores, session: Session, user: Principal, path: str, revision: object, message: object = None
+) -> str:
     """Make the version at ``revision`` the current one, as a new commit (history is kept)."""
     path = docpath.validate(path)
     if not isinstance(revision, str) or not revision:
@@ -431,8 +503,12 @@ def revert(stores: Stores, session: Session, user: Principal, path: str, revisio
         data = stores.store.read_blob(blob)
         level = read(data, path).access
         access.require(user, "revert", known, level)
-        return w.commit([Write(path, data)], commit_message(message, f"恢复 {path} 到 {version.revision[:10]}"),
-                        level=access.strictest(level, known.access), detail=f"to {version.revision}")
+        return w.commit(
+            [Write(path, data)],
+            commit_message(message, f"恢复 {path} 到 {version.revision[:10]}"),
+            level=access.strictest(level, known.access),
+            detail=f"to {version.revision}",
+        )
 
 
 def move(stores: Stores, session: Session, user: Principal, path: str, to: object) -> str:
@@ -452,8 +528,7 @@ def move(stores: Stores, session: Session, user: Principal, path: str, to: objec
         access.require(user, "move", known)
         if occupied is not None:
             raise Conflict(f"目标路径“{target}”已有文档 (target exists)")
-        revision = w.commit([Move(path, target)], f"移动 {path} → {target}", level=known.access,
-                            detail=f"to {target}")
+        revision = w.commit([Move(path, target)], f"移动 {path} → {target}", level=known.access, detail=f"to {target}")
         _move_draft(stores, user, path, target)
     return revision
 
@@ -473,8 +548,12 @@ def _move_draft(stores: Stores, user: Principal, path: str, target: str) -> None
             moved = stores.drafts.move(path, target, w.message(f"草稿随文档移动到 {target}", level))
             if moved is not None:
                 previous, current = moved
-                w.record(current.id, level=level, detail=f"to {target}",
-                         undo=lambda: stores.drafts.unmove(path, target, previous.id, current.id))
+                w.record(
+                    current.id,
+                    level=level,
+                    detail=f"to {target}",
+                    undo=lambda: stores.drafts.unmove(path, target, previous.id, current.id),
+                )
     except Exception:
         log.exception("the draft of %s stayed there: following the move to %s failed", path, target)
 
@@ -545,8 +624,9 @@ def readable(session: Session, user: Principal, path: str) -> Known:
 def missing(session: Session, user: Principal, path: str) -> NotFound | Moved:
     """What a read of a path with no document gets: Moved when the document that lived there
     was moved to a path the user may see (old links keep working), else NotFound."""
-    target = session.scalar(select(Version.path).where(Version.file_path == path, Version.path != path)
-                            .order_by(Version.id.desc()).limit(1))
+    target = session.scalar(
+        select(Version.path).where(Version.file_path == path, Version.path != path).order_by(Version.id.desc()).limit(1)
+    )
     row = session.get(Document, target) if target else None
     if row is not None and access.can(user, "view", row):
         return Moved(f"文档已移动到“{target}” (document moved)", location=target)
@@ -577,15 +657,34 @@ def _version_at_date(known: Known, when: dt.datetime) -> Version:
     return earlier[-1]
 
 
-def view_of(stores: Stores, path: str, blob: str, revision: str, updated_at: dt.datetime,
-          updated_by: str, doc: DocumentFile | None = None) -> DocumentView:
+def view_of(
+    stores: Stores,
+    path: str,
+    blob: str,
+    revision: str,
+    updated_at: dt.datetime,
+    updated_by: str,
+    doc: DocumentFile | None = None,
+) -> DocumentView:
     doc = doc or _parsed(stores.store, blob, path)
     page = stores.renders.page(blob, path, doc.body)
     return DocumentView(
-        path=path, title=doc.title, body=doc.body, html=page.html, toc=page.toc,
-        tags=list(doc.tags), access=doc.access, status=doc.status, owner=doc.owner, revision=revision,
-        updated_at=updated_at, updated_by=updated_by, review_by=doc.review_by, archived_at=doc.archived_at,
-        archived_by=doc.archived_by, archive_reason=doc.archive_reason,
+        path=path,
+        title=doc.title,
+        body=doc.body,
+        html=page.html,
+        toc=page.toc,
+        tags=list(doc.tags),
+        access=doc.access,
+        status=doc.status,
+        owner=doc.owner,
+        revision=revision,
+        updated_at=updated_at,
+        updated_by=updated_by,
+        review_by=doc.review_by,
+        archived_at=doc.archived_at,
+        archived_by=doc.archived_by,
+        archive_reason=doc.archive_reason,
     )
 
 

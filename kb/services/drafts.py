@@ -76,11 +76,20 @@ def get_draft(stores: Stores, session: Session, user: Principal, path: str) -> D
     history = stores.drafts.history(path)
     authors = list(dict.fromkeys(version.revision.author.name for version in reversed(history)))
     return DraftView(
-        path=path, doc=_document(draft), state=draft.state.state, comment=draft.state.comment,
-        submitted_by=draft.state.submitted_by, base_revision=draft.state.base, revision=draft.revision.id,
-        updated_at=draft.revision.date, updated_by=draft.revision.author.name, authors=authors,
-        versions=[DraftVersion(v.revision.id, v.revision.author.name, v.revision.date, v.revision.message,
-                               v.state.state) for v in history],
+        path=path,
+        doc=_document(draft),
+        state=draft.state.state,
+        comment=draft.state.comment,
+        submitted_by=draft.state.submitted_by,
+        base_revision=draft.state.base,
+        revision=draft.revision.id,
+        updated_at=draft.revision.date,
+        updated_by=draft.revision.author.name,
+        authors=authors,
+        versions=[
+            DraftVersion(v.revision.id, v.revision.author.name, v.revision.date, v.revision.message, v.state.state)
+            for v in history
+        ],
     )
 
 
@@ -94,17 +103,38 @@ def list_drafts(stores: Stores, session: Session, user: Principal, state: str | 
             continue
         doc = _document(draft)
         if access.can(user, READ, _target(session, draft.state.path, doc), doc.access):
-            drafts.append(DraftView(
-                path=draft.state.path, doc=doc, state=draft.state.state, comment=draft.state.comment,
-                submitted_by=draft.state.submitted_by, base_revision=draft.state.base,
-                revision=draft.revision.id, updated_at=draft.revision.date,
-                updated_by=draft.revision.author.name, authors=[], versions=[]))
+            drafts.append(
+                DraftView(
+                    path=draft.state.path,
+                    doc=doc,
+                    state=draft.state.state,
+                    comment=draft.state.comment,
+                    submitted_by=draft.state.submitted_by,
+                    base_revision=draft.state.base,
+                    revision=draft.revision.id,
+                    updated_at=draft.revision.date,
+                    updated_by=draft.revision.author.name,
+                    authors=[],
+                    versions=[],
+                )
+            )
     return sorted(drafts, key=lambda view: view.updated_at, reverse=True)
 
 
-def save_draft(stores: Stores, session: Session, user: Principal, path: str, *, title: object, body: object,
-               tags: object = None, access_level: object = None, review_by: object = None, message: object = None,
-               draft_revision: object = None) -> tuple[str, bool]:
+def save_draft(
+    stores: Stores,
+    session: Session,
+    user: Principal,
+    path: str,
+    *,
+    title: object,
+    body: object,
+    tags: object = None,
+    access_level: object = None,
+    review_by: object = None,
+    message: object = None,
+    draft_revision: object = None,
+) -> tuple[str, bool]:
     """Save a new version of the draft of ``path`` (starting one from the published document, or
     a new document, when there is none); returns (draft revision, created).
 
@@ -128,15 +158,21 @@ def save_draft(stores: Stores, session: Session, user: Principal, path: str, *, 
             old: DocumentFile | None = draft_doc
         else:
             old = catalog.read_document(stores.store, current.blob, path) if current is not None else None
-        doc = compose(stores, user, old, title=title, body=body, tags=tags, access_level=access_level,
-                      review_by=review_by)
+        doc = compose(
+            stores, user, old, title=title, body=body, tags=tags, access_level=access_level, review_by=review_by
+        )
         text = serialize(doc)
         if draft is not None and draft_revision and not draft.revision.id.startswith(draft_revision):
             text = _merge_drafts(stores, path, draft, draft_revision, text)
         state = DraftState(path, draft.state.base if draft else (current.revision if current else None))
-        revision = w.draft(text.encode("utf-8"), state, commit_message(message, f"草稿 {path}"),
-                           expected=draft.revision.id if draft else None, level=doc.access,
-                           detail="new draft" if draft is None else "")
+        revision = w.draft(
+            text.encode("utf-8"),
+            state,
+            commit_message(message, f"草稿 {path}"),
+            expected=draft.revision.id if draft else None,
+            level=doc.access,
+            detail="new draft" if draft is None else "",
+        )
     return revision.id, draft is None
 
 
@@ -146,8 +182,11 @@ def discard_draft(stores: Stores, session: Session, user: Principal, path: str) 
     with stores_.writing(stores, user, "draft_discard", path) as w:
         draft = _open_draft(stores, session, user, "draft", path)
         stores.drafts.discard(path, draft.revision.id)
-        w.record(draft.revision.id, level=_document(draft).access,
-                 undo=lambda: stores.drafts.restore(path, "", draft.revision.id))
+        w.record(
+            draft.revision.id,
+            level=_document(draft).access,
+            undo=lambda: stores.drafts.restore(path, "", draft.revision.id),
+        )
 
 
 def submit(stores: Stores, session: Session, user: Principal, path: str, comment: object = None) -> str:
@@ -180,11 +219,15 @@ def publish(stores: Stores, session: Session, user: Principal, path: str, messag
         base = draft.state.base
         merged = False
         if (current is None) != (base is None):
-            raise Conflict("草稿开始后，已发布的文档被创建、删除或移动；请先查看当前版本 "
-                           "(the published document appeared or disappeared since the draft began)",
-                           current={"revision": current.revision if current else None,
-                                    "text": decode(stores.store.read_blob(current.blob)) if current else ""},
-                           yours={"draft_revision": draft.revision.id, "text": text})
+            raise Conflict(
+                "草稿开始后，已发布的文档被创建、删除或移动；请先查看当前版本 "
+                "(the published document appeared or disappeared since the draft began)",
+                current={
+                    "revision": current.revision if current else None,
+                    "text": decode(stores.store.read_blob(current.blob)) if current else "",
+                },
+                yours={"draft_revision": draft.revision.id, "text": text},
+            )
         if known is not None and current is not None and base is not None and current.revision != base:
             text = merge_edit(stores.store, known, path, base, text, current.blob)
             merged = True
@@ -192,12 +235,21 @@ def publish(stores: Stores, session: Session, user: Principal, path: str, messag
         check(doc)
         if not access.can(user, "publish", doc):
             raise Forbidden("不能发布高于您密级的文档 (access level above your clearance)")
-        detail = "; ".join(part for part in (
-            "merged" if merged else "",
-            f"reviewed; submitted by {draft.state.submitted_by}" if draft.state.state == "submitted" else "")
-            if part)
-        revision = w.commit([Write(path, text.encode("utf-8"))], commit_message(message, f"发布 {path}"),
-                            level=doc.access, detail=detail, merge=draft.revision.id)
+        detail = "; ".join(
+            part
+            for part in (
+                "merged" if merged else "",
+                f"reviewed; submitted by {draft.state.submitted_by}" if draft.state.state == "submitted" else "",
+            )
+            if part
+        )
+        revision = w.commit(
+            [Write(path, text.encode("utf-8"))],
+            commit_message(message, f"发布 {path}"),
+            level=doc.access,
+            detail=detail,
+            merge=draft.revision.id,
+        )
         stores.drafts.close(path, draft.revision.id)
     return SaveResult(path, revision, created=current is None, merged=merged)
 
@@ -225,12 +277,14 @@ def _document(draft: Draft) -> DocumentFile:
     return read(draft.data, draft.state.path)
 
 
-def _review_step(stores: Stores, session: Session, user: Principal, path: str, state: str, comment: object,
-                 *, required: bool) -> str:
+def _review_step(
+    stores: Stores, session: Session, user: Principal, path: str, state: str, comment: object, *, required: bool
+) -> str:
     """Submit or send back: a new draft version with the same document and a new state."""
     path = docpath.validate(path)
-    comment = note(comment, "comment", limit=MAX_COMMENT,
-                   missing="请说明退回的原因 (a comment is required)" if required else None)
+    comment = note(
+        comment, "comment", limit=MAX_COMMENT, missing="请说明退回的原因 (a comment is required)" if required else None
+    )
     action = "draft_submit" if state == "submitted" else "draft_return"
     with stores_.writing(stores, user, action, path) as w:
         draft = _open_draft(stores, session, user, "review", path)
@@ -241,8 +295,14 @@ def _review_step(stores: Stores, session: Session, user: Principal, path: str, s
         submitter = user.username if state == "submitted" else draft.state.submitted_by
         new_state = replace(draft.state, state=state, comment=comment, submitted_by=submitter)
         label = "提交评审" if state == "submitted" else "退回修改"
-        revision = w.draft(draft.data, new_state, f"{label} {path}" + (f"：{comment}" if comment else ""),
-                           expected=draft.revision.id, level=_document(draft).access, detail=comment[:500])
+        revision = w.draft(
+            draft.data,
+            new_state,
+            f"{label} {path}" + (f"：{comment}" if comment else ""),
+            expected=draft.revision.id,
+            level=_document(draft).access,
+            detail=comment[:500],
+        )
     return revision.id
 
 
@@ -250,8 +310,10 @@ def _check_four_eyes(user: Principal, draft: Draft) -> None:
     if draft.state.state != "submitted":
         raise Conflict("本系统要求评审：请先提交评审 (review required: submit the draft first)")
     if draft.state.submitted_by == user.username:
-        raise Forbidden("四眼原则：提交人不能发布自己提交的草稿，请由另一位编辑评审发布 "
-                        "(four eyes: another editor must publish a draft you submitted)")
+        raise Forbidden(
+            "四眼原则：提交人不能发布自己提交的草稿，请由另一位编辑评审发布 "
+            "(four eyes: another editor must publish a draft you submitted)"
+        )
 
 
 def _merge_drafts(stores: Stores, path: str, draft: Draft, draft_revision: str, ours: str) -> str:
@@ -263,7 +325,9 @@ def _merge_drafts(stores: Stores, path: str, draft: Draft, draft_revision: str, 
     theirs = decode(draft.data)
     result = merge3(decode(base.data), theirs, ours)
     if result.conflicts:
-        raise Conflict("草稿已被他人修改，且修改内容重叠 (the draft changed meanwhile and the edits overlap)",
-                       current={"draft_revision": draft.revision.id, "text": theirs},
-                       yours={"draft_revision": draft_revision, "text": ours})
+        raise Conflict(
+            "草稿已被他人修改，且修改内容重叠 (the draft changed meanwhile and the edits overlap)",
+            current={"draft_revision": draft.revision.id, "text": theirs},
+            yours={"draft_revision": draft_revision, "text": ours},
+        )
     return result.text

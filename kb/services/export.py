@@ -109,8 +109,16 @@ class _Selected:
     file_paths: set[str] = field(default_factory=set)  # every path its file had: audit targets
 
 
-def export_zip(stores: Stores, user: Principal, out: BinaryIO, *, path: str | None = None,
-               prefix: str | None = None, history: bool = True, progress: Progress | None = None) -> ExportReport:
+def export_zip(
+    stores: Stores,
+    user: Principal,
+    out: BinaryIO,
+    *,
+    path: str | None = None,
+    prefix: str | None = None,
+    history: bool = True,
+    progress: Progress | None = None,
+) -> ExportReport:
     """Write one document (``path``), a folder (``prefix``) or everything the user may see to
     ``out`` as a zip, with every version (``history``) or only the current files, and audit it.
 
@@ -145,15 +153,35 @@ def export_zip(stores: Stores, user: Principal, out: BinaryIO, *, path: str | No
         archive.put("audit.csv", (chunk.encode("utf-8") for chunk in stores.audit.csv_about(user, targets)))
         scope_json = {"path": scope.path, "prefix": scope.prefix, "history": "all" if history else "latest"}
         versions = "所有版本 (every version)" if history else "仅当前版本 (latest only)"
-        archive.put("README.txt", [README.format(
-            scope=f"范围 (scope): {scope.describe()}; {versions}", generated_at=generated_at.isoformat(),
-            generated_by=user.username, head=head or "-").encode("utf-8")])
-        manifest = {"format": FORMAT, "generated_at": generated_at.isoformat(), "generated_by": user.username,
-                    "scope": scope_json, "head": head, "files": entries}
+        archive.put(
+            "README.txt",
+            [
+                README.format(
+                    scope=f"范围 (scope): {scope.describe()}; {versions}",
+                    generated_at=generated_at.isoformat(),
+                    generated_by=user.username,
+                    head=head or "-",
+                ).encode("utf-8")
+            ],
+        )
+        manifest = {
+            "format": FORMAT,
+            "generated_at": generated_at.isoformat(),
+            "generated_by": user.username,
+            "scope": scope_json,
+            "head": head,
+            "files": entries,
+        }
         archive.put("manifest.json", [_manifest_json(manifest).encode("utf-8")])
-    stores.audit.record(user, "export", scope.path or scope.prefix or "", revision=head, level=report.level,
-                        detail=f"scope={scope.describe()}; history={scope_json['history']}; "
-                               f"documents={report.documents}; files={report.files}")
+    stores.audit.record(
+        user,
+        "export",
+        scope.path or scope.prefix or "",
+        revision=head,
+        level=report.level,
+        detail=f"scope={scope.describe()}; history={scope_json['history']}; "
+        f"documents={report.documents}; files={report.files}",
+    )
     return report
 
 
@@ -167,8 +195,10 @@ def git_bundle(stores: Stores, user: Principal, out_path: Path) -> BundleReport:
     access.require(user, "export")
     highest = access.CLEARANCES[-1]
     if user.clearance != highest:
-        raise Forbidden(f"完整归档包含所有密级的全部文档，仅限密级为 {highest} 的用户 "
-                        f"(a bundle holds every document at every level: {highest} clearance required)")
+        raise Forbidden(
+            f"完整归档包含所有密级的全部文档，仅限密级为 {highest} 的用户 "
+            f"(a bundle holds every document at every level: {highest} clearance required)"
+        )
     if stores.store.head() is None:
         raise NotFound("内容仓库为空，没有可打包的内容 (the content repository is empty: nothing to bundle)")
     target = out_path.resolve()
@@ -203,18 +233,22 @@ class _Scope:
 def _scope(path: str | None, prefix: str | None) -> _Scope:
     if path is not None and prefix is not None:
         raise BadRequest("只能指定 path 或 prefix 其中之一 (give path or prefix, not both)")
-    return _Scope(docpath.validate(path) if path is not None else None,
-                  docpath.validate(prefix) if prefix is not None else None)
+    return _Scope(
+        docpath.validate(path) if path is not None else None, docpath.validate(prefix) if prefix is not None else None
+    )
 
 
 def _select(session: Session, user: Principal, scope: _Scope) -> list[_Selected]:
     """The documents in scope the user may see, by path, with their visible versions; two
     queries whatever the number of documents."""
-    current = {row.path: row for row in session.execute(
-        select(Document.path, Document.access, Document.status).where(scope.matches(Document.path)))}
+    current = {
+        row.path: row
+        for row in session.execute(
+            select(Document.path, Document.access, Document.status).where(scope.matches(Document.path))
+        )
+    }
     history: dict[str, list[Row]] = {}
-    for version in session.execute(select(Version.__table__).where(scope.matches(Version.path))
-                                   .order_by(Version.id)):
+    for version in session.execute(select(Version.__table__).where(scope.matches(Version.path)).order_by(Version.id)):
         history.setdefault(version.path, []).append(version)
     selected = []
     for path, versions in sorted(history.items()):
@@ -223,8 +257,11 @@ def _select(session: Session, user: Principal, scope: _Scope) -> list[_Selected]
         if not access.can(user, "export", standing):
             continue
         visible = [v for v in versions if v.blob and access.can(user, "export", standing, v.access)]
-        selected.append(_Selected(path, standing, versions[-1] if row is not None else None, visible,
-                                  {v.file_path for v in versions}))
+        selected.append(
+            _Selected(
+                path, standing, versions[-1] if row is not None else None, visible, {v.file_path for v in versions}
+            )
+        )
     return selected
 
 
@@ -233,8 +270,10 @@ def _files(doc: _Selected, history: bool) -> list[tuple[str, Row]]:
     ``history``) every version, numbered oldest first so the names sort in order."""
     files = [(f"documents/{docpath.to_file(doc.path)}", doc.current)] if doc.current is not None else []
     if history:
-        files += [(f"history/{doc.path}/{number:04d}-{version.revision[:10]}.md", version)
-                  for number, version in enumerate(doc.versions, 1)]
+        files += [
+            (f"history/{doc.path}/{number:04d}-{version.revision[:10]}.md", version)
+            for number, version in enumerate(doc.versions, 1)
+        ]
     return files
 
 
@@ -284,10 +323,21 @@ def _manifest_json(manifest: dict) -> str:
 
 
 def _manifest_entry(name: str, path: str, version: Row, sha256: str, size: int) -> dict:
-    return {"file": name, "path": path, "file_path": version.file_path, "revision": version.revision,
-            "kind": version.kind, "author": version.author_name, "email": version.author_email,
-            "date": version.date.isoformat(), "message": version.message, "access": version.access,
-            "status": version.status, "sha256": sha256, "bytes": size}
+    return {
+        "file": name,
+        "path": path,
+        "file_path": version.file_path,
+        "revision": version.revision,
+        "kind": version.kind,
+        "author": version.author_name,
+        "email": version.author_email,
+        "date": version.date.isoformat(),
+        "message": version.message,
+        "access": version.access,
+        "status": version.status,
+        "sha256": sha256,
+        "bytes": size,
+    }
 
 
 def _git(stores: Stores, *args: str) -> str:
@@ -295,8 +345,9 @@ def _git(stores: Stores, *args: str) -> str:
     git = shutil.which("git")
     if git is None:
         raise StoreError("找不到 git 命令 (the git command is not installed)")
-    done = subprocess.run([git, f"--git-dir={stores.store.root.resolve()}", *args], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [git, f"--git-dir={stores.store.root.resolve()}", *args], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         raise StoreError(f"git {args[0]} {args[1]} 失败 (failed): {done.stderr.strip()[-300:]}")
     return done.stdout

@@ -82,16 +82,30 @@ class Health:
         head = self.head
         return {
             "ok": self.ok,
-            "documents": {"total": self.documents, "by_status": self.by_status, "by_access": self.by_access,
-                          "levels": self.levels},
-            "git": {"head": head and {"commit": head.sha, "author": head.author, "email": head.email,
-                                      "date": head.date.isoformat(), "message": head.message}},
+            "documents": {
+                "total": self.documents,
+                "by_status": self.by_status,
+                "by_access": self.by_access,
+                "levels": self.levels,
+            },
+            "git": {
+                "head": head
+                and {
+                    "commit": head.sha,
+                    "author": head.author,
+                    "email": head.email,
+                    "date": head.date.isoformat(),
+                    "message": head.message,
+                }
+            },
             "catalog": {"commit": self.catalog_commit, "in_step": self.catalog_in_step},
             "index": {"commit": self.index_commit, "in_step": self.index_in_step},
             "drafts": {"open": self.open_drafts},
             "users": {"active": self.users_active, "disabled": self.users_disabled},
-            "audit": {"entries": self.audit_entries,
-                      "last_at": self.last_audit_at.isoformat() if self.last_audit_at else None},
+            "audit": {
+                "entries": self.audit_entries,
+                "last_at": self.last_audit_at.isoformat() if self.last_audit_at else None,
+            },
         }
 
 
@@ -103,10 +117,14 @@ def health(stores: Stores, session: Session, user: Principal | None = None) -> H
     levels = access.visible_levels(user) if user is not None else list(CLEARANCES)
     sees_all = len(levels) == len(CLEARANCES)
     shown = Document.access.in_(levels)
-    by_status = {status: n for status, n in session.execute(
-        select(Document.status, func.count()).where(shown).group_by(Document.status))}
-    by_access = {level: n for level, n in session.execute(
-        select(Document.access, func.count()).where(shown).group_by(Document.access))}
+    by_status = {
+        status: n
+        for status, n in session.execute(select(Document.status, func.count()).where(shown).group_by(Document.status))
+    }
+    by_access = {
+        level: n
+        for level, n in session.execute(select(Document.access, func.count()).where(shown).group_by(Document.access))
+    }
     users = {bool(active): n for active, n in session.execute(select(User.active, func.count()).group_by(User.active))}
     audit_entries, last_audit_at = session.execute(select(func.count(AuditEntry.id), func.max(AuditEntry.at))).one()
     stores.refresh_index()  # as before a search: an index update pending after a save is no lag
@@ -155,8 +173,10 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 # ``consistency.check`` and reconciliation lines that name no document
-_NAMES_NO_DOCUMENT = re.compile(r"^((catalog|index) reflects commit |audit: unattributed commit "
-                                r"|audit: … and \d+ more unattributed)")
+_NAMES_NO_DOCUMENT = re.compile(
+    r"^((catalog|index) reflects commit |audit: unattributed commit "
+    r"|audit: … and \d+ more unattributed)"
+)
 
 
 def full_check(stores: Stores, user: Principal | None = None) -> list[str]:
@@ -175,6 +195,8 @@ def full_check(stores: Stores, user: Principal | None = None) -> list[str]:
         return problems
     kept = [line for line in problems if _NAMES_NO_DOCUMENT.match(line)]
     if len(kept) < len(problems):
-        kept.append(f"{len(problems) - len(kept)} more problem lines name documents; "
-                    f"an administrator cleared for {CLEARANCES[-1]} sees them")
+        kept.append(
+            f"{len(problems) - len(kept)} more problem lines name documents; "
+            f"an administrator cleared for {CLEARANCES[-1]} sees them"
+        )
     return kept

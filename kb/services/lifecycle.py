@@ -57,8 +57,9 @@ def archive(stores: Stores, session: Session, user: Principal, path: str, reason
 
 def restore(stores: Stores, session: Session, user: Principal, path: str, reason: object = None) -> str:
     """Publish an archived document again, as it was. Returns the commit."""
-    return _set_archived(stores, user, docpath.validate(path),
-                         note(reason, "reason", limit=MAX_REASON, one_line=True), restore=True)
+    return _set_archived(
+        stores, user, docpath.validate(path), note(reason, "reason", limit=MAX_REASON, one_line=True), restore=True
+    )
 
 
 def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, restore: bool = False) -> str:
@@ -70,8 +71,11 @@ def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, re
             raise NotFound("文档不存在 (document not found)")
         access.require(user, action, known)
         if (known.status == "archived") != restore:
-            raise Conflict("文档未归档，无需恢复 (the document is not archived)" if restore
-                           else "文档已归档 (the document is archived already)")
+            raise Conflict(
+                "文档未归档，无需恢复 (the document is not archived)"
+                if restore
+                else "文档已归档 (the document is archived already)"
+            )
         doc = catalog.read_document(stores.store, known.row.blob, path)
         if restore:
             doc = replace(doc, status="published", archived_at=None, archived_by=None, archive_reason=None)
@@ -86,13 +90,20 @@ def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, re
 # ---------------------------------------------------------------- lists
 
 
-def archived_documents(session: Session, user: Principal, *, prefix: str | None = None, tag: str | None = None,
-                       since: dt.datetime | None = None, until: dt.datetime | None = None, page: int = 1,
-                       per_page: int = 50) -> tuple[int, list[Document]]:
+def archived_documents(
+    session: Session,
+    user: Principal,
+    *,
+    prefix: str | None = None,
+    tag: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[int, list[Document]]:
     """Archived documents the user may see, most recently archived first, with the total."""
     access.require(user, "view_archived")
-    query = select(Document).where(Document.status == "archived",
-                                   Document.access.in_(access.visible_levels(user)))
+    query = select(Document).where(Document.status == "archived", Document.access.in_(access.visible_levels(user)))
     if prefix:
         query = query.where(in_folder(Document.path, prefix))
     if tag:
@@ -116,20 +127,34 @@ class DeletedDocument:
     last_revision: str | None  # the last commit that had it: read it with ?revision=
 
 
-def deleted_documents(session: Session, user: Principal, *, prefix: str | None = None, page: int = 1,
-                      per_page: int = 50) -> tuple[int, list[DeletedDocument]]:
+def deleted_documents(
+    session: Session, user: Principal, *, prefix: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[int, list[DeletedDocument]]:
     """Documents deleted from the live view whose past versions the user may retrieve."""
     access.require(user, "view_archived")
     last = select(func.max(Version.id)).group_by(Version.path).scalar_subquery()
-    query = select(Version).where(Version.id.in_(last), Version.kind == "delete",
-                                  Version.path.not_in(select(Document.path)),
-                                  Version.access.in_(access.visible_levels(user)))
+    query = select(Version).where(
+        Version.id.in_(last),
+        Version.kind == "delete",
+        Version.path.not_in(select(Document.path)),
+        Version.access.in_(access.visible_levels(user)),
+    )
     if prefix:
         query = query.where(in_folder(Version.path, prefix))
     total, rows = _page(session, query, (Version.id.desc(),), page, per_page)
     before = _last_versions(session, rows)
-    return total, [DeletedDocument(row.path, row.title or row.path, row.access or "secret", row.date,
-                                   row.author_name, row.revision, before.get(row.path)) for row in rows]
+    return total, [
+        DeletedDocument(
+            row.path,
+            row.title or row.path,
+            row.access or "secret",
+            row.date,
+            row.author_name,
+            row.revision,
+            before.get(row.path),
+        )
+        for row in rows
+    ]
 
 
 def _last_versions(session: Session, deletes: list[Version]) -> dict[str, str]:
@@ -138,24 +163,30 @@ def _last_versions(session: Session, deletes: list[Version]) -> dict[str, str]:
         return {}
     bound = {row.path: row.id for row in deletes}
     found: dict[str, str] = {}
-    rows = session.execute(select(Version.path, Version.id, Version.revision)
-                           .where(Version.path.in_(bound), Version.blob.is_not(None)).order_by(Version.id))
+    rows = session.execute(
+        select(Version.path, Version.id, Version.revision)
+        .where(Version.path.in_(bound), Version.blob.is_not(None))
+        .order_by(Version.id)
+    )
     for path, version_id, revision in rows:
         if version_id < bound[path]:
             found[path] = revision
     return found
 
 
-def review_due(session: Session, user: Principal, *, within_days: int = 30, owner: str | None = None,
-               today: dt.date | None = None) -> list[Document]:
+def review_due(
+    session: Session, user: Principal, *, within_days: int = 30, owner: str | None = None, today: dt.date | None = None
+) -> list[Document]:
     """Published documents whose ``review_by`` date is past or within ``within_days``, soonest
     first; ``owner`` narrows them to one owner's (an editor's own list)."""
     access.require(user, "review_due")
     today = today or dt.date.today()
-    query = select(Document).where(Document.review_by.is_not(None),
-                                   Document.review_by <= today + dt.timedelta(days=within_days),
-                                   Document.status == "published",
-                                   Document.access.in_(access.visible_levels(user)))
+    query = select(Document).where(
+        Document.review_by.is_not(None),
+        Document.review_by <= today + dt.timedelta(days=within_days),
+        Document.status == "published",
+        Document.access.in_(access.visible_levels(user)),
+    )
     if owner:
         query = query.where(Document.owner == owner)
     return list(session.scalars(query.order_by(Document.review_by, Document.path).limit(MAX_PER_PAGE * 5)))
@@ -188,8 +219,16 @@ class PastListing:
     items: list[PastDocument]
 
 
-def list_as_of(stores: Stores, session: Session, user: Principal, at: str, *, prefix: str | None = None,
-               page: int = 1, per_page: int = 50) -> PastListing:
+def list_as_of(
+    stores: Stores,
+    session: Session,
+    user: Principal,
+    at: str,
+    *,
+    prefix: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> PastListing:
     """The knowledge base as it was at ``at``: the documents of the last commit before it that
     the user may see, by path. Each counts at the stricter of its level then and now."""
     access.require(user, "view_at_date")
@@ -211,12 +250,17 @@ def list_as_of(stores: Stores, session: Session, user: Principal, at: str, *, pr
             item, now = PastDocument(path, doc.title, doc.access, doc.status, None), doc.access
         else:
             now, exists = standing[version.path]
-            item = PastDocument(path, version.title or path, version.access or access.CLEARANCES[-1],
-                                version.status or "", version.path if exists else None)
+            item = PastDocument(
+                path,
+                version.title or path,
+                version.access or access.CLEARANCES[-1],
+                version.status or "",
+                version.path if exists else None,
+            )
         if allowed(now, item.access):
             visible.append(item)
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    return PastListing(when, revision, len(visible), visible[(page - 1) * per_page: page * per_page])
+    return PastListing(when, revision, len(visible), visible[(page - 1) * per_page : page * per_page])
 
 
 def get_as_of(stores: Stores, session: Session, user: Principal, at: str, path: str) -> DocumentView:
@@ -233,8 +277,15 @@ def get_as_of(stores: Stores, session: Session, user: Principal, at: str, path: 
     now = _standing(session, {version.path})[version.path][0] if version else doc.access
     access.require(user, "view_at_date", access.Standing(now), doc.access)
     made = session.get(Version, version.id) if version else None  # who wrote this content, when, why
-    view = view_of(stores, path, blob, revision.id, made.date if made else revision.date,
-                   made.author_name if made else revision.author.name, doc)
+    view = view_of(
+        stores,
+        path,
+        blob,
+        revision.id,
+        made.date if made else revision.date,
+        made.author_name if made else revision.author.name,
+        doc,
+    )
     view.current = False
     view.message = made.message if made else revision.message
     audit_read(stores, user, "read_as_of", path, revision.id, access.strictest(now, doc.access))
@@ -247,12 +298,12 @@ def _versions_by_blob(session: Session, files: Iterable[tuple[str, str]]) -> dic
     matched on the path."""
     wanted = dict(files)
     blobs = list(set(wanted.values()))
-    columns = (Version.id, Version.file_path, Version.blob, Version.path, Version.title, Version.access,
-               Version.status)
+    columns = (Version.id, Version.file_path, Version.blob, Version.path, Version.title, Version.access, Version.status)
     found: dict[tuple[str, str], Row] = {}
     for start in range(0, len(blobs), _CHUNK):
-        for row in session.execute(select(*columns).where(Version.blob.in_(blobs[start:start + _CHUNK]))
-                                   .order_by(Version.id)):
+        for row in session.execute(
+            select(*columns).where(Version.blob.in_(blobs[start : start + _CHUNK])).order_by(Version.id)
+        ):
             if wanted.get(row.file_path) == row.blob:
                 found[(row.file_path, row.blob)] = row
     return found
@@ -266,12 +317,17 @@ def _standing(session: Session, paths: set[str]) -> dict[str, tuple[str, bool]]:
         rows = session.execute(select(Document.path, Document.access))
         standing = {path: (level, True) for path, level in rows if path in paths}
     else:
-        standing = {path: (level, True) for path, level in session.execute(
-            select(Document.path, Document.access).where(Document.path.in_(names)))}
+        standing = {
+            path: (level, True)
+            for path, level in session.execute(select(Document.path, Document.access).where(Document.path.in_(names)))
+        }
     gone = sorted(set(names) - set(standing))
     for start in range(0, len(gone), _CHUNK):
-        rows = session.execute(select(Version.path, Version.access).where(Version.path.in_(gone[start:start + _CHUNK]))
-                               .order_by(Version.id))
+        rows = session.execute(
+            select(Version.path, Version.access)
+            .where(Version.path.in_(gone[start : start + _CHUNK]))
+            .order_by(Version.id)
+        )
         for path, rows_of_path in itertools.groupby(sorted(rows, key=lambda r: r.path), key=lambda r: r.path):
             standing[path] = (deleted_standing(list(rows_of_path)).access, False)
     return standing

@@ -35,8 +35,10 @@ _BLOCKS = re.compile(r"\n[ \t]*\n")
 _CODE_SPAN = re.compile(r"(?<!\\)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
 # [text](href ...): the text may hold one level of brackets ([![icon](a.png)](doc)), the
 # parenthesis one level of parentheses; not an image (![alt](src)), not an escaped \[
-_INLINE = re.compile(r"(?<![!\\])\[(?:[^\[\]\\]|\\.|\[(?:[^\[\]\\]|\\.)*\])*\]"
-                     r"\(([^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\)")
+_INLINE = re.compile(
+    r"(?<![!\\])\[(?:[^\[\]\\]|\\.|\[(?:[^\[\]\\]|\\.)*\])*\]"
+    r"\(([^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\)"
+)
 # the address after any "](" (up to a space or parenthesis): every inline link's, and more
 _ANY_HREF = re.compile(r"\]\(\s*<?([^\s()<>]*)")
 _TITLE = re.compile(r"""\s+(?:"[^"\n]*"|'[^'\n]*')\s*$""")
@@ -97,7 +99,7 @@ def _href(inside: str) -> str:
         end = inside.find(">")
         return inside[1:end] if end > 0 else inside[1:]
     title = _TITLE.search(inside)
-    return inside[:title.start()] if title else inside
+    return inside[: title.start()] if title else inside
 
 
 def _without_indented_code(text: str) -> str:
@@ -138,24 +140,39 @@ def referenced_by(session: Session, user: Principal, path: str) -> list[Row]:
     if not access.can(user, "view"):
         return []
     levels, statuses = set(access.visible_levels(user)), set(access.visible_statuses(user))
-    return [row for row in session.execute(_REFERENCED_BY, {"path": path})
-            if row.access in levels and row.status in statuses]
+    return [
+        row
+        for row in session.execute(_REFERENCED_BY, {"path": path})
+        if row.access in levels and row.status in statuses
+    ]
 
 
 def _referenced_by_query() -> Select:
     """The query of ``referenced_by``, built once (building it costs more than running it)."""
     path = bindparam("path", type_=String)
     old, later = aliased(Version), aliased(Version)
-    moved_to = (select(later.path).where(later.file_path == old.file_path, later.path != later.file_path)
-                .order_by(later.id.desc()).limit(1).scalar_subquery())
-    former = select(old.file_path).where(old.path == path, old.file_path != path, moved_to == path,
-                                         ~select(Document.path).where(Document.path == old.file_path).exists())
+    moved_to = (
+        select(later.path)
+        .where(later.file_path == old.file_path, later.path != later.file_path)
+        .order_by(later.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    former = select(old.file_path).where(
+        old.path == path,
+        old.file_path != path,
+        moved_to == path,
+        ~select(Document.path).where(Document.path == old.file_path).exists(),
+    )
     # from the index on the target to each linking document by its key (a filter on the level or
     # status in SQL would make SQLite scan the documents instead)
-    return (select(Document.path, Document.title, Document.access, Document.status).distinct()
-            .join(DocumentLink, DocumentLink.source == Document.path)
-            .where(DocumentLink.target.in_(union_all(select(cast(path, String)), former)), Document.path != path)
-            .order_by(Document.title, Document.path))
+    return (
+        select(Document.path, Document.title, Document.access, Document.status)
+        .distinct()
+        .join(DocumentLink, DocumentLink.source == Document.path)
+        .where(DocumentLink.target.in_(union_all(select(cast(path, String)), former)), Document.path != path)
+        .order_by(Document.title, Document.path)
+    )
 
 
 _REFERENCED_BY = _referenced_by_query()

@@ -33,8 +33,9 @@ MAX_WAIT = dt.timedelta(minutes=15)
 WRONG = "用户名或密码错误 (wrong username or password)"
 
 
-def sign_in(trail: AuditTrail, session: Session, username: object, password: object, address: str,
-            purpose: str = "login") -> User:
+def sign_in(
+    trail: AuditTrail, session: Session, username: object, password: object, address: str, purpose: str = "login"
+) -> User:
     """The active user with this name and password; every attempt is audited.
 
     Raises BadRequest for missing fields, TooManyRequests while throttled, Unauthorized for a
@@ -47,8 +48,9 @@ def sign_in(trail: AuditTrail, session: Session, username: object, password: obj
     wait = _wait(trail, session, username, address)
     if wait > 0:
         trail.record(who, purpose, outcome="throttled", detail=f"retry after {wait} s")
-        raise TooManyRequests(f"登录失败次数过多，请 {wait} 秒后再试 (too many failed attempts; retry in {wait} s)",
-                              retry_after=wait)
+        raise TooManyRequests(
+            f"登录失败次数过多，请 {wait} 秒后再试 (too many failed attempts; retry in {wait} s)", retry_after=wait
+        )
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         users.spend_a_hash(password)
@@ -85,15 +87,19 @@ def start_session(sessions: sessionmaker, user: User, address: str, lifetime: dt
     """A new login session, committed at once; the returned key goes into the session cookie."""
     key = secrets.token_urlsafe(32)
     with sessions.begin() as session:
-        session.add(LoginSession(user_id=user.id, key_hash=users.digest(key), address=address[:64],
-                                 expires_at=utcnow() + lifetime))
+        session.add(
+            LoginSession(
+                user_id=user.id, key_hash=users.digest(key), address=address[:64], expires_at=utcnow() + lifetime
+            )
+        )
     return key
 
 
 def session_user(session: Session, key: str) -> User | None:
     """The active user of a live login session, else None."""
-    found = session.execute(select(LoginSession.expires_at, User).join(User)
-                            .where(LoginSession.key_hash == users.digest(key))).first()
+    found = session.execute(
+        select(LoginSession.expires_at, User).join(User).where(LoginSession.key_hash == users.digest(key))
+    ).first()
     if found is None or found.expires_at <= utcnow() or not found.User.active:
         return None
     return found.User

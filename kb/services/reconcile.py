@@ -47,9 +47,25 @@ RECOVERED = "recovered from git trailers"
 REFS = (BRANCH, DRAFT_REFS, DISCARDED_REFS)
 # the actions that make commits (reads and exports name the revision they read, not one they
 # made): a commit without trailers counts as recorded by an entry of one of these
-WRITE_ACTIONS = frozenset({"create", "update", "revert", "move", "delete", "archive", "restore", "import", "publish",
-                           "draft_save", "draft_submit", "draft_return", "draft_discard", "draft_move",
-                           "synonyms_update"})
+WRITE_ACTIONS = frozenset(
+    {
+        "create",
+        "update",
+        "revert",
+        "move",
+        "delete",
+        "archive",
+        "restore",
+        "import",
+        "publish",
+        "draft_save",
+        "draft_submit",
+        "draft_return",
+        "draft_discard",
+        "draft_move",
+        "synonyms_update",
+    }
+)
 # an administrator vouching for a commit nobody else can be named for (``accept``)
 ACCEPTED = "commit_accept"
 MAX_LISTED = 20
@@ -80,8 +96,10 @@ class Unattributed:
     reason: str
 
     def line(self) -> str:
-        return (f"audit: unattributed commit {self.revision[:10]} by {self.author} on "
-                f"{self.at.isoformat(timespec='seconds')}: {self.reason}; it cannot be recovered")
+        return (
+            f"audit: unattributed commit {self.revision[:10]} by {self.author} on "
+            f"{self.at.isoformat(timespec='seconds')}: {self.reason}; it cannot be recovered"
+        )
 
 
 @dataclass
@@ -101,8 +119,10 @@ class Report:
     def recovered_lines(self) -> list[str]:
         verb = "recovered entry for" if self.repaired else "missing entry for"
         tail = "" if self.repaired else "; a restart or `kb check` recovers it"
-        return _listed([f"audit: {verb} {missing.describe()}{tail}" for missing in self.recovered],
-                       "recovered entries" if self.repaired else "missing entries")
+        return _listed(
+            [f"audit: {verb} {missing.describe()}{tail}" for missing in self.recovered],
+            "recovered entries" if self.repaired else "missing entries",
+        )
 
     def problems(self) -> list[str]:
         """What could not be repaired (and, in a dry run, what was not yet)."""
@@ -153,9 +173,14 @@ def _finding(commit: Revision, actions: set[str]) -> Missing | Unattributed | No
     if not actor:
         return Unattributed(commit.id, author, commit.date, "its trailers name no actor and it has no audit entry")
     level = trailers.get("level", "")
-    return Missing(revision=commit.id, action=action, path=trailers.get("path", ""), actor=actor,
-                   level=level if level in ACCESS_LEVELS else ACCESS_LEVELS[-1],  # unreadable: fails closed
-                   at=commit.date)
+    return Missing(
+        revision=commit.id,
+        action=action,
+        path=trailers.get("path", ""),
+        actor=actor,
+        level=level if level in ACCESS_LEVELS else ACCESS_LEVELS[-1],  # unreadable: fails closed
+        at=commit.date,
+    )
 
 
 def _recorded(sessions: sessionmaker, revisions: list[str]) -> dict[str, set[str]]:
@@ -166,8 +191,11 @@ def _recorded(sessions: sessionmaker, revisions: list[str]) -> dict[str, set[str
     if not wanted:
         return recorded
     query = select(AuditEntry.revision, AuditEntry.action)
-    query = (query.where(AuditEntry.revision.in_(sorted(wanted))) if len(wanted) <= MAX_SQL_TARGETS
-             else query.where(AuditEntry.revision.is_not(None)))
+    query = (
+        query.where(AuditEntry.revision.in_(sorted(wanted)))
+        if len(wanted) <= MAX_SQL_TARGETS
+        else query.where(AuditEntry.revision.is_not(None))
+    )
     with sessions() as session:
         for revision, action in session.execute(query.execution_options(yield_per=5000)):
             if revision in wanted:
@@ -183,8 +211,16 @@ def _repair(stores: Stores, report: Report, head: str | None) -> None:
         return
     with stores.audit.transaction() as session:
         for missing in report.recovered:
-            stores.audit.append(session, Principal(missing.actor, "", ""), missing.action, missing.path,
-                                revision=missing.revision, level=missing.level, detail=RECOVERED, at=missing.at)
+            stores.audit.append(
+                session,
+                Principal(missing.actor, "", ""),
+                missing.action,
+                missing.path,
+                revision=missing.revision,
+                level=missing.level,
+                detail=RECOVERED,
+                at=missing.at,
+            )
         if remember is not None:
             state = session.get(SyncState, WATERMARK)
             if state is None:
@@ -198,9 +234,16 @@ def accept(stores: Stores, report: Report, operator: Principal) -> int:
     reading them: ``kb check`` lists them first); how many. The caller holds the write lock."""
     with stores.audit.transaction() as session:
         for commit in report.unattributed:
-            stores.audit.append(session, operator, ACCEPTED, revision=commit.revision, level=ACCESS_LEVELS[-1],
-                                detail=f"unattributed commit by {commit.author} on "
-                                       f"{commit.at.isoformat(timespec='seconds')} accepted"[:500])
+            stores.audit.append(
+                session,
+                operator,
+                ACCEPTED,
+                revision=commit.revision,
+                level=ACCESS_LEVELS[-1],
+                detail=f"unattributed commit by {commit.author} on {commit.at.isoformat(timespec='seconds')} accepted"[
+                    :500
+                ],
+            )
     return len(report.unattributed)
 
 

@@ -100,8 +100,9 @@ def save(stores: Stores, user: Principal, text: str, message: str | None = None)
     groups = parse(text)
     data = "\n".join(text.splitlines()).rstrip("\n").encode("utf-8") + b"\n"
     with writing(stores, user, ACTION, PATH) as w:
-        revision = w.commit([WriteSetting(PATH, data)], message or DEFAULT_MESSAGE, level=LEVEL,
-                            detail=f"{len(groups)} groups")
+        revision = w.commit(
+            [WriteSetting(PATH, data)], message or DEFAULT_MESSAGE, level=LEVEL, detail=f"{len(groups)} groups"
+        )
     return SynonymList(data.decode("utf-8"), groups, revision)
 
 

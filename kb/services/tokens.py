@@ -26,15 +26,19 @@ MAX_DAYS = 3650
 _TOUCH_EVERY = dt.timedelta(minutes=5)
 
 
-def issue(trail: AuditTrail, who: Principal, user: User, name: object = "",
-          expires_in_days: object = None) -> tuple[str, ApiToken]:
+def issue(
+    trail: AuditTrail, who: Principal, user: User, name: object = "", expires_in_days: object = None
+) -> tuple[str, ApiToken]:
     """A new token for ``user`` (the caller signed in as them); audited. Returns (token, row)."""
     if not isinstance(name, str):
         raise BadRequest("name 必须是字符串 (name must be a string)")
     expires_at = None
     if expires_in_days is not None:
-        if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) \
-                or not 1 <= expires_in_days <= MAX_DAYS:
+        if (
+            isinstance(expires_in_days, bool)
+            or not isinstance(expires_in_days, int)
+            or not 1 <= expires_in_days <= MAX_DAYS
+        ):
             raise BadRequest(f"expires_in_days 须为 1 到 {MAX_DAYS} 的整数 (expires_in_days out of range)")
         expires_at = utcnow() + dt.timedelta(days=expires_in_days)
     token = PREFIX + secrets.token_urlsafe(32)
@@ -42,8 +46,12 @@ def issue(trail: AuditTrail, who: Principal, user: User, name: object = "",
         row = ApiToken(user_id=user.id, token_hash=digest(token), name=name.strip()[:128], expires_at=expires_at)
         session.add(row)
         session.flush()
-        trail.append(session, who, "token_create", detail=f"user={user.username}; token={row.id}; "
-                                                          f"expires={expires_at.date() if expires_at else 'never'}")
+        trail.append(
+            session,
+            who,
+            "token_create",
+            detail=f"user={user.username}; token={row.id}; expires={expires_at.date() if expires_at else 'never'}",
+        )
     return token, row
 
 

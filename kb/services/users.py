@@ -40,8 +40,9 @@ ASSIGNABLE_ROLES = ROLES[1:]
 
 
 def principal(user: User, anonymous_read: bool = False, address: str = "") -> Principal:
-    return Principal(user.username, user.role, user.clearance, user.display_name, user.email,
-                     anonymous_read, address, user.language)
+    return Principal(
+        user.username, user.role, user.clearance, user.display_name, user.email, anonymous_read, address, user.language
+    )
 
 
 # ---------------------------------------------------------------- passwords
@@ -119,8 +120,15 @@ def _check_text(value: object, name: str, limit: int) -> str:
     return value.strip()
 
 
-def create_user(session: Session, username: object, password: object, role: object = "reader",
-                clearance: object = "internal", display_name: object = "", email: object = "") -> User:
+def create_user(
+    session: Session,
+    username: object,
+    password: object,
+    role: object = "reader",
+    clearance: object = "internal",
+    display_name: object = "",
+    email: object = "",
+) -> User:
     """Add a user (no permission check: ``kb init``, the CLI and ``add_user`` call this).
 
     Raises BadRequest for an invalid name, role, clearance, password or field; Conflict when the
@@ -134,8 +142,14 @@ def create_user(session: Session, username: object, password: object, role: obje
     email = _check_text(email, "email", 256)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"用户“{username}”已存在 (user exists)")
-    user = User(username=username, password_hash=hash_password(password), role=role, clearance=clearance,
-                display_name=display_name or username, email=email)
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        clearance=clearance,
+        display_name=display_name or username,
+        email=email,
+    )
     session.add(user)
     session.flush()
     return user
@@ -160,10 +174,18 @@ def add_user(trail: AuditTrail, actor: Principal, data: dict) -> User:
     clearance = _check_clearance(data.get("clearance", "internal"))
     _may_grant(actor, clearance)
     with trail.transaction() as session:
-        user = create_user(session, data.get("username"), data.get("password"), data.get("role", "reader"),
-                           clearance, data.get("display_name", ""), data.get("email", ""))
-        trail.append(session, actor, "user_create", detail=f"user={user.username}; role={user.role}; "
-                                                           f"clearance={user.clearance}")
+        user = create_user(
+            session,
+            data.get("username"),
+            data.get("password"),
+            data.get("role", "reader"),
+            clearance,
+            data.get("display_name", ""),
+            data.get("email", ""),
+        )
+        trail.append(
+            session, actor, "user_create", detail=f"user={user.username}; role={user.role}; clearance={user.clearance}"
+        )
     return user
 
 
@@ -252,9 +274,11 @@ def set_language(session: Session, actor: Principal, language: object) -> bool:
         raise BadRequest(f"未知语言“{str(language)[:20]}”，应为 {', '.join(LANGUAGES)} (unknown language)")
     if language == actor.language:
         return False
-    changed = session.execute(update(User).where(User.username == actor.username,
-                                                 or_(User.language.is_(None), User.language != language))
-                              .values(language=language))
+    changed = session.execute(
+        update(User)
+        .where(User.username == actor.username, or_(User.language.is_(None), User.language != language))
+        .values(language=language)
+    )
     return bool(rowcount(changed))
 
 
@@ -263,5 +287,6 @@ def end_all_sessions(session: Session, user: User) -> None:
 
 
 def revoke_all_tokens(session: Session, user: User) -> None:
-    session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()))
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )

@@ -97,8 +97,16 @@ class DraftStore:
             if name.startswith(DRAFT_REFS):
                 yield _draft(_get(repo, repo.references[name].target, pygit2.Commit))
 
-    def save(self, data: bytes, state: DraftState, author: Author, message: str, *,
-             expected: str | None, date: dt.datetime | None = None) -> Revision:
+    def save(
+        self,
+        data: bytes,
+        state: DraftState,
+        author: Author,
+        message: str,
+        *,
+        expected: str | None,
+        date: dt.datetime | None = None,
+    ) -> Revision:
         """Commit a new version of the draft of ``state.path`` on top of ``expected`` (the tip
         the caller read; None: there must be no draft yet). Raises Conflict when the draft
         moved meanwhile."""
@@ -156,8 +164,16 @@ class DraftStore:
         self.restore(old, "", previous)
 
 
-def _write(repo: pygit2.Repository, data: bytes, state: DraftState, author: Author, message: str,
-           date: dt.datetime | None, *, parent: str | None) -> pygit2.Oid:
+def _write(
+    repo: pygit2.Repository,
+    data: bytes,
+    state: DraftState,
+    author: Author,
+    message: str,
+    date: dt.datetime | None,
+    *,
+    parent: str | None,
+) -> pygit2.Oid:
     """A draft commit (document file and state) on top of ``parent``; no ref moves yet."""
     builder = repo.TreeBuilder()
     builder.insert(DOCUMENT_FILE, create_blob(repo, data), FileMode.BLOB)

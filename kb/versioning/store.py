@@ -421,7 +421,6 @@ class GitStore:
         commit = _get(repo, oid, pygit2.Commit)
         return _revision(commit), _changes(repo, commit)
 
-
     def undo(self, revision: Revision) -> None:
         """Point ``main`` back at ``revision``'s first parent, if ``main`` is still at
         ``revision``: a step after the commit failed before anyone was answered (see

@@ -13,8 +13,7 @@ def with_trailers(message: str, **values: str | None) -> str:
     """``message`` followed by a blank line and one trailer per given value (keys such as
     ``action`` become ``KB-Action``); line breaks inside a value are flattened so a value can
     never forge another trailer."""
-    lines = [f"KB-{key.capitalize()}: {' '.join(str(value).split())}"
-             for key, value in values.items() if value]
+    lines = [f"KB-{key.capitalize()}: {' '.join(str(value).split())}" for key, value in values.items() if value]
     body = message.rstrip("\n")
     return f"{body}\n\n" + "\n".join(lines) + "\n" if lines else body + "\n"
 
