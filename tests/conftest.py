@@ -15,9 +15,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from kb import create_app
+from kb.identity import users
+from kb.identity.tokens import issue
+from kb.instance import catch_up as bring_up_to_git
 from kb.models import AuditEntry
-from kb.services import users
-from kb.services.tokens import issue
 
 PASSWORD = "Pass-word-123"
 # username -> (role, clearance)
@@ -52,9 +53,17 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def make_app(instance: Path, **config: Any) -> Flask:
-    """An app on ``instance`` with the users of PEOPLE (CSRF off unless ``config`` turns it on)."""
-    app = create_app(
+def open_app(config: dict[str, Any]) -> Flask:
+    """An app as the entry points start one: built, then its stores brought up to git."""
+    app = create_app(config)
+    bring_up_to_git(app.extensions["kb.stores"])
+    return app
+
+
+def make_app(instance: Path, *, catch_up: bool = True, **config: Any) -> Flask:
+    """An app on ``instance`` with the users of PEOPLE (CSRF off unless ``config`` turns it on),
+    started as the entry points start it unless ``catch_up`` is false."""
+    app = (open_app if catch_up else create_app)(
         {
             "TESTING": True,
             "INSTANCE_DIR": str(instance),

@@ -23,7 +23,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from web_fixtures import KbServer
 
-from kb.services import catalog
+from kb.stores import catalog
 from kb.versioning import Author, Write
 
 pytestmark = pytest.mark.browser

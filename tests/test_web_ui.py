@@ -18,7 +18,8 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from web_fixtures import KbServer
 
-from kb.services import documents, users
+from kb.identity import users
+from kb.services import documents
 
 pytestmark = pytest.mark.browser
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field, StrictBool, StrictInt
 
+from kb.identity.tokens import MAX_DAYS
+from kb.identity.users import MAX_PASSWORD, MIN_PASSWORD
 from kb.schemas.base import Answer, Body, Clearance, Query, Role, line
-from kb.services.tokens import MAX_DAYS
-from kb.services.users import MAX_PASSWORD, MIN_PASSWORD
 
 Username = line(64, minimum=1)
 Password = line(MAX_PASSWORD, minimum=1)

@@ -7,7 +7,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from kb.errors import BadRequest
-from kb.i18n import N_
+from kb.locales import N_
 from kb.schemas.base import Answer, Body, in_language, text
 from kb.schemas.documents import Message
 from kb.search.synonyms import MAX_BYTES, SINGLE_TERM, TERM_TOO_LONG, TOO_LARGE, TOO_MANY_GROUPS, SynonymError

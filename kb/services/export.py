@@ -32,8 +32,8 @@ from kb import access, docpath
 from kb.access import Principal
 from kb.errors import BadRequest, Forbidden, NotFound
 from kb.models import Document, Version
-from kb.services import catalog
-from kb.services.documents import Known, Stores, deleted_standing, in_folder
+from kb.services.documents import Known, deleted_standing, in_folder
+from kb.stores import Stores, catalog
 from kb.versioning import StoreError
 
 FORMAT = 1

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb import access
 from kb.access import Principal
 from kb.errors import BadRequest, NotFound
+from kb.identity.users import digest, get_user
 from kb.models import ApiToken, User, utcnow
-from kb.services.audit import AuditTrail
-from kb.services.users import digest, get_user
+from kb.stores.audit import AuditTrail
 
 PREFIX = "kb_"
 MAX_DAYS = 3650

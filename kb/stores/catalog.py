@@ -17,12 +17,12 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import document
-from kb.db import rowcount
 from kb.document import DocumentFile, archived_time, review_date
 from kb.errors import KBError
+from kb.links import link_targets
 from kb.models import Document, DocumentLink, DocumentTag, SyncState, Version, table_of
 from kb.search import IndexedDoc, SearchIndex
-from kb.services.links import link_targets
+from kb.stores.db import rowcount
 from kb.versioning import Change, GitStore, Revision
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Reconciling the audit trail with git: every commit kb made has its audit entry.
 
-The write path (``kb.stores``) appends the entry while the write lock is held and moves the ref
+The write path (``kb.stores.write_path``) appends the entry while the write lock is held and moves the ref
 back when the append fails, but a process killed between the git commit and the append leaves a
 commit nobody is recorded as making. Every commit kb makes names its action, actor, document
 and level in trailers (``kb.versioning.trailers``), so ``reconcile`` finds such commits on
@@ -34,8 +34,8 @@ from sqlalchemy.orm import sessionmaker
 from kb.access import Principal
 from kb.document import ACCESS_LEVELS
 from kb.models import AuditEntry, SyncState
-from kb.services.audit import MAX_SQL_TARGETS
-from kb.services.documents import Stores
+from kb.stores import Stores
+from kb.stores.audit import MAX_SQL_TARGETS
 from kb.versioning import Revision
 from kb.versioning.drafts import DISCARDED_REFS, DRAFT_REFS
 from kb.versioning.store import BRANCH

@@ -32,10 +32,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb import access
 from kb.access import Principal
-from kb.db import durable
 from kb.errors import BadRequest
 from kb.models import AuditEntry, table_of, utcnow
 from kb.moments import parse_moment
+from kb.stores.db import durable
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class AuditTrail:
     ) -> None:
         """Add an entry inside ``transaction()``; its hash chains it to the newest entry.
         ``at`` is when it happened (default: now): an entry recovered from git is dated by its
-        commit (``kb.services.reconcile``).
+        commit (``kb.stores.reconcile``).
 
         A plain INSERT rather than an ORM object: it is on the path of every write and every
         audited read, and the ORM's unit of work would double its cost.
