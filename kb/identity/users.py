@@ -28,12 +28,11 @@ from kb.access import CLEARANCES, ROLES, Principal
 from kb.errors import BadRequest, Conflict, Forbidden, NotFound
 from kb.locales import LANGUAGES
 from kb.models import ApiToken, LoginSession, User, utcnow
+from kb.schemas.accounts import MAX_PASSWORD, MIN_PASSWORD
 from kb.stores.audit import AuditTrail
 from kb.stores.db import rowcount
 
 _USERNAME = re.compile(r"^[\w.\-@]{2,64}$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
 # argon2-cffi's defaults (RFC 9106's second recommendation); the test suite swaps in a cheap one
 HASHER = PasswordHasher()
 ASSIGNABLE_ROLES = ROLES[1:]

@@ -215,7 +215,7 @@ def save_synonyms() -> Response | tuple[str, int]:
         checked = validated(SynonymsWrite, form, select_locale())
         saved = synonyms.save(extensions.stores(), current_user(), checked.text, checked.message)
     except SynonymError as error:
-        return _synonyms_page(form, error=synonym_message(error), error_line=error.line, status=400)
+        return _synonyms_page(form, error=synonym_message(error, select_locale()), error_line=error.line, status=400)
     except KBError as error:
         return _synonyms_page(form, error=error.message, status=error.status)
     flash(_("Synonym list saved: %(n)s groups.", n=len(saved.groups)), "ok")

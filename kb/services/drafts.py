@@ -22,12 +22,12 @@ from kb.access import Principal
 from kb.document import DocumentFile, check, decode, parse, read, serialize
 from kb.errors import BadRequest, Conflict, Forbidden, NotFound
 from kb.models import Document
+from kb.schemas.drafts import MAX_COMMENT
 from kb.services.documents import SaveResult, commit_message, compose, known_document, merge_edit, note
 from kb.stores import Stores, catalog, write_path
 from kb.versioning import Write, merge3
 from kb.versioning.drafts import Draft, DraftState
 
-MAX_COMMENT = 2000
 # reading a draft is reading an unpublished version: what editors may do with past versions
 READ = "view_revision"
 

@@ -26,6 +26,7 @@ from kb.document import serialize
 from kb.errors import Conflict, NotFound
 from kb.models import Document, DocumentTag, Version
 from kb.moments import parse_moment
+from kb.schemas.lifecycle import MAX_REASON
 from kb.services.documents import (
     MAX_PER_PAGE,
     DocumentView,
@@ -39,7 +40,6 @@ from kb.services.documents import (
 from kb.stores import Stores, catalog, write_path
 from kb.versioning import Revision, Write
 
-MAX_REASON = 500
 _CHUNK = 2000  # bound parameters per IN (…) query: well under SQLite's and PostgreSQL's limits
 
 
