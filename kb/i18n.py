@@ -137,5 +137,8 @@ def init_app(app: Flask, saved_language: Callable[[], str | None]) -> None:
     Babel(app, locale_selector=select_locale, default_translation_directories=TRANSLATIONS)
     app.after_request(_remember_choice)
     # after Babel(app), which installed its own callables: templates take the cached catalogue
-    app.jinja_env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)
+    # a method the jinja2.ext.i18n extension (added by Babel(app)) puts on the environment
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=True
+    )
     app.jinja_env.globals.update(current_language=select_locale, label=label)

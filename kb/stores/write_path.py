@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,7 +39,7 @@ from sqlalchemy.exc import OperationalError
 from kb.access import Principal
 from kb.errors import InsufficientStorage
 from kb.stores import catalog
-from kb.versioning import Author, Change, Revision
+from kb.versioning import Author, Change, Operation, Revision
 from kb.versioning.drafts import DraftState
 from kb.versioning.store import disk_full
 from kb.versioning.trailers import with_trailers
@@ -165,7 +165,7 @@ class Writing:
 
     def commit(
         self,
-        ops: list,
+        ops: Sequence[Operation],
         message: str,
         *,
         level: str,

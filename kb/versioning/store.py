@@ -185,7 +185,8 @@ class GitStore:
         if getattr(local, "pid", None) != pid:
             local.repo = self._open()
             local.pid = pid
-        return local.repo
+        repo: pygit2.Repository = local.repo
+        return repo
 
     def _open(self) -> pygit2.Repository:
         try:
