@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from kb.render import RenderCache
 from kb.search import SearchIndex
@@ -46,7 +46,7 @@ class Stores:
 
     store: GitStore
     index: SearchIndex
-    sessions: sessionmaker
+    sessions: sessionmaker[Session]
     renders: RenderCache
     audit: AuditTrail
     max_body_bytes: int = 2 * 1024 * 1024

@@ -63,7 +63,7 @@ def durable(session: Session) -> None:
         connection.info[_DURABLE] = True
 
 
-def make_sessionmaker(url: str) -> sessionmaker:
+def make_sessionmaker(url: str) -> sessionmaker[Session]:
     """Engine and session factory for ``url``, whose schema must be at the code's migration head
     (``kb.migrations.require_head``: a database with no tables is created, any other is refused
     with a ``SchemaError`` naming ``kb migrate``)."""

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from kb.access import Principal
 from kb.document import ACCESS_LEVELS
@@ -183,7 +183,7 @@ def _finding(commit: Revision, actions: set[str]) -> Missing | Unattributed | No
     )
 
 
-def _recorded(sessions: sessionmaker, revisions: list[str]) -> dict[str, set[str]]:
+def _recorded(sessions: sessionmaker[Session], revisions: list[str]) -> dict[str, set[str]]:
     """The actions of the entries naming each of ``revisions``: a few are looked up in SQL, a
     whole history in one pass over the entries that name a revision."""
     wanted = set(revisions)
