@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install kb and its test tools into .venv from the lock (plus Debian's chromium, postgresql and a Chinese font
-# when missing and we may install them), then run the checks (ruff, ruff format, mypy) and the whole test suite.
+# when missing and we may install them), then run the checks (ruff, ruff format, mypy, import-linter) and the whole test suite.
 set -eu
 cd "$(dirname "$0")/.."
 need=""
@@ -20,4 +20,5 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy kb
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest -q "$@"
