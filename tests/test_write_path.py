@@ -86,7 +86,7 @@ def put(api, path: str, body: str):
 
 CHILD = textwrap.dedent("""
     import os, sys
-    from conftest import open_app
+    from kb import create_app
     from kb.stores import write_path
 
     def killed(self, revision, level, detail, *, undo):
