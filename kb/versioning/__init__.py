@@ -4,7 +4,19 @@ The one package that talks to git (through pygit2). Everything it returns is one
 frozen dataclasses re-exported here, never a pygit2 object.
 """
 
-from kb.versioning.model import Author, Change, Delete, Move, Operation, Revision, Write, WriteSetting
+from kb.versioning.model import (
+    Author,
+    Change,
+    Delete,
+    DeleteFile,
+    Move,
+    Operation,
+    Revision,
+    StoredFile,
+    Write,
+    WriteFile,
+    WriteSetting,
+)
 from kb.versioning.store import GitStore, StoreBusy, StoreError
 from kb.versioning.textdiff import DiffRow, MergeResult, merge3, side_by_side, unified_diff
 
@@ -12,6 +24,7 @@ __all__ = [
     "Author",
     "Change",
     "Delete",
+    "DeleteFile",
     "DiffRow",
     "GitStore",
     "MergeResult",
@@ -20,7 +33,9 @@ __all__ = [
     "Revision",
     "StoreBusy",
     "StoreError",
+    "StoredFile",
     "Write",
+    "WriteFile",
     "WriteSetting",
     "merge3",
     "side_by_side",

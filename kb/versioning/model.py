@@ -65,7 +65,34 @@ class WriteSetting:
     data: bytes
 
 
-Operation = Write | Delete | Move | WriteSetting
+@dataclass(frozen=True)
+class WriteFile:
+    """Create or replace the file ``name`` attached to the document at ``document`` (which must
+    exist after the commit): stored beside it, under ``<document>.files/``."""
+
+    document: str
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    """Remove the file ``name`` of the document at ``document``; older revisions keep it."""
+
+    document: str
+    name: str
+
+
+Operation = Write | Delete | Move | WriteSetting | WriteFile | DeleteFile
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file attached to a document, as of some revision."""
+
+    name: str
+    blob: str  # 40-hex blob id
+    size: int
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ Why it is built this way:
   size), and every operation is checked against the tree before anything is written to the
   branch, so a bad operation never leaves a commit behind.
 
-Paths in the repository are ``<document path>.md`` with folders as real git trees; any other
+Paths in the repository are ``<document path>.md`` with folders as real git trees, and a
+document's attached files under ``<document path>.files/`` (``WriteFile``, ``files``); any other
 file is ignored, but for kb's own settings under ``.kb/`` (``WriteSetting``, ``setting_blob``),
-which no document path can reach. Only this package imports pygit2; callers get
+which no document path can reach. A move carries a document's files, a delete removes them
+(older revisions keep both). Only this package imports pygit2; callers get
 ``kb.versioning.model`` values.
 """
 
@@ -52,10 +54,13 @@ from kb.versioning.model import (
     Author,
     Change,
     Delete,
+    DeleteFile,
     Move,
     Operation,
     Revision,
+    StoredFile,
     Write,
+    WriteFile,
     WriteSetting,
 )
 from kb.versioning.trailers import split_trailers
@@ -79,7 +84,15 @@ _TREE_CACHE_LIMIT = 4 << 20
 # Waiting writers poll the lock; filelock's default 50 ms would dominate a 5 ms commit.
 _LOCK_POLL_INTERVAL = 0.005
 
-_Edits = dict[str, "pygit2.Oid | _Edits | None"]
+
+@dataclass(frozen=True)
+class _Subtree:
+    """An edit that puts a whole folder in place (a moved document's files)."""
+
+    oid: pygit2.Oid
+
+
+_Edits = dict[str, "pygit2.Oid | _Subtree | _Edits | None"]
 _O = TypeVar("_O", pygit2.Commit, pygit2.Tree, pygit2.Blob)
 
 
@@ -332,6 +345,35 @@ class GitStore:
             tree = subtree
         return ((path, str(oid)) for path, oid in _iter_documents(tree, prefix))
 
+    def files(self, path: str, revision: str | None = None) -> list[StoredFile]:
+        """The files attached to the document at ``path`` as of ``revision`` (HEAD when None),
+        by name; none when the document or the revision has none."""
+        repo = self._repo()
+        commit = _commit_at(repo, revision)
+        folder = _files_tree(commit.tree, docpath.validate(path)) if commit is not None else None
+        if folder is None:
+            return []
+        found = [
+            StoredFile(entry.name, str(entry.id), entry.size)
+            for entry in folder
+            if isinstance(entry, pygit2.Blob) and entry.name is not None and _valid_file_name(entry.name)
+        ]
+        return sorted(found, key=lambda stored: stored.name)
+
+    def read_file(self, path: str, name: str, revision: str | None = None) -> bytes:
+        """The bytes of the file ``name`` of the document at ``path`` as of ``revision`` (HEAD
+        when None). Raises InvalidPath, InvalidRevision, NotFound."""
+        path, name = docpath.validate(path), docpath.validate_file_name(name)
+        commit = _commit_at(self._repo(), revision)
+        folder = _files_tree(commit.tree, path) if commit is not None else None
+        try:
+            obj = folder[name] if folder is not None else None
+        except KeyError:
+            obj = None
+        if not isinstance(obj, pygit2.Blob):
+            raise NotFound(f"文档“{path}”没有文件“{name}” (file not found)")
+        return obj.data
+
     def count_documents(self, revision: str | None = None) -> int:
         """How many documents exist at ``revision`` (HEAD when None)."""
         return sum(1 for _ in self.documents(revision))
@@ -400,12 +442,15 @@ class GitStore:
         extra = [_commit(repo, merge).id] if merge is not None else []
         # Blobs are content-addressed and immutable: write them before taking the lock so the
         # lock is held only for the tree edit and the ref update.
-        blobs = {i: create_blob(repo, op.data) for i, op in enumerate(ops) if isinstance(op, Write | WriteSetting)}
+        blobs = {
+            i: create_blob(repo, op.data)
+            for i, op in enumerate(ops)
+            if isinstance(op, Write | WriteSetting | WriteFile)
+        }
         with self.lock():
             head = _head_oid(repo)
             base = repo[head].tree if head is not None else None
-            final = {docpath.to_file(path): oid for path, oid in _plan(base, ops, blobs).items()}
-            final.update((op.path, blobs[i]) for i, op in enumerate(ops) if isinstance(op, WriteSetting))
+            final = _plan(base, ops, blobs)
             tree = _edit_tree(repo, base, _nest(final))
             if tree is None:  # every document deleted
                 tree = repo.TreeBuilder().write()
@@ -594,6 +639,37 @@ def _doc_blob(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:
     return obj if isinstance(obj, pygit2.Blob) and obj.filemode in _DOC_MODES else None
 
 
+def _files_and_move() -> BadRequest:
+    return BadRequest(
+        "同一次提交不能既移动或删除文档又修改它的文件 (files changed in a commit that moves the document)"
+    )
+
+
+def _files_tree(tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
+    """The folder of the files attached to the document at ``path`` in ``tree``, if any."""
+    try:
+        obj = tree[docpath.files_folder(path)]
+    except KeyError:
+        return None
+    return obj if isinstance(obj, pygit2.Tree) else None
+
+
+def _file_blob(tree: pygit2.Tree | None, path: str, name: str) -> pygit2.Oid | None:
+    folder = _files_tree(tree, path) if tree is not None else None
+    try:
+        obj = folder[name] if folder is not None else None
+    except KeyError:
+        return None
+    return obj.id if isinstance(obj, pygit2.Blob) else None
+
+
+def _valid_file_name(name: str) -> bool:
+    try:
+        return docpath.validate_file_name(name) == name
+    except KBError:
+        return False
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _doc_path(filename: str) -> str | None:
     """The document path of a repository file name, or None when it is not a document.
@@ -637,8 +713,14 @@ def _changes(repo: pygit2.Repository, commit: pygit2.Commit) -> list[Change]:
 def _is_folder(entry: pygit2.Object) -> TypeGuard[pygit2.Tree]:
     # A folder whose name can never be a path segment (".git", "-x") holds no documents.
     # (A tree entry with the tree file mode is a pygit2.Tree; tree entries always have a name.)
+    # A document's files folder ("x.files") holds no documents either.
     name = entry.name
-    return entry.filemode == FileMode.TREE and name is not None and not name.startswith((".", "-"))
+    return (
+        entry.filemode == FileMode.TREE
+        and name is not None
+        and not name.startswith((".", "-"))
+        and not name.endswith(docpath.FILES_SUFFIX)
+    )
 
 
 def _entry_doc(entry: pygit2.Object | None, prefix: str) -> str | None:
@@ -774,6 +856,12 @@ def _checked(op: Operation) -> Operation:
         if not isinstance(op.data, bytes):
             raise TypeError("WriteSetting.data must be bytes")
         return WriteSetting(_setting_path(op.path), op.data)
+    if isinstance(op, WriteFile):
+        if not isinstance(op.data, bytes):
+            raise TypeError("WriteFile.data must be bytes")
+        return WriteFile(docpath.validate(op.document), docpath.validate_file_name(op.name), op.data)
+    if isinstance(op, DeleteFile):
+        return DeleteFile(docpath.validate(op.document), docpath.validate_file_name(op.name))
     raise TypeError(f"not a store operation: {op!r}")
 
 
@@ -804,38 +892,83 @@ def _signature(author: Author, date: dt.datetime | None) -> pygit2.Signature:
         raise BadRequest("作者姓名或邮箱无效 (invalid author name or email)") from exc
 
 
-def _plan(base: pygit2.Tree | None, ops: list[Operation], blobs: dict[int, pygit2.Oid]) -> dict[str, pygit2.Oid | None]:
-    """Run the operations against ``base`` on paper: the final blob (None: removed) of every
-    touched document path. Raises NotFound/Conflict before anything is committed."""
-    final: dict[str, pygit2.Oid | None] = {}
+def _plan(
+    base: pygit2.Tree | None, ops: list[Operation], blobs: dict[int, pygit2.Oid]
+) -> dict[str, pygit2.Oid | _Subtree | None]:
+    """Run the operations against ``base`` on paper: the final object (None: removed) of every
+    touched repository path. Raises NotFound/Conflict/BadRequest before anything is committed.
+
+    A move puts the document's files folder at its new place and a delete removes it; so that a
+    folder is never both moved and edited, a commit that moves or deletes a document may not
+    also change that document's files."""
+    final: dict[str, pygit2.Oid | _Subtree | None] = {}
+    relocated: set[str] = set()  # documents whose files folder this commit moves or removes
 
     def current(path: str) -> pygit2.Oid | None:
-        if path in final:
-            return final[path]
+        filename = docpath.to_file(path)
+        if filename in final:
+            found = final[filename]
+            return found if isinstance(found, pygit2.Oid) else None
         blob = _doc_blob(base, path) if base is not None else None
         return None if blob is None else blob.id
 
+    def files_of(path: str) -> pygit2.Oid | None:
+        folder = _files_tree(base, path) if base is not None else None
+        return None if folder is None else folder.id
+
+    def relocate(path: str) -> pygit2.Oid | None:
+        if any(key.startswith(docpath.files_folder(path) + "/") for key in final):
+            raise BadRequest(
+                "同一次提交不能既移动或删除文档又修改它的文件 (files changed in a commit that moves the document)"
+            )
+        relocated.add(path)
+        return files_of(path)
+
     for i, op in enumerate(ops):
         if isinstance(op, WriteSetting):
-            continue  # not a document (``commit`` adds it)
-        if isinstance(op, Write):
             final[op.path] = blobs[i]
+        elif isinstance(op, Write):
+            final[docpath.to_file(op.path)] = blobs[i]
         elif isinstance(op, Delete):
             if current(op.path) is None:
                 raise NotFound(f"无法删除：文档“{op.path}”不存在 (cannot delete a missing document)")
-            final[op.path] = None
-        else:
+            final[docpath.to_file(op.path)] = None
+            if relocate(op.path) is not None:
+                final[docpath.files_folder(op.path)] = None
+        elif isinstance(op, Move):
             source = current(op.old)
             if source is None:
                 raise NotFound(f"无法移动：文档“{op.old}”不存在 (cannot move a missing document)")
             if current(op.new) is not None:
                 raise Conflict(f"无法移动：目标文档“{op.new}”已存在 (target document already exists)")
-            final[op.old] = None
-            final[op.new] = source
+            final[docpath.to_file(op.old)] = None
+            final[docpath.to_file(op.new)] = source
+            files = relocate(op.old)
+            if files is not None:
+                if relocate(op.new) is not None:
+                    raise Conflict(f"无法移动：目标“{op.new}”已有文件 (the target already has files)")
+                final[docpath.files_folder(op.old)] = None
+                final[docpath.files_folder(op.new)] = _Subtree(files)
+        else:  # WriteFile, DeleteFile
+            if op.document in relocated:
+                raise BadRequest(
+                    "同一次提交不能既移动或删除文档又修改它的文件 (files changed in a commit that moves the document)"
+                )
+            filename = f"{docpath.files_folder(op.document)}/{op.name}"
+            if isinstance(op, WriteFile):
+                final[filename] = blobs[i]
+            else:
+                present = final[filename] if filename in final else _file_blob(base, op.document, op.name)
+                if present is None:
+                    raise NotFound(f"文档“{op.document}”没有文件“{op.name}” (file not found)")
+                final[filename] = None
+    for op in ops:
+        if isinstance(op, WriteFile) and current(op.document) is None:
+            raise NotFound(f"文档“{op.document}”不存在，无法添加文件 (cannot attach a file to a missing document)")
     return final
 
 
-def _nest(final: dict[str, pygit2.Oid | None]) -> _Edits:
+def _nest(final: dict[str, pygit2.Oid | _Subtree | None]) -> _Edits:
     """{"a/b.md": oid} -> {"a": {"b.md": oid}}: the edits (by file name) grouped by folder."""
     root: _Edits = {}
     for filename, oid in final.items():
@@ -876,6 +1009,10 @@ def _edit_tree(
         elif edit is None:
             if existing is not None:
                 builder.remove(name)
+        elif isinstance(edit, _Subtree):
+            if existing is not None and existing.filemode != FileMode.TREE:
+                raise _clash(prefix + name)
+            builder.insert(name, edit.oid, FileMode.TREE)
         else:
             if existing is not None and existing.filemode == FileMode.TREE:
                 raise _clash(prefix + name.removesuffix(docpath.SUFFIX))
