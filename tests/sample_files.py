@@ -106,9 +106,10 @@ def _pdf_file(objects: dict[int, bytes]) -> bytes:
 
 
 def pdf_that_never_ends(pages: int = 20_000) -> bytes:
-    """A small PDF with ``pages`` pages that all share one content stream of many thousand text
-    operators: every page is real work for a reader, so extracting it all takes far longer than
-    any sane time limit."""
+    """A small PDF with ``pages`` pages that all share one content stream of 200,000 text
+    positioning operators and no text: every page is real work for a reader (a tenth of a
+    second for pypdf), and no limit on the text's length ever stops it, so extracting all of the
+    default 20,000 pages takes the best part of an hour."""
     objects: dict[int, bytes] = {}
     font, cmap, contents, first_page = 3, 4, 5, 6
     kids = " ".join(f"{first_page + i} 0 R" for i in range(pages))
@@ -116,7 +117,7 @@ def pdf_that_never_ends(pages: int = 20_000) -> bytes:
     objects[2] = f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode()
     objects[font] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 4 0 R >>"
     objects[cmap] = _stream(_to_unicode_cmap(), compress=False)
-    objects[contents] = _stream(b"BT /F1 1 Tf " + b"1 0 Td (x) Tj " * 100_000 + b"ET", compress=True)
+    objects[contents] = _stream(b"BT /F1 1 Tf " + b"1 0 Td " * 200_000 + b"ET", compress=True)
     for i in range(pages):
         objects[first_page + i] = (
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
