@@ -33,12 +33,13 @@ def png(width: int = 4, height: int = 3) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def _to_unicode_cmap() -> bytes:
-    """A ToUnicode map from 2-byte codes to the same BMP code points (code = UTF-16 unit)."""
-    ranges = [f"<{high:02X}00> <{high:02X}FF> <{high:02X}00>" for high in range(256) if not 0xD8 <= high <= 0xDF]
+def _to_unicode_cmap(chars: Iterable[str]) -> bytes:
+    """A ToUnicode map from the 2-byte code of each character (its UTF-16 unit) to itself, for
+    the characters used only, as a subset font's map is."""
+    pairs = [f"<{ord(ch):04X}> <{ord(ch):04X}>" for ch in sorted(set(chars))]
     blocks = "".join(
-        f"{len(part)} beginbfrange\n" + "\n".join(part) + "\nendbfrange\n"
-        for part in (ranges[i : i + 100] for i in range(0, len(ranges), 100))
+        f"{len(part)} beginbfchar\n" + "\n".join(part) + "\nendbfchar\n"
+        for part in (pairs[i : i + 100] for i in range(0, len(pairs), 100))
     )
     return (
         "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
@@ -70,7 +71,7 @@ def pdf(pages: Sequence[Sequence[str]]) -> bytes:
         b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /KBSans /CIDToGIDMap /Identity "
         b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 >>"
     )
-    objects[cmap] = _stream(_to_unicode_cmap(), compress=False)
+    objects[cmap] = _stream(_to_unicode_cmap("".join("".join(lines) for lines in pages)), compress=False)
     for i, lines in enumerate(pages):
         page, contents = first_page + 2 * i, first_page + 2 * i + 1
         objects[page] = (
@@ -111,12 +112,11 @@ def pdf_that_never_ends(pages: int = 20_000) -> bytes:
     second for pypdf), and no limit on the text's length ever stops it, so extracting all of the
     default 20,000 pages takes the best part of an hour."""
     objects: dict[int, bytes] = {}
-    font, cmap, contents, first_page = 3, 4, 5, 6
+    font, contents, first_page = 3, 4, 5
     kids = " ".join(f"{first_page + i} 0 R" for i in range(pages))
     objects[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[2] = f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode()
-    objects[font] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 4 0 R >>"
-    objects[cmap] = _stream(_to_unicode_cmap(), compress=False)
+    objects[font] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
     objects[contents] = _stream(b"BT /F1 1 Tf " + b"1 0 Td " * 200_000 + b"ET", compress=True)
     for i in range(pages):
         objects[first_page + i] = (
