@@ -31,6 +31,12 @@ class InvalidPath(BadRequest):
     code = "invalid_path"
 
 
+class InvalidFileName(InvalidPath):
+    """An attachment's name that is no safe path segment (``kb.files.names``)."""
+
+    code = "invalid_file_name"
+
+
 class InvalidRevision(BadRequest):
     code = "invalid_revision"
 
@@ -80,6 +86,13 @@ class Conflict(KBError):
 class TooLarge(KBError):
     status = 413
     code = "too_large"
+
+
+class UnsupportedMediaType(KBError):
+    """A file whose bytes are none of the allowed types (``kb.files.types``), whatever its name says."""
+
+    status = 415
+    code = "unsupported_media_type"
 
 
 class TooManyRequests(KBError):
