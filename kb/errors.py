@@ -32,7 +32,7 @@ class InvalidPath(BadRequest):
 
 
 class InvalidFileName(InvalidPath):
-    """An attachment's name that is no safe path segment (``kb.files.names``)."""
+    """An attachment's name that is no safe path segment (``kb.docpath.validate_file_name``)."""
 
     code = "invalid_file_name"
 

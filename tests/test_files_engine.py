@@ -1,4 +1,4 @@
-"""kb.files, the engine of attachments: names, types decided from the bytes, and bounded text
+"""kb.files, the engine of attachments: names (kb.docpath), types decided from the bytes, and bounded text
 extraction, each checked with real files made here (PNG, PDF, DOCX, XLSX, PPTX) and with
 hostile ones (script in SVG, a zip bomb, a PDF that never ends, an executable)."""
 
@@ -14,8 +14,9 @@ import pytest
 import sample_files
 from PIL import Image
 
+from kb import docpath
 from kb.errors import InvalidFileName, UnsupportedMediaType
-from kb.files import extract, names, types
+from kb.files import extract, types
 
 # --- names ---------------------------------------------------------------------------------
 
@@ -25,13 +26,13 @@ from kb.files import extract, names, types
     ["截图.png", "error dialog (2).PNG", "SLA_2026-v1.2.pdf", "日志.log", "a", "console.txt"],
 )
 def test_ordinary_names_are_kept(name: str) -> None:
-    assert names.validate(name) == name
+    assert docpath.validate_file_name(name) == name
 
 
 def test_names_are_nfc_normalised() -> None:
     decomposed = unicodedata.normalize("NFD", "résumé.pdf")
     assert decomposed != "résumé.pdf"
-    assert names.validate(decomposed) == "résumé.pdf"
+    assert docpath.validate_file_name(decomposed) == "résumé.pdf"
 
 
 @pytest.mark.parametrize(
@@ -72,15 +73,15 @@ def test_names_are_nfc_normalised() -> None:
 )
 def test_unsafe_names_are_a_400(name: str) -> None:
     with pytest.raises(InvalidFileName) as caught:
-        names.validate(name)
+        docpath.validate_file_name(name)
     assert caught.value.status == 400
     assert caught.value.code == "invalid_file_name"
     assert "(" in caught.value.message  # Chinese, then the English in parentheses
 
 
 def test_the_length_limit_counts_bytes_of_utf8() -> None:
-    assert names.validate("长" * 40) == "长" * 40  # 120 bytes
-    assert names.validate("a" * 120) == "a" * 120
+    assert docpath.validate_file_name("长" * 40) == "长" * 40  # 120 bytes
+    assert docpath.validate_file_name("a" * 120) == "a" * 120
 
 
 # --- types ---------------------------------------------------------------------------------
