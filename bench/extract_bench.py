@@ -111,7 +111,7 @@ def main() -> None:
                 ]
             )
     print_table(
-        f"Text extraction in a bounded child (median of {args.repeat}; default limits)",
+        f"Text extraction in a bounded child (median of {args.repeat}; memory limited, time and characters not)",
         ["format", "MiB on disk", "seconds", "s per MiB", "peak RSS MiB", "characters"],
         rows,
     )

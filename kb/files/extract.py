@@ -64,9 +64,10 @@ LIMITS = Limits()
 class Extraction:
     """The text of one file and how getting it went. ``reason`` is None when ``text`` is all of
     the file's text; otherwise it says, in English for the log and ``kb check``, why there is
-    none (``timeout``, ``memory``, ``zip bomb``, ``corrupt``, ``encrypted``, ``no text``…) or
-    why the text stops early (``truncated``). ``seconds`` is the wall time, child start
-    included; ``peak_rss`` the child's peak resident memory in bytes (0 when unknown)."""
+    none (it starts with ``timeout``, ``memory``, ``zip bomb``, ``corrupt``, ``encrypted``,
+    ``crashed``, ``no text`` or ``not run``) or why the text stops early (``truncated``).
+    ``seconds`` is the wall time, child start included; ``peak_rss`` the child's peak resident
+    memory in bytes (0 when unknown)."""
 
     text: str
     reason: str | None
@@ -265,13 +266,17 @@ _CHILD = f"import sys; sys.path.insert(0, {_KB_ROOT!r}); from kb.files.extract i
 
 def extract(data: bytes, content_type: str, limits: Limits = LIMITS) -> Extraction:
     """The text of ``data`` (of the type ``kb.files.types.detect`` gave), extracted in a bounded
-    child process. Never raises for what the file holds and returns within about
-    ``limits.seconds``."""
+    child process. Never raises and returns within about ``limits.seconds``; a reason starting
+    with ``not run`` is the machine's (no process could be started), so worth a later retry."""
     if not extractable(content_type):
         return Extraction("", f"no text: {content_type} is not read", 0.0)
     start = time.monotonic()
     argv = [sys.executable, "-I", "-c", _CHILD, content_type, json.dumps(dataclasses.asdict(limits))]
-    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as child:
+    try:
+        child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError as error:
+        return Extraction("", f"not run: {type(error).__name__}: {error}", time.monotonic() - start)
+    with child:
         try:
             answer, _ = child.communicate(data, timeout=limits.seconds)
         except subprocess.TimeoutExpired:
