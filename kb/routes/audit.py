@@ -3,31 +3,27 @@ CSV exports of both, and the chain check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+from flask import Blueprint, Response, render_template, request, stream_with_context
 
 from kb import db, extensions
 from kb.auth import current_user
-from kb.models import AuditEntry
 from kb.routes.guard import checked
 from kb.routes.openapi import operation
 from kb.routes.params import int_arg
+from kb.routes.serialize import answer
 from kb.schemas.audit import AuditPageQuery, AuditQuery, Entries, Verification
-from kb.services.audit import CSV_FIELDS, OUTCOMES, Filters
+from kb.services.audit import OUTCOMES, Filters
 
 bp = Blueprint("audit", __name__)
 
 PER_PAGE = 50
 
 
-def entry_json(entry: AuditEntry) -> dict:
-    return {name: getattr(entry, name) for name in CSV_FIELDS} | {"at": entry.at.isoformat()}
-
-
 def _filters() -> Filters:
     return Filters.parse(request.args, extensions.stores().timezone)
 
 
-def _page() -> tuple[Filters, int, int, int, list[AuditEntry]]:
+def _page() -> tuple[Filters, int, int, int, list]:
     filters = _filters()
     page, per_page = int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, 500)
     total, rows = extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
@@ -46,10 +42,10 @@ def _csv() -> Response:
 @bp.get("/api/v1/audit")
 @checked("audit")
 @operation({200: Entries})
-def api_entries(query: AuditPageQuery) -> Response:
+def api_entries(query: AuditPageQuery) -> tuple[Response, int]:
     """Audit entries, newest first (archivists, up to their clearance)."""
     _filters, page, per_page, total, rows = _page()
-    return jsonify(total=total, page=page, per_page=per_page, entries=[entry_json(entry) for entry in rows])
+    return answer(Entries, {"total": total, "page": page, "per_page": per_page, "entries": rows})
 
 
 @bp.get("/api/v1/audit/export")
@@ -63,10 +59,9 @@ def api_export(query: AuditQuery) -> Response:
 @bp.get("/api/v1/audit/verify")
 @checked("audit")
 @operation({200: Verification})
-def api_verify() -> Response:
+def api_verify() -> tuple[Response, int]:
     """Check the audit trail's hash chain."""
-    result = extensions.stores().audit.check(db.session(), current_user())
-    return jsonify(ok=result.ok, entries=result.entries, problems=result.problems)
+    return answer(Verification, extensions.stores().audit.check(db.session(), current_user()))
 
 
 @bp.get("/audit")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, StrictBool, StrictInt
 
-from kb.schemas.base import Answer, Body, Clearance, Query, Role, line
+from kb.schemas.base import Answer, Body, Clearance, Query, Role, Time, line
 from kb.services.tokens import MAX_DAYS
 from kb.services.users import MAX_PASSWORD, MIN_PASSWORD
 
@@ -62,10 +62,10 @@ class HealthQuery(Query):
 class TokenOut(Answer):
     id: int
     name: str
-    created_at: str | None = None
-    expires_at: str | None = None
-    last_used_at: str | None = None
-    revoked_at: str | None = None
+    created_at: Time | None = None
+    expires_at: Time | None = None
+    last_used_at: Time | None = None
+    revoked_at: Time | None = None
 
 
 class NewToken(TokenOut):
@@ -85,7 +85,7 @@ class UserOut(Answer):
     display_name: str | None = None
     email: str | None = None
     active: bool
-    created_at: str | None = None
+    created_at: Time | None = None
 
 
 class UserList(Answer):

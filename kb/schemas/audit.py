@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kb.schemas.base import Answer, Moment, Page, Query, line
+from kb.schemas.base import Answer, Moment, Page, Query, Time, line
 
 
 class AuditQuery(Query):
@@ -24,7 +24,20 @@ class AuditPageQuery(AuditQuery):
 
 
 class Entry(Answer):
-    at: str
+    """One entry of the trail, with the hashes that chain it (see ``kb.services.audit``)."""
+
+    id: int
+    at: Time
+    actor: str
+    address: str
+    action: str
+    target: str
+    revision: str | None = None
+    level: str | None = None
+    outcome: str
+    detail: str
+    prev_hash: str
+    hash: str
 
 
 class Entries(Answer):

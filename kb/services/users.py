@@ -16,6 +16,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -42,6 +43,32 @@ ASSIGNABLE_ROLES = ROLES[1:]
 def principal(user: User, anonymous_read: bool = False, address: str = "") -> Principal:
     return Principal(
         user.username, user.role, user.clearance, user.display_name, user.email, anonymous_read, address, user.language
+    )
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who a caller is and what their role and clearance let them see and do."""
+
+    username: str
+    role: str
+    clearance: str
+    display_name: str
+    visible_levels: list[str]
+    visible_statuses: list[str]
+    actions: list[str]
+
+
+def reach(user: Principal) -> Reach:
+    """What ``user`` may see and do: the quickest way to see a role's reach."""
+    return Reach(
+        user.username,
+        user.role,
+        user.clearance,
+        user.display_name,
+        access.visible_levels(user),
+        access.visible_statuses(user),
+        sorted(action for action in access.ACTION_ROLE if access.can(user, action)),
     )
 
 
