@@ -10,6 +10,7 @@ from kb.auth import current_user
 from kb.routes.guard import PUBLIC, checked
 from kb.routes.openapi import description, operation
 from kb.routes.params import iso
+from kb.routes.serialize import answer
 from kb.schemas.documents import (
     DeleteQuery,
     Diff,
@@ -57,11 +58,11 @@ def _document_json(view: DocumentView) -> dict:
 @bp.get("/docs")
 @checked("view")
 @operation({200: DocumentList})
-def list_docs(query: ListQuery) -> Response:
+def list_docs(query: ListQuery) -> tuple[Response, int]:
     """The documents now, or (``at``: archivists) the knowledge base as it was at a date."""
     if query.at:
         return _list_as_of(query)
-    total, rows = documents.list_documents(
+    found = documents.list_documents(
         db.session(),
         current_user(),
         prefix=query.prefix,
@@ -70,35 +71,14 @@ def list_docs(query: ListQuery) -> Response:
         page=query.page,
         per_page=query.per_page,
     )
-    items = [
-        {
-            "path": r.path,
-            "title": r.title,
-            "tags": r.tag_names,
-            "access": r.access,
-            "status": r.status,
-            "updated_at": iso(r.updated_at),
-            "updated_by": r.updated_by,
-            "revision": r.revision,
-        }
-        for r in rows
-    ]
-    return jsonify(total=total, items=items)
+    return answer(DocumentList, found)
 
 
-def _list_as_of(query: ListQuery) -> Response:
+def _list_as_of(query: ListQuery) -> tuple[Response, int]:
     past = lifecycle.list_as_of(
         _stores(), db.session(), current_user(), query.at, prefix=query.prefix, page=query.page, per_page=query.per_page
     )
-    return jsonify(
-        total=past.total,
-        at=iso(past.when),
-        revision=past.revision.id if past.revision else None,
-        items=[
-            {"path": d.path, "title": d.title, "access": d.access, "status": d.status, "current_path": d.current_path}
-            for d in past.items
-        ],
-    )
+    return answer(DocumentList, past)
 
 
 @bp.get("/docs/<path:path>")

@@ -3,16 +3,19 @@ CSV exports of both, and the chain check."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, render_template, request, stream_with_context
 
 from kb import db, extensions
 from kb.auth import current_user
+from kb.paging import Page
 from kb.routes.guard import checked
 from kb.routes.openapi import operation
 from kb.routes.params import int_arg
 from kb.routes.serialize import answer
 from kb.schemas.audit import AuditPageQuery, AuditQuery, Entries, Verification
-from kb.services.audit import OUTCOMES, Filters
+from kb.services.audit import MAX_PER_PAGE, OUTCOMES, Filters
 
 bp = Blueprint("audit", __name__)
 
@@ -23,11 +26,10 @@ def _filters() -> Filters:
     return Filters.parse(request.args, extensions.stores().timezone)
 
 
-def _page() -> tuple[Filters, int, int, int, list]:
+def _page() -> tuple[Filters, Page[Any]]:
     filters = _filters()
-    page, per_page = int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, 500)
-    total, rows = extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
-    return filters, page, per_page, total, rows
+    page, per_page = int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, MAX_PER_PAGE)
+    return filters, extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
 
 
 def _csv() -> Response:
@@ -44,8 +46,7 @@ def _csv() -> Response:
 @operation({200: Entries})
 def api_entries(query: AuditPageQuery) -> tuple[Response, int]:
     """Audit entries, newest first (archivists, up to their clearance)."""
-    _filters, page, per_page, total, rows = _page()
-    return answer(Entries, {"total": total, "page": page, "per_page": per_page, "entries": rows})
+    return answer(Entries, _page()[1])
 
 
 @bp.get("/api/v1/audit/export")
@@ -71,15 +72,15 @@ def page() -> str:
     # the check walks the whole chain, so it runs when asked for; otherwise the page shows the
     # newest recorded check
     verification = trail.check(db.session(), current_user()) if request.args.get("verify") else None
-    filters, page_number, per_page, total, rows = _page()
+    filters, found = _page()
     last_check, entries_since = trail.last_check(db.session())
     return render_template(
         "audit.html",
         filters=filters,
-        page=page_number,
-        per_page=per_page,
-        total=total,
-        rows=rows,
+        page=found.page,
+        per_page=found.per_page,
+        total=found.total,
+        rows=found.items,
         verification=verification,
         last_check=last_check,
         entries_since=entries_since,

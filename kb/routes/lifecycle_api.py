@@ -15,6 +15,7 @@ from kb.render import render
 from kb.routes.guard import checked
 from kb.routes.openapi import operation
 from kb.routes.params import iso
+from kb.routes.serialize import answer
 from kb.schemas.documents import Saved
 from kb.schemas.drafts import DraftList, DraftOut, DraftSaved, DraftsQuery, DraftWrite, Publish, SendBack, Submit
 from kb.schemas.lifecycle import (
@@ -172,10 +173,10 @@ def restore_doc(path: str, json: Restore) -> Response:
 @bp.get("/archive")
 @checked("view_archived")
 @operation({200: ArchivedList})
-def archived(query: ArchiveQuery) -> Response:
+def archived(query: ArchiveQuery) -> tuple[Response, int]:
     """Archived documents, most recent first (archivists)."""
     zone = _stores().timezone
-    total, rows = lifecycle.archived_documents(
+    found = lifecycle.archived_documents(
         db.session(),
         current_user(),
         prefix=query.prefix,
@@ -185,47 +186,18 @@ def archived(query: ArchiveQuery) -> Response:
         page=query.page,
         per_page=query.per_page,
     )
-    return jsonify(
-        total=total,
-        items=[
-            {
-                "path": r.path,
-                "title": r.title,
-                "tags": r.tag_names,
-                "access": r.access,
-                "archived_at": iso(r.archived_at),
-                "archived_by": r.archived_by,
-                "reason": r.archive_reason,
-                "revision": r.revision,
-            }
-            for r in rows
-        ],
-    )
+    return answer(ArchivedList, found)
 
 
 @bp.get("/deleted")
 @checked("view_archived")
 @operation({200: DeletedList})
-def deleted(query: DeletedQuery) -> Response:
+def deleted(query: DeletedQuery) -> tuple[Response, int]:
     """Deleted documents whose past versions remain (archivists)."""
-    total, items = lifecycle.deleted_documents(
+    found = lifecycle.deleted_documents(
         db.session(), current_user(), prefix=query.prefix, page=query.page, per_page=query.per_page
     )
-    return jsonify(
-        total=total,
-        items=[
-            {
-                "path": d.path,
-                "title": d.title,
-                "access": d.access,
-                "deleted_at": iso(d.deleted_at),
-                "deleted_by": d.deleted_by,
-                "revision": d.revision,
-                "last_revision": d.last_revision,
-            }
-            for d in items
-        ],
-    )
+    return answer(DeletedList, found)
 
 
 @bp.get("/review-due")

@@ -20,6 +20,7 @@ from kb import db, extensions
 from kb.auth import current_user
 from kb.errors import BadRequest
 from kb.i18n import select_locale
+from kb.paging import Page
 from kb.render import render
 from kb.routes.guard import checked
 from kb.routes.params import date_arg, int_arg
@@ -125,12 +126,13 @@ def restore_doc(path: str) -> Response:
 @checked("view_archived")
 def archive_page() -> str:
     page = int_arg("page", 1, 1)
+    found: Page[Any]
     if request.args.get("show") == "deleted":
-        total, items = lifecycle.deleted_documents(
+        found = lifecycle.deleted_documents(
             db.session(), current_user(), prefix=request.args.get("prefix"), page=page, per_page=PER_PAGE
         )
     else:
-        total, items = lifecycle.archived_documents(
+        found = lifecycle.archived_documents(
             db.session(),
             current_user(),
             prefix=request.args.get("prefix"),
@@ -142,8 +144,8 @@ def archive_page() -> str:
         )
     return render_template(
         "archive.html",
-        total=total,
-        items=items,
+        total=found.total,
+        items=found.items,
         page=page,
         per_page=PER_PAGE,
         show=request.args.get("show") or "archived",

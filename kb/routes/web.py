@@ -71,10 +71,12 @@ def home() -> str:
         if access.can(user, "review_due")
         else None
     )
-    archived = lifecycle.archived_documents(catalog, user, per_page=5)[1] if access.can(user, "view_archived") else None
+    archived = (
+        lifecycle.archived_documents(catalog, user, per_page=5).items if access.can(user, "view_archived") else None
+    )
     return render_template(
         "home.html",
-        updated=documents.list_documents(catalog, user, per_page=10)[1],
+        updated=documents.list_documents(catalog, user, per_page=10).items,
         recent=recent,
         your_tags=_your_tags(recent),
         my_drafts=mine,
@@ -87,7 +89,7 @@ def home() -> str:
 @checked("view")
 def browse() -> str:
     page = int_arg("page", 1, 1)
-    total, rows = documents.list_documents(
+    found = documents.list_documents(
         db.session(),
         current_user(),
         prefix=request.args.get("prefix"),
@@ -96,7 +98,7 @@ def browse() -> str:
         page=page,
         per_page=PER_PAGE,
     )
-    return render_template("browse.html", total=total, rows=rows, page=page, per_page=PER_PAGE)
+    return render_template("browse.html", total=found.total, rows=found.items, page=page, per_page=PER_PAGE)
 
 
 @bp.get("/docs/<path:path>")

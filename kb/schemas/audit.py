@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from kb.schemas.base import Answer, Moment, Page, Query, Time, line
 
@@ -41,10 +41,12 @@ class Entry(Answer):
 
 
 class Entries(Answer):
+    """A page of the trail (``kb.paging.Page``), whose items are called entries here."""
+
     total: int
     page: int
     per_page: int
-    entries: list[Entry]
+    entries: list[Entry] = Field(validation_alias=AliasChoices("items", "entries"))
 
 
 class Verification(Answer):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from kb.document import MAX_NAME, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE
-from kb.schemas.base import AccessLevel, Answer, Body, Moment, Page, Query, Revision, line, text
+from kb.schemas.base import AccessLevel, Answer, Body, Moment, Page, Query, Revision, Time, line, text
 
 MAX_PATH = 200  # kb.docpath's limit
 MAX_MESSAGE = 2000  # a commit message
@@ -90,21 +90,25 @@ class DeleteQuery(Query):
 
 
 class Listed(Answer):
+    """A document in a listing: now (a catalog row), or as it was at a date (``current_path``)."""
+
     path: str
     title: str
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, validation_alias=AliasChoices("tag_names", "tags"))
     access: str
     status: str
-    updated_at: str | None = None
+    updated_at: Time | None = None
     updated_by: str | None = None
     revision: str | None = None
     current_path: str | None = None
 
 
 class DocumentList(Answer):
+    """A page of documents (``kb.paging.Page``); as of a date, with that date and its commit."""
+
     total: int
     items: list[Listed]
-    at: str | None = None
+    at: Time | None = None
     revision: str | None = None
 
 

@@ -26,6 +26,7 @@ from kb.document import DocumentFile, check, decode, normalize_tags, read, seria
 from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, Moved, NotFound, ReviewRequired, TooLarge
 from kb.models import Document, DocumentTag, Version
 from kb.moments import parse_moment
+from kb.paging import MAX_PER_PAGE, Page
 from kb.render import RenderCache
 from kb.search import SearchIndex
 from kb.services import catalog
@@ -37,7 +38,6 @@ from kb.versioning.textdiff import merge3, unified_diff
 
 log = logging.getLogger(__name__)
 
-MAX_PER_PAGE = 200
 # seconds a search waits for the index's write lock to bring the index up to date
 REFRESH_WAIT = 5.0
 AUDITED_READ_LEVELS = ("confidential", "secret")
@@ -152,8 +152,8 @@ def list_documents(
     status: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[int, list[Document]]:
-    """A page of the documents the user may see, newest first, with the total."""
+) -> Page[Document]:
+    """A page of the documents the user may see, newest first."""
     access.require(user, "view")
     statuses = access.visible_statuses(user)
     if not status:
@@ -167,12 +167,7 @@ def list_documents(
         query = query.where(in_folder(Document.path, prefix))
     if tag:
         query = query.where(Document.path.in_(select(DocumentTag.path).where(DocumentTag.tag == tag)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    rows = session.scalars(
-        query.order_by(Document.updated_at.desc(), Document.path).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return total, list(rows)
+    return Page.of_query(session, query, (Document.updated_at.desc(), Document.path), page, per_page)
 
 
 def documents_at(session: Session, user: Principal, paths: list[str]) -> list[Document]:

@@ -15,9 +15,8 @@ import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from kb import access, docpath
@@ -27,9 +26,9 @@ from kb.document import serialize
 from kb.errors import Conflict, NotFound
 from kb.models import Document, DocumentTag, Version
 from kb.moments import parse_moment
+from kb.paging import MAX_PER_PAGE, Page
 from kb.services import catalog
 from kb.services.documents import (
-    MAX_PER_PAGE,
     DocumentView,
     Stores,
     audit_read,
@@ -100,8 +99,8 @@ def archived_documents(
     until: dt.datetime | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[int, list[Document]]:
-    """Archived documents the user may see, most recently archived first, with the total."""
+) -> Page[Document]:
+    """Archived documents the user may see, most recently archived first."""
     access.require(user, "view_archived")
     query = select(Document).where(Document.status == "archived", Document.access.in_(access.visible_levels(user)))
     if prefix:
@@ -113,7 +112,7 @@ def archived_documents(
     if until:
         query = query.where(Document.archived_at <= until)
     order = (Document.archived_at.is_(None), Document.archived_at.desc(), Document.path)
-    return _page(session, query, order, page, per_page)
+    return Page.of_query(session, query, order, page, per_page)
 
 
 @dataclass
@@ -129,7 +128,7 @@ class DeletedDocument:
 
 def deleted_documents(
     session: Session, user: Principal, *, prefix: str | None = None, page: int = 1, per_page: int = 50
-) -> tuple[int, list[DeletedDocument]]:
+) -> Page[DeletedDocument]:
     """Documents deleted from the live view whose past versions the user may retrieve."""
     access.require(user, "view_archived")
     last = select(func.max(Version.id)).group_by(Version.path).scalar_subquery()
@@ -141,9 +140,9 @@ def deleted_documents(
     )
     if prefix:
         query = query.where(in_folder(Version.path, prefix))
-    total, rows = _page(session, query, (Version.id.desc(),), page, per_page)
-    before = _last_versions(session, rows)
-    return total, [
+    found = Page.of_query(session, query, (Version.id.desc(),), page, per_page)
+    before = _last_versions(session, found.items)
+    items = [
         DeletedDocument(
             row.path,
             row.title or row.path,
@@ -153,8 +152,9 @@ def deleted_documents(
             row.revision,
             before.get(row.path),
         )
-        for row in rows
+        for row in found.items
     ]
+    return Page(items, found.total, found.page, found.per_page)
 
 
 def _last_versions(session: Session, deletes: list[Version]) -> dict[str, str]:
@@ -192,13 +192,6 @@ def review_due(
     return list(session.scalars(query.order_by(Document.review_by, Document.path).limit(MAX_PER_PAGE * 5)))
 
 
-def _page(session: Session, query: Select[Any], order: tuple, page: int, per_page: int) -> tuple[int, list]:
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    rows = session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))
-    return total, list(rows)
-
-
 # ---------------------------------------------------------------- the past
 
 
@@ -211,12 +204,16 @@ class PastDocument:
     current_path: str | None  # where it is now (None: deleted since)
 
 
-@dataclass
-class PastListing:
-    when: dt.datetime
-    revision: Revision | None  # the last commit at or before ``when``; None: history starts later
-    total: int
-    items: list[PastDocument]
+@dataclass(frozen=True)
+class PastListing(Page[PastDocument]):
+    """A page of the knowledge base as it was ``at``."""
+
+    at: dt.datetime
+    commit: Revision | None  # the last commit at or before ``at``; None: history starts later
+
+    @property
+    def revision(self) -> str | None:
+        return self.commit.id if self.commit else None
 
 
 def list_as_of(
@@ -235,7 +232,7 @@ def list_as_of(
     when = parse_moment(at, stores.timezone)
     revision = stores.store.revision_at(when)
     if revision is None:
-        return PastListing(when, None, 0, [])
+        return PastListing([], 0, *Page.bounds(page, per_page), when, None)
     folder = docpath.validate(prefix.strip("/")) if prefix and prefix.strip("/") else None
     files = list(stores.store.documents(revision.id, folder=folder))
     known = _versions_by_blob(session, files)
@@ -259,8 +256,8 @@ def list_as_of(
             )
         if allowed(now, item.access):
             visible.append(item)
-    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    return PastListing(when, revision, len(visible), visible[(page - 1) * per_page : page * per_page])
+    found = Page.of_list(visible, page, per_page)
+    return PastListing(found.items, found.total, found.page, found.per_page, when, revision)
 
 
 def get_as_of(stores: Stores, session: Session, user: Principal, at: str, path: str) -> DocumentView:
