@@ -7,7 +7,6 @@ Each view parses the request and calls ``kb.services.drafts`` or ``kb.services.l
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -21,7 +20,6 @@ from kb.auth import current_user
 from kb.errors import BadRequest
 from kb.i18n import select_locale
 from kb.paging import Page
-from kb.render import render
 from kb.routes.guard import checked
 from kb.routes.params import date_arg, int_arg
 from kb.schemas.base import validated
@@ -46,7 +44,6 @@ def draft_page(path: str) -> str:
     return render_template(
         "draft.html",
         draft=view,
-        html=render(view.doc.body, view.path),
         require_review=extensions.stores().require_review,
     )
 
@@ -100,7 +97,7 @@ def review_due_page() -> str:
     mine = request.args.get("mine") == "1"
     within = int_arg("within", 30, 0, 3650)
     rows = lifecycle.review_due(db.session(), user, within_days=within, owner=user.username if mine else None)
-    return render_template("review_due.html", rows=rows, mine=mine, within=within, today=dt.date.today())
+    return render_template("review_due.html", rows=rows, mine=mine, within=within)
 
 
 # ---------------------------------------------------------------- archive, restore and the lists

@@ -122,7 +122,7 @@ class DocumentOut(Answer):
     status: str
     owner: str | None = None
     revision: str | None = None
-    updated_at: str | None = None
+    updated_at: Time | None = None
     updated_by: str | None = None
     review_by: str | None = None
     current: bool | None = None
@@ -144,13 +144,15 @@ class NewRevision(Answer):
 
 
 class Version(Answer):
+    """A version of a document (``path``: where its file was then)."""
+
     revision: str
-    author: str | None = None
-    email: str | None = None
-    date: str | None = None
+    author: str | None = Field(default=None, validation_alias=AliasChoices("author_name", "author"))
+    email: str | None = Field(default=None, validation_alias=AliasChoices("author_email", "email"))
+    date: Time | None = None
     message: str | None = None
     kind: str | None = None
-    path: str | None = None
+    path: str | None = Field(default=None, validation_alias=AliasChoices("file_path", "path"))
 
 
 class History(Answer):

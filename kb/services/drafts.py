@@ -23,6 +23,7 @@ from kb.access import Principal
 from kb.document import DocumentFile, check, decode, parse, read, serialize
 from kb.errors import BadRequest, Conflict, Forbidden, NotFound
 from kb.models import Document
+from kb.render import render
 from kb.services import catalog
 from kb.services.documents import (
     SaveResult,
@@ -65,6 +66,32 @@ class DraftView:
     updated_by: str
     authors: list[str]  # who has worked on it, first to last
     versions: list[DraftVersion]
+
+    # the document it holds, as its page and the API show it
+    @property
+    def title(self) -> str:
+        return self.doc.title
+
+    @property
+    def body(self) -> str:
+        return self.doc.body
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.doc.tags)
+
+    @property
+    def access(self) -> str:
+        return self.doc.access
+
+    @property
+    def review_by(self) -> str | None:
+        return self.doc.review_by
+
+    @property
+    def html(self) -> str:
+        """The body as sanitized HTML, rendered when asked for (a list shows none)."""
+        return render(self.doc.body, self.path)
 
 
 def get_draft(stores: Stores, session: Session, user: Principal, path: str) -> DraftView:
