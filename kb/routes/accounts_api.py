@@ -73,7 +73,8 @@ def me() -> tuple[Response, int]:
 @operation({201: UserOut}, errors=(409,))
 def create_user(json: UserCreate) -> tuple[Response, int]:
     """Create a user (admin)."""
-    return answer(UserOut, users.add_user(extensions.stores().audit, current_user(), json.model_dump(mode="json")), 201)
+    account = users.NewAccount(**json.model_dump(mode="json"))
+    return answer(UserOut, users.add_user(extensions.stores().audit, current_user(), account), 201)
 
 
 @bp.get("/users")
@@ -90,9 +91,8 @@ def list_users() -> tuple[Response, int]:
 def update_user(username: str, json: UserUpdate) -> tuple[Response, int]:
     """Change role, clearance, active, password, display_name or email (admin); disabling or a
     password reset ends sessions and revokes tokens."""
-    user = users.update_user(
-        extensions.stores().audit, current_user(), username, json.model_dump(mode="json", exclude_unset=True)
-    )
+    changes = users.AccountChanges(**json.model_dump(mode="json"))
+    user = users.update_user(extensions.stores().audit, current_user(), username, changes)
     return answer(UserOut, user)
 
 

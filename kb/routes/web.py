@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from kb import access, db, extensions
 from kb.auth import current_user, session_authenticated
-from kb.document import read
+from kb.document import normalize_tags, read
 from kb.errors import BadRequest, Conflict, KBError, NotFound, ReviewRequired, TooLarge, Unauthorized
 from kb.i18n import select_locale
 from kb.render import render
@@ -365,10 +365,10 @@ def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tupl
     draft with the form's text. Input errors come back in the form, overlapping edits on the
     conflict page."""
     stores, user = extensions.stores(), current_user()
-    fields = {
+    fields: dict[str, Any] = {
         "title": form["title"],
         "body": form["body"],
-        "tags": form["tags"],
+        "tags": normalize_tags(form["tags"]),
         "access_level": form["access"] or None,
         "review_by": form["review_by"] or None,
         "message": form["message"],

@@ -47,18 +47,16 @@ _CHUNK = 2000  # bound parameters per IN (…) query: well under SQLite's and Po
 # ---------------------------------------------------------------- archive and restore
 
 
-def archive(stores: Stores, session: Session, user: Principal, path: str, reason: object) -> str:
+def archive(stores: Stores, session: Session, user: Principal, path: str, reason: str) -> str:
     """Archive a published document, saying why: it leaves readers' listings and search and
     becomes read-only. Returns the commit."""
-    reason = note(reason, "reason", limit=MAX_REASON, missing="请填写归档原因 (a reason is required)", one_line=True)
-    return _set_archived(stores, user, docpath.validate(path), reason)
+    text = note(reason, missing="请填写归档原因 (a reason is required)", one_line=True)
+    return _set_archived(stores, user, docpath.validate(path), text)
 
 
-def restore(stores: Stores, session: Session, user: Principal, path: str, reason: object = None) -> str:
+def restore(stores: Stores, session: Session, user: Principal, path: str, reason: str | None = None) -> str:
     """Publish an archived document again, as it was. Returns the commit."""
-    return _set_archived(
-        stores, user, docpath.validate(path), note(reason, "reason", limit=MAX_REASON, one_line=True), restore=True
-    )
+    return _set_archived(stores, user, docpath.validate(path), note(reason, one_line=True), restore=True)
 
 
 def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, restore: bool = False) -> str:
