@@ -26,7 +26,7 @@ from kb.schemas.documents import (
     Saved,
 )
 from kb.schemas.search import SearchQuery, SearchResult
-from kb.services import documents, lifecycle, search
+from kb.services import documents, editing, lifecycle, search
 
 bp = Blueprint("api", __name__)
 
@@ -80,21 +80,9 @@ def get_raw(path: str, query: ReadQuery) -> Response:
 @operation({200: Saved, 201: Saved}, writes=True)
 def put_doc(path: str, json: DocumentWrite) -> tuple[Response, int]:
     """Create (201) or update (200) a document; a stale ``base_revision`` is merged, or 409."""
-    data = json.model_dump(mode="json")
-    result = documents.save_document(
-        _stores(),
-        db.session(),
-        current_user(),
-        path,
-        title=data["title"],
-        body=data["body"],
-        tags=data["tags"],
-        access_level=data["access"],
-        review_by=data["review_by"],
-        message=data["message"],
-        base_revision=data["base_revision"],
-    )
-    return answer(Saved, result, 201 if result.created else 200)
+    edit = editing.Edit(**json.model_dump(mode="json", exclude={"base_revision"}))
+    saved = editing.save(_stores(), db.session(), current_user(), path, edit, base_revision=json.base_revision)
+    return answer(Saved, saved, 201 if saved.created else 200)
 
 
 @bp.delete("/docs/<path:path>")

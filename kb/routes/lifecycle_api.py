@@ -25,7 +25,7 @@ from kb.schemas.lifecycle import (
     ReviewDueQuery,
     StatusChanged,
 )
-from kb.services import drafts, lifecycle
+from kb.services import drafts, editing, lifecycle
 from kb.services.documents import Stores
 
 bp = Blueprint("lifecycle_api", __name__)
@@ -44,21 +44,11 @@ def get_draft(path: str) -> tuple[Response, int]:
 @operation({200: DraftSaved, 201: DraftSaved}, writes=True)
 def save_draft(path: str, json: DraftWrite) -> tuple[Response, int]:
     """Save a draft version (201: the draft was started); readers keep seeing the published document."""
-    data = json.model_dump(mode="json")
-    revision, created = drafts.save_draft(
-        _stores(),
-        db.session(),
-        current_user(),
-        path,
-        title=data["title"],
-        body=data["body"],
-        tags=data["tags"],
-        access_level=data["access"],
-        review_by=data["review_by"],
-        message=data["message"],
-        draft_revision=data["draft_revision"],
+    edit = editing.Edit(**json.model_dump(mode="json", exclude={"draft_revision"}))
+    saved = editing.save(
+        _stores(), db.session(), current_user(), path, edit, intent="draft", draft_revision=json.draft_revision
     )
-    return answer(DraftSaved, {"path": path, "draft_revision": revision}, 201 if created else 200)
+    return answer(DraftSaved, {"path": path, "draft_revision": saved.revision}, 201 if saved.created else 200)
 
 
 @bp.delete("/docs/<path:path>/draft")
