@@ -37,7 +37,7 @@ bp = Blueprint("api", __name__)
 def list_docs(query: ListQuery) -> tuple[Response, int]:
     """The documents now, or (``at``: archivists) the knowledge base as it was at a date."""
     if query.at:
-        return _list_as_of(query)
+        return _list_as_of(query, query.at)
     found = documents.list_documents(
         db.session(),
         current_user(),
@@ -50,9 +50,9 @@ def list_docs(query: ListQuery) -> tuple[Response, int]:
     return answer(DocumentList, found)
 
 
-def _list_as_of(query: ListQuery) -> tuple[Response, int]:
+def _list_as_of(query: ListQuery, at: str) -> tuple[Response, int]:
     past = lifecycle.list_as_of(
-        _stores(), db.session(), current_user(), query.at, prefix=query.prefix, page=query.page, per_page=query.per_page
+        _stores(), db.session(), current_user(), at, prefix=query.prefix, page=query.page, per_page=query.per_page
     )
     return answer(DocumentList, past)
 
