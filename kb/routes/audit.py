@@ -3,6 +3,7 @@ CSV exports of both, and the chain check."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
@@ -22,18 +23,17 @@ bp = Blueprint("audit", __name__)
 PER_PAGE = 50
 
 
-def _filters() -> Filters:
-    return Filters.parse(request.args, extensions.stores().timezone)
+def _filters(given: Mapping[str, str | None]) -> Filters:
+    """The trail's filters from the API's validated query, or the page's arguments as typed."""
+    return Filters.parse(given, extensions.stores().timezone)
 
 
-def _page() -> tuple[Filters, Page[Any]]:
-    filters = _filters()
-    page, per_page = int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, MAX_PER_PAGE)
-    return filters, extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
+def _entries(filters: Filters, page: int, per_page: int) -> Page[Any]:
+    return extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
 
 
-def _csv() -> Response:
-    chunks = extensions.stores().audit.export_csv(current_user(), _filters())
+def _csv(filters: Filters) -> Response:
+    chunks = extensions.stores().audit.export_csv(current_user(), filters)
     return Response(
         stream_with_context(chunks),
         mimetype="text/csv; charset=utf-8",
@@ -46,7 +46,7 @@ def _csv() -> Response:
 @operation({200: Entries})
 def api_entries(query: AuditPageQuery) -> tuple[Response, int]:
     """Audit entries, newest first (archivists, up to their clearance)."""
-    return answer(Entries, _page()[1])
+    return answer(Entries, _entries(_filters(query.model_dump()), query.page, query.per_page))
 
 
 @bp.get("/api/v1/audit/export")
@@ -54,7 +54,7 @@ def api_entries(query: AuditPageQuery) -> tuple[Response, int]:
 @operation({200: None}, media="text/csv")
 def api_export(query: AuditQuery) -> Response:
     """Audit entries as CSV, oldest first (audited)."""
-    return _csv()
+    return _csv(_filters(query.model_dump()))
 
 
 @bp.get("/api/v1/audit/verify")
@@ -72,7 +72,8 @@ def page() -> str:
     # the check walks the whole chain, so it runs when asked for; otherwise the page shows the
     # newest recorded check
     verification = trail.check(db.session(), current_user()) if request.args.get("verify") else None
-    filters, found = _page()
+    filters = _filters(request.args)
+    found = _entries(filters, int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, MAX_PER_PAGE))
     last_check, entries_since = trail.last_check(db.session())
     return render_template(
         "audit.html",
@@ -91,4 +92,4 @@ def page() -> str:
 @bp.get("/audit/export")
 @checked("audit")
 def export() -> Response:
-    return _csv()
+    return _csv(_filters(request.args))

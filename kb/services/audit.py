@@ -21,7 +21,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +84,7 @@ class Filters:
     until: dt.datetime | None = None
 
     @classmethod
-    def parse(cls, args: dict, zone: dt.tzinfo) -> Filters:
+    def parse(cls, args: Mapping[str, str | None], zone: dt.tzinfo) -> Filters:
         """From query arguments; dates are read as everywhere in kb (``kb.moments``, in the
         deployment's ``zone``), and one that cannot be read is a 400, not an empty answer."""
 
