@@ -101,9 +101,5 @@ def update_user(username: str, json: UserUpdate) -> tuple[Response, int]:
 @operation({200: Health})
 def health(query: HealthQuery) -> tuple[Response, int]:
     """Store, catalog and index in step, and counts; ``?check=1`` also runs the full check."""
-    stores = extensions.stores()
-    payload = store_health.health(stores, db.session(), current_user()).as_json()
-    if query.check == "1":
-        problems = store_health.full_check(stores, current_user())
-        payload["check"] = {"ok": not problems, "problems": problems}
-    return answer(Health, payload)
+    report = store_health.health(extensions.stores(), db.session(), current_user(), check=query.check == "1")
+    return answer(Health, report)

@@ -137,10 +137,9 @@ def set_language() -> Response | tuple[str, int]:
 @checked("health")
 def health() -> str:
     """Store, catalog and index in step, and a few counts; ``?check=1`` runs the full check."""
-    stores = extensions.stores()
-    report = store_health.health(stores, db.session(), current_user())
-    problems = store_health.full_check(stores, current_user()) if request.args.get("check") == "1" else None
-    return render_template("admin_health.html", health=report, problems=problems)
+    check = request.args.get("check") == "1"
+    report = store_health.health(extensions.stores(), db.session(), current_user(), check=check)
+    return render_template("admin_health.html", health=report, problems=report.problems)
 
 
 @bp.get("/admin/users")
