@@ -161,6 +161,11 @@ class Document(Base):
     def tag_names(self) -> list[str]:
         return [tag.tag for tag in self.tags]
 
+    @property
+    def overdue(self) -> bool:
+        """Whether its review date has passed (by this machine's calendar, as the lists count)."""
+        return self.review_by is not None and self.review_by < dt.date.today()
+
 
 class DocumentTag(Base):
     __tablename__ = "document_tags"
