@@ -52,6 +52,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One private PostgreSQL server per test process (each xdist worker starts its own, in its own
+    folder on its own port); tests empty its database before use."""
+    from postgres_server import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
 def make_app(instance: Path, **config: Any) -> Flask:
     """An app on ``instance`` with the users of PEOPLE (CSRF off unless ``config`` turns it on)."""
     app = create_app(

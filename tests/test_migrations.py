@@ -105,21 +105,6 @@ class Database:
         )
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    from postgres_server import postgres_server
-
-    server = postgres_server()
-    try:
-        url = server.__enter__()
-    except RuntimeError as error:
-        if "is not installed" not in str(error):
-            raise
-        pytest.skip(str(error))
-    yield url
-    server.__exit__(None, None, None)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
     instance = tmp_path / "instance"
