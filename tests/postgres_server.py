@@ -7,7 +7,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,18 +14,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ports import free_port
+
 
 def _bin(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
     if found is None:
         raise RuntimeError(f"PostgreSQL's {name} is not installed (scripts/test.sh installs it with apt-get)")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -63,7 +58,7 @@ def _start(run: Callable[..., object], data: Path, folder: Path) -> int:
     start fails and a new port is tried."""
     failure: subprocess.CalledProcessError | None = None
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         try:
             run(
                 _bin("pg_ctl"),

@@ -7,13 +7,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
+from web_fixtures import KbServer
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_PASSWORD = "Admin-pass-123"
@@ -173,25 +173,9 @@ def test_user_and_token_commands(tmp_path):
     assert "已存在" in duplicate.stderr
 
 
-def test_serve_with_several_workers_loses_no_concurrent_save(demo, tmp_path):
-    env = dict(os.environ, KB_INSTANCE_DIR=str(demo))
-    port = 18000 + os.getpid() % 1000
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "3"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                requests.get(base + "/api/v1/openapi.json", timeout=10)
-                break
-            except requests.ConnectionError:  # not listening yet
-                time.sleep(0.1)
+def test_serve_with_several_workers_loses_no_concurrent_save(demo):
+    with KbServer(demo, workers=3) as server:
+        base = server.url
         token = requests.post(
             base + "/api/v1/tokens", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10
         ).json()["token"]
@@ -215,7 +199,3 @@ def test_serve_with_several_workers_loses_no_concurrent_save(demo, tmp_path):
             versions = requests.get(f"{base}/api/v1/docs/并发/文档{n}/history", headers=headers, timeout=10).json()
             in_history |= {v["revision"] for v in versions["versions"]}
         assert accepted <= in_history
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from conftest import PEOPLE, ApiClient
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError
+from web_fixtures import KbServer
 
 from kb import create_app, migrations
 from kb.errors import SchemaError
@@ -305,40 +305,17 @@ def _wait_until_both_wait(url: str, runs: list[subprocess.Popen]) -> None:
         time.sleep(0.2)
 
 
-def test_serve_migrates_before_its_workers_start(database, tmp_path):
+def test_serve_migrates_before_its_workers_start(database):
     import requests
 
     database.load_dump()
     # the dump has no content repository beside it: forget the catalog (a cache of git) so that
     # serve rebuilds it from the empty repository instead of looking for the dump's commits
     database.execute("delete from sync_state")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with (tmp_path / "serve.log").open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT,
-            env=database.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    with KbServer(database.instance, database.env()) as server:
+        answer = requests.get(
+            f"{server.url}/api/v1/docs", timeout=5, headers={"Authorization": f"Bearer {database.token}"}
         )
-        try:
-            answer = None
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and server.poll() is None:
-                try:
-                    answer = requests.get(
-                        f"http://127.0.0.1:{port}/api/v1/docs",
-                        timeout=5,
-                        headers={"Authorization": f"Bearer {database.token}"},
-                    )
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.2)
-            assert answer is not None and answer.status_code == 200  # the old token signs in
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    assert "recognised as revision 0001" in (tmp_path / "serve.log").read_text()
+        assert answer.status_code == 200  # the old token signs in
+    assert "recognised as revision 0001" in server.log.read_text()
     assert database.version() == [migrations.head()]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,10 @@ from types import TracebackType
 
 import pytest
 from flask import Flask
+from ports import free_port
 from werkzeug.serving import BaseWSGIServer, make_server
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # flags that keep a headless Chromium quiet and self-contained in CI containers
 CHROMIUM_ARGS = [
@@ -80,24 +82,28 @@ class KbServer:
     """``kb serve`` on 127.0.0.1 over ``instance`` while the ``with`` block runs.
 
     The port is one the kernel just handed out; if another process takes it before gunicorn
-    binds, the server exits and a new port is tried. ``env`` adds ``KB_*`` settings.
+    binds, the server exits and a new port is tried. ``env`` adds ``KB_*`` settings; ``log``
+    (stdout and stderr) is ``kb-serve.log`` in the instance folder.
     """
 
     STARTUP_SECONDS = 60
 
-    def __init__(self, instance: Path, env: dict[str, str] | None = None, workers: int = 2) -> None:
+    def __init__(
+        self, instance: Path, env: dict[str, str] | None = None, workers: int = 2, threads: int | None = None
+    ) -> None:
         self.instance = instance
         self.env = {**os.environ, "KB_INSTANCE_DIR": str(instance), **(env or {})}
-        self.workers = workers
+        self.options = ["--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
+        self.port = 0
         self.url = ""
+        self.log = instance / "kb-serve.log"
         self._process: subprocess.Popen | None = None
-        self._log = instance / "kb-serve.log"
 
     def __enter__(self) -> KbServer:
         for _attempt in range(3):
-            port = _free_port()
-            self.url = f"http://127.0.0.1:{port}"
-            with self._log.open("ab") as log:
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            with self.log.open("ab") as log:
                 self._process = subprocess.Popen(
                     [
                         sys.executable,
@@ -107,17 +113,23 @@ class KbServer:
                         "--host",
                         "127.0.0.1",
                         "--port",
-                        str(port),
-                        "--workers",
-                        str(self.workers),
+                        str(self.port),
+                        *self.options,
                     ],
+                    cwd=ROOT,
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
             if self._wait_until_up():
                 return self
-        pytest.fail(f"kb serve did not start; its log:\n{self._log.read_text(errors='replace')[-4000:]}", pytrace=False)
+        pytest.fail(f"kb serve did not start; its log:\n{self.log.read_text(errors='replace')[-4000:]}", pytrace=False)
+
+    @property
+    def pid(self) -> int:
+        """The server's process id: ``kb serve``'s, which gunicorn's master keeps."""
+        assert self._process is not None
+        return self._process.pid
 
     def _wait_until_up(self) -> bool:
         deadline = time.monotonic() + self.STARTUP_SECONDS
@@ -146,12 +158,6 @@ class KbServer:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self._stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def take_screenshot(target: Path, document: str = "02-process/变更管理流程") -> None:
