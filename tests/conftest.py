@@ -3,7 +3,8 @@ Whoosh index. ``api`` is a client that sends a user's Bearer token."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -14,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from kb import clock as kb_clock
 from kb import create_app
 from kb.models import AuditEntry
 from kb.services import users
@@ -50,6 +52,32 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+class Clock:
+    """kb's wall clock (``kb.clock.now``) as the real time plus an offset that only grows, so
+    a test moves time forward instead of sleeping (git's commit times have whole seconds) and
+    time never runs backwards."""
+
+    def __init__(self, real: Callable[[], dt.datetime]) -> None:
+        self._real = real
+        self.offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return self._real() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        assert seconds > 0, "time only moves forward"
+        self.offset += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """``clock.advance(1.1)``: what kb writes down next (commits, archive stamps, table rows) is
+    1.1 s later than it would have been; ``clock.now()`` reads the same clock. Reset after the test."""
+    moved = Clock(kb_clock.now)
+    monkeypatch.setattr(kb_clock, "now", moved.now)
+    return moved
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ the code's head. Each test runs on SQLite and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -291,18 +292,32 @@ def _hold_migration_lock(url: str) -> Any:
 
 
 def _wait_until_both_wait(url: str, runs: list[subprocess.Popen]) -> None:
-    """On PostgreSQL, until both migrators are queued on the advisory lock; on SQLite (which does
-    not show who waits) long enough for both to have started."""
+    """Until both migrators are queued on the lock: on PostgreSQL, as pg_locks shows them; on
+    SQLite (which does not show who waits), once both have the database file open."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and all(run.poll() is None for run in runs):
         if url.startswith("sqlite"):
-            time.sleep(3)
-            return
-        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as db:
-            waiting = db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
-        if waiting and waiting[0] == 2:
-            return
-        time.sleep(0.2)
+            database = os.path.realpath(url.removeprefix("sqlite:///"))
+            if all(database in _open_files(run.pid) for run in runs):
+                return
+        else:
+            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as db:
+                waiting = db.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).fetchone()
+            if waiting and waiting[0] == 2:
+                return
+        time.sleep(0.05)
+
+
+def _open_files(pid: int) -> set[str]:
+    """The files process ``pid`` has open (Linux's /proc)."""
+    folder = Path(f"/proc/{pid}/fd")
+    found = set()
+    for fd in folder.iterdir() if folder.exists() else ():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            found.add(os.readlink(fd))
+    return found
 
 
 def test_serve_migrates_before_its_workers_start(database):

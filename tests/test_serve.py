@@ -57,27 +57,29 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(server)
 
 
-def _trickle(served: Served, stop: threading.Event) -> None:
-    """Send a request head one byte a second, as a slowloris client does."""
+def _trickle(served: Served, stop: threading.Event, begun: threading.Event) -> None:
+    """Send a request head one byte a second, as a slowloris client does; ``begun`` once the
+    first byte is out."""
     with served.connect() as conn:
         for byte in b"GET /login HTTP/1.1\r\nHost: kb\r\nX-Slow: " + b"a" * 100:
-            if stop.is_set():
-                return
             try:
                 conn.send(bytes([byte]))
             except OSError:
                 return
-            time.sleep(1)
+            begun.set()
+            if stop.wait(1):
+                return
 
 
 def test_fifty_idle_connections_and_a_trickler_do_not_starve_a_get(served):
     idle = [served.connect() for _ in range(50)]
     stop = threading.Event()
-    tricklers = [threading.Thread(target=_trickle, args=(served, stop), daemon=True) for _ in range(3)]
+    begun = [threading.Event() for _ in range(3)]
+    tricklers = [threading.Thread(target=_trickle, args=(served, stop, event), daemon=True) for event in begun]
     try:
         for trickler in tricklers:
             trickler.start()
-        time.sleep(1.5)  # everything is connected and the tricklers have begun
+        assert all(event.wait(10) for event in begun)  # everything is connected and the tricklers have begun
         for _ in range(5):
             started = time.monotonic()
             answer = requests.get(served.base + "/login", timeout=10)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
-from kb import access, docpath
+from kb import access, clock, docpath
 from kb import stores as stores_
 from kb.access import Principal
 from kb.document import serialize
@@ -81,7 +81,7 @@ def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, re
             doc = replace(doc, status="published", archived_at=None, archived_by=None, archive_reason=None)
             message = f"恢复 {path}" + (f"：{reason}" if reason else "")
         else:
-            now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+            now = clock.now().replace(microsecond=0).isoformat()
             doc = replace(doc, status="archived", archived_at=now, archived_by=user.username, archive_reason=reason)
             message = f"归档 {path}：{reason}"
         return w.commit([Write(path, serialize(doc).encode("utf-8"))], message, level=doc.access, detail=reason)
