@@ -11,10 +11,12 @@ from urllib.parse import unquote
 
 import pytest
 from argon2 import PasswordHasher
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+import kb.cli
 from kb import clock as kb_clock
 from kb import create_app
 from kb.models import AuditEntry
@@ -88,6 +90,34 @@ def postgres_url() -> Iterator[str]:
 
     with postgres_server() as url:
         yield url
+
+
+def kb_cli(instance: Path, *args: str, input: str | None = None, **env: str | None) -> Result:
+    """``kb ARGS`` over ``instance`` as the console script runs it, but in this process through
+    Click's runner (a ``python -m kb`` subprocess spends seconds importing); ``env`` sets more
+    ``KB_*`` variables (None unsets one). Exceptions other than kb's own propagate.
+
+    Some commands leave their app's stores for the process's exit to close; here the apps they
+    create are closed once the command is done, so no index file outlives it."""
+    apps: list[Flask] = []
+
+    def create_and_remember(test_config: dict[str, Any] | None = None) -> Flask:
+        apps.append(create_app(test_config))
+        return apps[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kb.cli, "create_app", create_and_remember)
+        try:
+            return CliRunner().invoke(
+                kb.cli.main,
+                list(args),
+                input=input,
+                env={"KB_INSTANCE_DIR": str(instance), **env},
+                catch_exceptions=False,
+            )
+        finally:
+            for app in apps:
+                app.extensions["kb.stores"].close()
 
 
 def make_app(instance: Path, **config: Any) -> Flask:

@@ -22,7 +22,8 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import PEOPLE, ApiClient
+from click.testing import Result
+from conftest import PEOPLE, ApiClient, kb_cli
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from web_fixtures import KbServer
@@ -63,15 +64,19 @@ class Database:
             with psycopg.connect(self.url.replace("+psycopg", "")) as db:
                 db.execute(script)
 
-    def kb(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "kb", *args], cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=300
-        )
+    def kb(self, *args: str) -> Result:
+        return kb_cli(self.instance, *args, **self.settings())
+
+    def settings(self) -> dict[str, str]:
+        """The ``KB_*`` variables of a kb on this database."""
+        return {
+            "KB_INSTANCE_DIR": str(self.instance),
+            "KB_DATABASE_URL": self.url,
+            "KB_ADMIN_PASSWORD": "Admin-pass-123",
+        }
 
     def env(self) -> dict[str, str]:
-        return dict(
-            os.environ, KB_INSTANCE_DIR=str(self.instance), KB_DATABASE_URL=self.url, KB_ADMIN_PASSWORD="Admin-pass-123"
-        )
+        return {**os.environ, **self.settings()}
 
     def execute(self, statement: str) -> Any:
         engine = create_engine(self.url)
@@ -122,11 +127,11 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
 def test_migrate_adopts_a_database_made_before_migrations_with_its_users_tokens_documents_and_audit(database):
     database.load_dump()
     done = database.kb("migrate")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert f"made before migrations: recognised as revision {migrations.head()}" in done.stdout
     assert database.version() == [migrations.head()]
     verified = database.kb("audit", "verify")
-    assert verified.returncode == 0, verified.stderr
+    assert verified.exit_code == 0, verified.stderr
     assert "audit trail intact: 5 entries" in verified.stdout
     app = database.app()
     with app.extensions["kb.stores"].sessions() as session:
@@ -144,7 +149,7 @@ def test_a_database_behind_the_code_is_refused_with_a_message_naming_kb_migrate(
     with pytest.raises(SchemaError, match="`kb migrate`"):
         database.app()
     refused = database.kb("user", "list")
-    assert refused.returncode == 1
+    assert refused.exit_code == 1
     assert "kb migrate" in refused.stderr and "Traceback" not in refused.stderr
     assert "alembic_version" not in database.schema()  # refusing changed nothing
 
@@ -196,23 +201,23 @@ def test_a_database_ahead_of_the_code_is_refused(database):
     with pytest.raises(SchemaError, match=r"f00d.*`kb migrate`"):
         database.app()
     refused = database.kb("migrate")  # never downgrades
-    assert refused.returncode == 1 and "f00d" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.exit_code == 1 and "f00d" in refused.stderr and "Traceback" not in refused.stderr
     assert database.version() == ["f00d"]
 
 
 def test_migrate_twice_is_a_no_op(database):
     database.load_dump()
-    assert database.kb("migrate").returncode == 0
+    assert database.kb("migrate").exit_code == 0
     before = database.schema()
     again = database.kb("migrate")
-    assert again.returncode == 0, again.stderr
+    assert again.exit_code == 0, again.stderr
     assert again.stdout.strip() == f"database at revision {migrations.head()} (head): nothing to do"
     assert database.schema() == before
 
 
 def test_init_leaves_the_database_at_head(database):
     done = database.kb("init")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert f"database created at revision {migrations.head()}" in done.stdout
     assert database.version() == [migrations.head()]
 
@@ -327,7 +332,7 @@ def test_serve_migrates_before_its_workers_start(database):
     # the dump has no content repository beside it: forget the catalog (a cache of git) so that
     # serve rebuilds it from the empty repository instead of looking for the dump's commits
     database.execute("delete from sync_state")
-    with KbServer(database.instance, database.env()) as server:
+    with KbServer(database.instance, database.settings()) as server:
         answer = requests.get(
             f"{server.url}/api/v1/docs", timeout=5, headers={"Authorization": f"Bearer {database.token}"}
         )

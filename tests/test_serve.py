@@ -3,10 +3,7 @@ the app, and the master process holds none of the app."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +12,12 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from conftest import kb_cli
 from web_fixtures import KbServer
 
 from kb.httpworker import HEADER_TIMEOUT, IDLE_TIMEOUT
 from kb.search import SearchIndex
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Admin-pass-123"
 
 
@@ -44,14 +41,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     instance = tmp_path_factory.mktemp("serve") / "instance"
     env = {"KB_ADMIN_PASSWORD": PASSWORD}
-    subprocess.run(
-        [sys.executable, "-m", "kb", "init", "--demo"],
-        cwd=ROOT,
-        env={**os.environ, "KB_INSTANCE_DIR": str(instance), **env},
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    assert kb_cli(instance, "init", "--demo", **env).exit_code == 0
     # one worker with two threads: the fewest threads that idle clients could take
     with KbServer(instance, env, workers=1, threads=2) as server:
         yield Served(server)

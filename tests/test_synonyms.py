@@ -3,14 +3,11 @@ the admin page, and what search is handed (``SearchIndex.synonyms``), in this pr
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, ApiClient, audit_entries, make_app, page, token_for, web_as
+from conftest import PASSWORD, ApiClient, audit_entries, kb_cli, make_app, page, token_for, web_as
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -20,7 +17,6 @@ from kb.search.synonyms import MAX_BYTES, MAX_GROUPS, MAX_TERM, SynonymError, pa
 from kb.services import synonyms
 from kb.versioning import Author, WriteSetting
 
-ROOT = Path(__file__).resolve().parents[1]
 LIST = "网卡 = 网络适配器 = NIC\n删掉, 删除，移除  # 全角逗号也行\n"
 
 
@@ -279,7 +275,7 @@ def _csrf(browser: FlaskClient, url: str) -> str:
 
 def test_init_writes_the_starter_glossary_and_check_stays_clean_after_an_edit(tmp_path):
     instance = tmp_path / "instance"
-    assert _kb(instance, "init").returncode == 0
+    assert kb_cli(instance, "init", KB_ADMIN_PASSWORD=PASSWORD).exit_code == 0
     app = _second(instance)
     try:
         stores = app.extensions["kb.stores"]
@@ -287,13 +283,6 @@ def test_init_writes_the_starter_glossary_and_check_stays_clean_after_an_edit(tm
         synonyms.save(stores, Principal("admin", "admin", "secret"), "网卡 = 网络适配器\n")
     finally:
         app.extensions["kb.stores"].close()
-    checked = _kb(instance, "check")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    checked = kb_cli(instance, "check")
+    assert checked.exit_code == 0, checked.output
     assert "agree" in checked.stdout
-
-
-def _kb(instance: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, KB_INSTANCE_DIR=str(instance), KB_ADMIN_PASSWORD=PASSWORD)
-    return subprocess.run(
-        [sys.executable, "-m", "kb", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
