@@ -13,13 +13,17 @@ import pytest
 from argon2 import PasswordHasher
 from click.testing import CliRunner, Result
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.ctx import RequestContext
+from flask.testing import EnvironBuilder, FlaskClient
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
+from werkzeug.datastructures import Headers
 
 import kb.cli
 from kb import clock as kb_clock
 from kb import create_app
 from kb.models import AuditEntry
+from kb.security import SAFE_METHODS
 from kb.services import users
 from kb.services.tokens import issue
 
@@ -120,13 +124,48 @@ def kb_cli(instance: Path, *args: str, input: str | None = None, **env: str | No
                 app.extensions["kb.stores"].close()
 
 
+class CsrfClient(FlaskClient):
+    """A test client that sends the CSRF token (``X-CSRFToken``) with every request that changes
+    something, as kb's pages do with their forms and kb.js with its calls, unless the request
+    brings its own token or a Bearer token. ``app.test_client(send_csrf=False)`` is the client of
+    an attacker's page, which cannot read the token."""
+
+    def __init__(self, *args: Any, send_csrf: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.send_csrf = send_csrf
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if self.send_csrf and args and isinstance(args[0], str):  # not a redirect being followed
+            headers = Headers(kwargs.get("headers"))
+            unsafe = str(kwargs.get("method", "GET")).upper() not in SAFE_METHODS
+            if unsafe and "Authorization" not in headers and "X-CSRFToken" not in headers:
+                headers["X-CSRFToken"] = self.csrf_token()
+                kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        """A token for this client's session, made by Flask-WTF as a page's form gets it (the
+        session's secret half is created on the first call and kept in the session cookie)."""
+        with self.session_transaction() as session:
+            environ = EnvironBuilder(self.application).get_environ()
+            with RequestContext(self.application, environ, session=session):
+                return generate_csrf()
+
+
+def create_test_app(config: dict[str, Any]) -> Flask:
+    """``create_app(config)`` with ``CsrfClient`` as its test client (CSRF protection is on, as
+    in production)."""
+    app = create_app(config)
+    app.test_client_class = CsrfClient
+    return app
+
+
 def make_app(instance: Path, **config: Any) -> Flask:
-    """An app on ``instance`` with the users of PEOPLE (CSRF off unless ``config`` turns it on)."""
-    app = create_app(
+    """An app on ``instance`` with the users of PEOPLE."""
+    app = create_test_app(
         {
             "TESTING": True,
             "INSTANCE_DIR": str(instance),
-            "WTF_CSRF_ENABLED": False,
             "MAX_BODY_BYTES": 64 * 1024,
             "SEMANTIC": False,
             **config,

@@ -20,10 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, ApiClient, token_for
+from conftest import PASSWORD, ApiClient, create_test_app, token_for
 from flask import Flask
 
-from kb import create_app
 from kb.services import bulk, users
 
 ROLES = ("reader", "editor", "archivist", "admin")
@@ -147,7 +146,7 @@ def _write(folder: Path, version: int) -> list[Path]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("matrix")
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(root / "instance"), "WTF_CSRF_ENABLED": False})
+    app = create_test_app({"TESTING": True, "INSTANCE_DIR": str(root / "instance")})
     stores = app.extensions["kb.stores"]
     with stores.sessions() as session:
         for role, clearance in itertools.product(ROLES, LEVELS):

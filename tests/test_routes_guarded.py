@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, ApiClient, token_for
+from conftest import PASSWORD, ApiClient, create_test_app, token_for
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kb import create_app
 from kb.routes.guard import PUBLIC
 from kb.services import tokens, users
 
@@ -232,9 +231,7 @@ class Walker:
 
 @pytest.fixture(scope="module")
 def walker(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    app = create_app(
-        {"TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("walk") / "instance"), "WTF_CSRF_ENABLED": False}
-    )
+    app = create_test_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("walk") / "instance")})
     with app.extensions["kb.stores"].sessions() as session:
         for role, clearance in itertools.product(ROLES, LEVELS):
             users.create_user(session, f"w.{role}.{clearance}", PASSWORD, role, clearance)
