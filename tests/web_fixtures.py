@@ -1,9 +1,12 @@
 """A live kb server and a real headless Chromium, for tests that drive the web UI.
 
-``KbServer`` runs the real ``kb serve`` (gunicorn, several worker processes) on a free loopback
-port over an instance folder on ``tmp_path``, so the browser exercises everything a user's
-would: cookies, CSRF tokens, redirects, the JavaScript preview, and writes that must reach
-every worker. ``LiveServer`` (an in-process werkzeug server) only takes the README's screenshot.
+``serving`` gives the browser tests their server: for most, a second app on the test's instance
+folder, built as a ``kb serve`` worker builds its own (CSRF on, not in testing mode, its own git,
+index and database handles, so writes made behind the browser's back must reach it as they reach
+a worker), served in this process by ``LiveServer`` (an in-process werkzeug server); for tests
+marked ``kb_serve``, ``KbServer``: the real ``kb serve`` (gunicorn, several worker processes) on
+a free loopback port, whose start costs seconds of imports. ``LiveServer`` also takes the
+README's screenshot.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -25,6 +30,8 @@ import pytest
 from flask import Flask
 from ports import free_port
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from kb import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +83,24 @@ class LiveServer:
         self.server.shutdown()
         self._thread.join(timeout=10)
         self.server.server_close()
+
+
+@contextmanager
+def serving(app: Flask, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a server over ``app``'s instance folder while the block runs (see the module's
+    docstring). Meaning vectors are off, as in the ``app`` fixture: the model's background work
+    would compete with the browser for the CPU."""
+    instance = Path(app.config["INSTANCE_DIR"])
+    if request.node.get_closest_marker("kb_serve"):
+        with KbServer(instance, {"KB_SEMANTIC": "0"}) as server:
+            yield server.url
+        return
+    worker = create_app({"INSTANCE_DIR": str(instance), "CATCH_UP": False, "SEMANTIC": False})
+    try:
+        with LiveServer(worker) as server:
+            yield server.url
+    finally:
+        worker.extensions["kb.stores"].close()
 
 
 class KbServer:
@@ -167,7 +192,6 @@ def take_screenshot(target: Path, document: str = "02-process/变更管理流程
     """
     from playwright.sync_api import sync_playwright
 
-    from kb import create_app
     from kb.services import bulk, users
 
     password = secrets.token_urlsafe(16)
