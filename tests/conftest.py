@@ -4,6 +4,7 @@ Whoosh index. ``api`` is a client that sends a user's Bearer token."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -162,15 +163,7 @@ def create_test_app(config: dict[str, Any]) -> Flask:
 
 def make_app(instance: Path, **config: Any) -> Flask:
     """An app on ``instance`` with the users of PEOPLE."""
-    app = create_test_app(
-        {
-            "TESTING": True,
-            "INSTANCE_DIR": str(instance),
-            "MAX_BODY_BYTES": 64 * 1024,
-            "SEMANTIC": False,
-            **config,
-        }
-    )
+    app = _test_app(instance, **config)
     with app.extensions["kb.stores"].sessions() as session:
         for name, (role, clearance) in PEOPLE.items():
             users.create_user(
@@ -180,9 +173,26 @@ def make_app(instance: Path, **config: Any) -> Flask:
     return app
 
 
+def _test_app(instance: Path, **config: Any) -> Flask:
+    return create_test_app(
+        {"TESTING": True, "INSTANCE_DIR": str(instance), "MAX_BODY_BYTES": 64 * 1024, "SEMANTIC": False, **config}
+    )
+
+
+@pytest.fixture(scope="session")
+def instance_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instance folder as ``make_app`` leaves it (migrated database, the users of PEOPLE, empty
+    repository and index), made once per test process: copying it costs a fraction of making it."""
+    folder = tmp_path_factory.mktemp("template") / "instance"
+    make_app(folder).extensions["kb.stores"].close()
+    return folder
+
+
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = make_app(tmp_path / "instance")
+def app(tmp_path: Path, instance_template: Path) -> Iterator[Flask]:
+    """``make_app`` on ``tmp_path / "instance"``, from a copy of the template instance."""
+    instance = shutil.copytree(instance_template, tmp_path / "instance")
+    app = _test_app(instance)
     yield app
     app.extensions["kb.stores"].close()
 
