@@ -112,7 +112,7 @@ def killed_while_saving(app: Flask, tmp_path: Path, url: str, body: str, user: s
     child = subprocess.run(
         [sys.executable, str(script), app.config["INSTANCE_DIR"], url, body],
         cwd=ROOT,
-        env={**os.environ, "KB_TEST_TOKEN": token},
+        env={**os.environ, "KB_TEST_TOKEN": token, "PYTHONPATH": str(ROOT)},  # the kb under test, not an installed one
         capture_output=True,
         text=True,
         timeout=120,
