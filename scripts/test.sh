@@ -16,4 +16,4 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest -q -n auto --dist worksteal "$@"
+exec .venv/bin/python -m pytest -q -n auto --dist loadgroup "$@"

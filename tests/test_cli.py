@@ -19,6 +19,10 @@ from web_fixtures import KbServer
 ADMIN_PASSWORD = "Admin-pass-123"
 
 
+# one test process runs this module, so its demo instance is made once (scripts/test.sh: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("cli")
+
+
 def kb(instance: Path, *args: str, input: str | None = None) -> Result:
     return kb_cli(instance, *args, input=input, KB_ADMIN_PASSWORD=ADMIN_PASSWORD)
 

@@ -21,6 +21,10 @@ from kb.search import SearchIndex
 PASSWORD = "Admin-pass-123"
 
 
+# one test process runs this module, so its server is made once (scripts/test.sh: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("serve")
+
+
 class Served:
     """``kb serve`` over a demo instance, and ways to talk to it."""
 

@@ -92,7 +92,7 @@ def serving(app: Flask, request: pytest.FixtureRequest) -> Iterator[str]:
     would compete with the browser for the CPU."""
     instance = Path(app.config["INSTANCE_DIR"])
     if request.node.get_closest_marker("kb_serve"):
-        with KbServer(instance, {"KB_SEMANTIC": "0"}) as server:
+        with KbServer(instance) as server:
             yield server.url
         return
     worker = create_app({"INSTANCE_DIR": str(instance), "CATCH_UP": False, "SEMANTIC": False})
@@ -107,7 +107,9 @@ class KbServer:
     """``kb serve`` on 127.0.0.1 over ``instance`` while the ``with`` block runs.
 
     The port is one the kernel just handed out; if another process takes it before gunicorn
-    binds, the server exits and a new port is tried. ``env`` adds ``KB_*`` settings; ``log``
+    binds, the server exits and a new port is tried. ``env`` adds ``KB_*`` settings (meaning
+    vectors are off unless it turns them on: each worker would compute them in the background,
+    competing with the test for the CPU); ``log``
     (stdout and stderr) is ``kb-serve.log`` in the instance folder.
     """
 
@@ -117,7 +119,7 @@ class KbServer:
         self, instance: Path, env: dict[str, str] | None = None, workers: int = 2, threads: int | None = None
     ) -> None:
         self.instance = instance
-        self.env = {**os.environ, "KB_INSTANCE_DIR": str(instance), **(env or {})}
+        self.env = {**os.environ, "KB_INSTANCE_DIR": str(instance), "KB_SEMANTIC": "0", **(env or {})}
         self.options = ["--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
         self.port = 0
         self.url = ""
