@@ -246,8 +246,8 @@ def test_the_revisions_read_from_file_names_are_the_chain_alembic_reads(newer_co
 
 
 def test_a_worker_start_does_not_import_alembic(tmp_path):
+    assert kb_cli(tmp_path / "instance", "migrate").exit_code == 0
     env = dict(os.environ, KB_INSTANCE_DIR=str(tmp_path / "instance"))
-    subprocess.run([sys.executable, "-m", "kb", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     probe = (
         "import sys; from kb.app import create_app; create_app(); "
         "print(any(m.startswith('alembic') for m in sys.modules))"
