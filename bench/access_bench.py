@@ -113,7 +113,7 @@ def http_rows(work: Path, docs: int) -> list[list]:
 
 
 def _append(folder: str, count: int, start: Any) -> None:
-    app = create_app({"INSTANCE_DIR": folder, "CATCH_UP": False})
+    app = create_app({"INSTANCE_DIR": folder})
     trail = app.extensions["kb.stores"].audit
     who = Principal("bench", "admin", "secret", address="127.0.0.1")
     start.wait()  # timing starts once every process has built its app
@@ -138,7 +138,7 @@ def trail_rows(work: Path, entries: int) -> list[list]:
             worker.join()
         seconds = time.perf_counter() - started
         rows.append([f"append, {processes} process(es) × {count}", f"{processes * count / seconds:.0f} entries/s"])
-    app = create_app({"INSTANCE_DIR": folder, "CATCH_UP": False})
+    app = create_app({"INSTANCE_DIR": folder})
     stores = app.extensions["kb.stores"]
     who = Principal("bench", "admin", "secret", address="127.0.0.1")
     with stores.sessions() as session:

@@ -43,6 +43,7 @@ from harness import Instance, corpus_dir, machine, percentile, print_table, synt
 from kb import create_app
 from kb.document import DocumentFile, decode, parse, serialize
 from kb.errors import KBError
+from kb.instance import catch_up
 from kb.versioning import Author, Delete, Move, Operation, Write
 
 MANIFEST = "lifecycle-build.json"
@@ -200,7 +201,7 @@ def build(folder: Path, docs: int, commits: int, corpus: Path | None, seed: int 
     instance.kb("init")
     rng = random.Random(seed)
     sources = corpus_sources(corpus, docs)
-    app = create_app({"INSTANCE_DIR": str(instance.folder), "CATCH_UP": False})
+    app = create_app({"INSTANCE_DIR": str(instance.folder)})
     stores = app.extensions["kb.stores"]
     history = History(stores.store, sources, rng)
 
@@ -275,7 +276,9 @@ def build(folder: Path, docs: int, commits: int, corpus: Path | None, seed: int 
 
     print("catalog and search index catching up…", flush=True)
     caught = time.perf_counter()
-    create_app({"INSTANCE_DIR": str(instance.folder)}).extensions["kb.stores"].close()
+    stores = create_app({"INSTANCE_DIR": str(instance.folder)}).extensions["kb.stores"]
+    catch_up(stores)
+    stores.close()
     catch_up_s = time.perf_counter() - caught
     manifest = {
         "docs": docs,

@@ -41,7 +41,7 @@ from harness import PASSWORD, corpus_dir, imported_instance, percentile, print_t
 from sqlalchemy import event
 
 from kb import create_app
-from kb.services import catalog
+from kb.stores import catalog
 
 STAGES = ("lock wait", "git commit", "audit", "catalog", "index", "other")
 AFTER = ("index (after)", "merge (after)", "prerender and rest (after)")
@@ -91,8 +91,8 @@ class Stages:
 
 
 def instrument(app, stages: Stages) -> None:
-    """Wrap the stages of ``kb.stores.writing`` on this app's stores (and catalog's module
-    functions, which ``kb.stores`` calls through the module; the index is brought up to date
+    """Wrap the stages of ``kb.stores.write_path.writing`` on this app's stores (and catalog's module
+    functions, which ``kb.stores.write_path`` calls through the module; the index is brought up to date
     in the request or after it, depending on the version of kb measured)."""
     stores = app.extensions["kb.stores"]
     store = stores.store

@@ -8,11 +8,12 @@ error. A document the caller may not see behaves exactly like one that does not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from kb.document import ACCESS_LEVELS
-from kb.errors import Conflict, Forbidden, NotFound, Unauthorized
+from kb.errors import Conflict, Forbidden, KBError, NotFound, Unauthorized
 
 ROLES = ("anonymous", "reader", "editor", "archivist", "admin")
 CLEARANCES = ACCESS_LEVELS
@@ -158,7 +159,7 @@ def can(user: Principal, action: str, doc: DocumentLike | None = None, *extra_le
     return decide(user, action, doc, *extra_levels) is None
 
 
-_REFUSALS = {
+_REFUSALS: dict[str, Callable[[], KBError]] = {
     "login": lambda: Unauthorized("请先登录 (login required)"),
     "role": lambda: Forbidden("您的角色无权执行此操作 (your role may not do this)"),
     "missing": lambda: NotFound("文档不存在 (document not found)"),

@@ -1,8 +1,12 @@
-"""The Flask app: settings, stores, blueprints and error handlers put together."""
+"""The Flask app, put together: settings, extensions, blueprints, error handlers.
+
+Building an app runs no use-case: bringing the stores up to git is ``kb.instance.catch_up``,
+which the entry points (``wsgi.py``, the commands, ``kb serve`` before its workers start)
+call once.
+"""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +17,10 @@ from kb import auth, db, extensions, i18n, security
 from kb import config as settings
 from kb.routes import register_blueprints
 from kb.routes.errors import register_errorhandlers
-from kb.services import catalog, reconcile
-
-log = logging.getLogger(__name__)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, stores (catching up with git: the catalog, the index and the
-    audit trail, see ``kb.services.reconcile``), blueprints, error handlers."""
+    """The app for ``config`` (over the KB_* settings, see ``kb.config``)."""
     app = Flask(__name__, instance_path=None)
     # "//etc/passwd" must reach the path check (a clear 400), not be merged into a redirect
     app.url_map.merge_slashes = False
@@ -35,15 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app)
     security.init_app(app)
-    i18n.init_app(app)
+    i18n.init_app(app, saved_language=auth.saved_language)
     register_blueprints(app)
     register_errorhandlers(app)
-
-    if app.config.get("CATCH_UP", True):
-        stores = app.extensions["kb.stores"]
-        with stores.store.lock():  # one worker at a time: two never recover the same entry
-            catalog.catch_up(stores.store, stores.index, stores.sessions)
-            report = reconcile.reconcile(stores)
-        for line in report.lines():
-            log.warning("%s", line)
     return app

@@ -1,7 +1,7 @@
 """Who is calling: a Bearer token (API) or a login session (web pages, Flask-Login), else anonymous.
 
 Resolved once per request and kept in ``g``; every route passes it to ``kb.access``. The session
-cookie holds only the key of a server-side login session (``kb.services.logins``): logging in
+cookie holds only the key of a server-side login session (``kb.identity.logins``): logging in
 starts a new one (so a session planted before login is worthless), and logging out, a password
 reset or disabling the account ends it on the server.
 """
@@ -17,8 +17,8 @@ from flask_login import LoginManager, UserMixin
 from kb import db, extensions
 from kb.access import Principal, anonymous
 from kb.errors import Unauthorized
+from kb.identity import logins, tokens, users
 from kb.models import User
-from kb.services import logins, tokens, users
 
 
 class _LoggedIn(UserMixin):
@@ -68,6 +68,12 @@ def viewer() -> Principal:
         return current_user()
     except Unauthorized:
         return anonymous(current_app.config["ANONYMOUS_READ"], address())
+
+
+def saved_language() -> str | None:
+    """The UI language the signed-in caller saved (None: anonymous, or none saved)."""
+    user = viewer()
+    return user.language if user.is_authenticated else None
 
 
 def _resolve() -> Principal:

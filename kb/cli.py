@@ -11,27 +11,33 @@ from pathlib import Path
 from typing import TextIO
 
 import click
-from flask import Flask
 from sqlalchemy import select
 
-from kb import config, create_app, migrations
+from kb import config, instance, migrations
 from kb.access import CLEARANCES, Principal
 from kb.errors import KBError
+from kb.identity import tokens, users
 from kb.models import User
 from kb.schemas.accounts import TokenName, UserCreate, UserUpdate
 from kb.schemas.base import validated
 from kb.schemas.documents import CommitMessage
-from kb.services import bulk, catalog, consistency, reconcile, synonyms, tokens, users
-from kb.services.audit import AuditTrail, Filters
-from kb.services.documents import Stores
+from kb.services import bulk, consistency, synonyms
 from kb.services.export import export_zip, git_bundle
+from kb.stores import Stores, catalog, reconcile
+from kb.stores.audit import Filters
 
 # text from the command line is held to the API's models; refusals read as all kb messages do
 LANGUAGE = "zh"
 
 
-def _app() -> Flask:
-    return create_app()
+def _stores(*, catch_up: bool = True) -> Stores:
+    """The instance's stores (``KB_*`` settings), brought up to git first unless ``catch_up`` is
+    false (the checks, which report what is behind rather than repair it). No Flask app: a
+    command needs none."""
+    stores = instance.build_stores(config.load())
+    if catch_up:
+        instance.catch_up(stores)
+    return stores
 
 
 class _Group(click.Group):
@@ -54,8 +60,7 @@ def main() -> None:
 def init(demo: bool) -> None:
     """Create the instance folder, database, content repository and the admin user."""
     _migrate()
-    app = _app()
-    stores = app.extensions["kb.stores"]
+    stores = _stores()
     with stores.sessions() as session:
         exists = session.scalar(select(User).where(User.username == "admin")) is not None
     if exists:
@@ -84,7 +89,7 @@ def init(demo: bool) -> None:
     if synonyms.seed(stores, _operator()):
         click.echo(f"starter synonym list written to {synonyms.PATH}")
     stores.close()  # the index's files, for callers in the same process (tests)
-    click.echo(f"instance: {app.config['INSTANCE_DIR']}")
+    click.echo(f"instance: {config.load()['INSTANCE_DIR']}")
 
 
 @main.command()
@@ -96,9 +101,9 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
     """Serve with gunicorn: several workers with threads (git and index writes are serialized by a
     file lock). Migrates and catches the stores up first, then becomes the server process."""
     _migrate()
-    app = _app()  # catches derived stores up once, before the workers start
-    workers, threads = workers or app.config["WORKERS"], threads or app.config["THREADS"]
-    app.extensions["kb.stores"].close()
+    _stores().close()  # derived stores caught up once, before the workers start
+    settings = config.load()
+    workers, threads = workers or settings["WORKERS"], threads or settings["THREADS"]
     sys.stdout.flush()
     # the server process keeps this one's pid, environment and folder, not its imports
     os.execv(
@@ -139,7 +144,7 @@ def _migrate() -> None:
 def import_(directory: Path, message: str) -> None:
     """Import a folder of .md files (front matter optional) as one commit."""
     message = validated(CommitMessage, {"message": message}, LANGUAGE).message or ""
-    stores = _app().extensions["kb.stores"]
+    stores = _stores()
     files = bulk.find_markdown(directory)
     try:
         with click.progressbar(length=max(len(files), 1), label="importing") as bar:
@@ -173,8 +178,7 @@ def export(target: Path, doc_path: str | None, prefix: str | None, latest: bool,
         raise click.UsageError("--path, --prefix and --latest apply to a .zip export")
     if not zipped and not bundle and target.exists() and not target.is_dir():
         raise click.BadParameter(f"{target} is a file, not a directory", param_hint="TARGET")
-    app = _app()
-    stores = app.extensions["kb.stores"]
+    stores = _stores()
     if bundle:
         done = git_bundle(stores, _operator(), target)
         click.echo(f"wrote a git bundle of {done.head[:10]} to {target} ({done.bytes} bytes)")
@@ -182,7 +186,7 @@ def export(target: Path, doc_path: str | None, prefix: str | None, latest: bool,
         _export_zip(stores, target, doc_path, prefix, history=not latest)
     else:
         count = bulk.export_directory(stores, target)
-        _trail(app).record(_operator(), "export", detail=f"{count} documents to {target}"[:500])
+        stores.audit.record(_operator(), "export", detail=f"{count} documents to {target}"[:500])
         click.echo(f"exported {count} documents to {target}")
 
 
@@ -207,8 +211,7 @@ def _export_zip(stores: Stores, target: Path, doc_path: str | None, prefix: str 
 @main.command()
 def reindex() -> None:
     """Rebuild the document tables and the search index from git alone."""
-    app = _app()
-    stores = app.extensions["kb.stores"]
+    stores = _stores()
     try:
         with (
             stores.store.lock(),
@@ -225,8 +228,7 @@ def embed() -> None:
     """Compute the meaning vectors that questions are ranked with, for every document that
     lacks one (``kb serve`` does this in the background; this does it now, e.g. after a large
     import, with all the CPU it can get)."""
-    app = _app()
-    stores = app.extensions["kb.stores"]
+    stores = _stores()
     index = stores.index
     try:
         if index.vectors is None:
@@ -253,7 +255,7 @@ def check(accept: bool) -> None:
     """Check that the git store, the tables, the index and the audit trail agree (exit 1 when they
     do not). Commits a killed process left without their audit entry are recorded from their
     trailers first and listed; commits nobody can be named for are problems until accepted."""
-    stores = _app_without_catch_up().extensions["kb.stores"]
+    stores = _stores(catch_up=False)
     try:
         with stores.store.lock():
             audited = reconcile.reconcile(stores)
@@ -287,10 +289,6 @@ def _operator() -> Principal:
     return Principal(f"cli:{getpass.getuser()}"[:64], "admin", "secret", address="local")
 
 
-def _trail(app: Flask) -> AuditTrail:
-    return app.extensions["kb.stores"].audit
-
-
 @main.group()
 def user() -> None:
     """Manage users (every change is audited)."""
@@ -317,15 +315,14 @@ def user_add(username: str, role: str, clearance: str, password: str, display_na
         },
         LANGUAGE,
     )
-    users.add_user(_trail(_app()), _operator(), account.model_dump(mode="json"))
+    users.add_user(_stores().audit, _operator(), account.model_dump(mode="json"))
     click.echo(f"created {role} {username} with clearance {clearance}")
 
 
 @user.command("list")
 def user_list() -> None:
     """List users with role, clearance and state."""
-    app = _app()
-    with app.extensions["kb.stores"].sessions() as session:
+    with _stores().sessions() as session:
         for account in users.list_users(session, _operator()):
             state = "active" if account.active else "disabled"
             click.echo(f"{account.username:24} {account.role:10} {account.clearance:13} {state}")
@@ -373,7 +370,7 @@ def user_passwd(username: str, password: str) -> None:
 
 def _update(username: str, changes: dict) -> None:
     checked = validated(UserUpdate, changes, LANGUAGE).model_dump(mode="json", exclude_unset=True)
-    account = users.update_user(_trail(_app()), _operator(), username, checked)
+    account = users.update_user(_stores().audit, _operator(), username, checked)
     click.echo(
         f"{account.username}: {account.role}, clearance {account.clearance}, "
         f"{'active' if account.active else 'disabled'}"
@@ -392,10 +389,10 @@ def token() -> None:
 def token_create(username: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USERNAME and print it (shown once)."""
     name = validated(TokenName, {"name": name}, LANGUAGE).name
-    app = _app()
-    with app.extensions["kb.stores"].sessions() as session:
+    stores = _stores()
+    with stores.sessions() as session:
         account = users.get_user(session, username)
-    value, _row = tokens.issue(_trail(app), _operator(), account, name, expires_days)
+    value, _row = tokens.issue(stores.audit, _operator(), account, name, expires_days)
     click.echo(value)
 
 
@@ -403,8 +400,7 @@ def token_create(username: str, name: str, expires_days: int | None) -> None:
 @click.argument("username")
 def token_list(username: str) -> None:
     """List a user's tokens (never the tokens themselves, which are not stored)."""
-    app = _app()
-    with app.extensions["kb.stores"].sessions() as session:
+    with _stores().sessions() as session:
         for row in tokens.list_tokens(session, _operator(), username):
             state = (
                 "revoked" if row.revoked_at else f"expires {row.expires_at:%Y-%m-%d}" if row.expires_at else "active"
@@ -416,7 +412,7 @@ def token_list(username: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
     """Revoke a token by its id."""
-    tokens.revoke(_trail(_app()), _operator(), token_id)
+    tokens.revoke(_stores().audit, _operator(), token_id)
     click.echo(f"revoked token {token_id}")
 
 
@@ -428,9 +424,9 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain; exit 1 and name each entry where it breaks."""
-    app = _app_without_catch_up()
-    with app.extensions["kb.stores"].sessions() as session:
-        result = _trail(app).check(session, _operator())  # recorded: the audit page shows it
+    stores = _stores(catch_up=False)
+    with stores.sessions() as session:
+        result = stores.audit.check(session, _operator())  # recorded: the audit page shows it
     for problem in result.problems:
         click.echo(f"entry {problem['id']}: {problem['message']}", err=True)
     if not result.ok:
@@ -448,10 +444,6 @@ def audit_verify() -> None:
 @click.option("--until", default=None, help="ISO 8601 date or date-time.")
 def audit_export(output: TextIO, **filters: str | None) -> None:
     """Write the (filtered) audit trail as CSV to OUTPUT ('-' for standard output)."""
-    app = _app_without_catch_up()
-    for chunk in _trail(app).export_csv(_operator(), Filters.parse(filters, app.extensions["kb.stores"].timezone)):
+    stores = _stores(catch_up=False)
+    for chunk in stores.audit.export_csv(_operator(), Filters.parse(filters, stores.timezone)):
         output.write(chunk)
-
-
-def _app_without_catch_up() -> Flask:
-    return create_app({"CATCH_UP": False})

@@ -14,8 +14,8 @@ from kb.idle import IdleRunner
 from kb.instance import build_stores
 from kb.search import SearchIndex
 from kb.search.semantic import Embedder
-from kb.services.documents import Stores
-from kb.stores import answered
+from kb.stores import Stores
+from kb.stores.write_path import answered
 
 
 def init_app(app: Flask) -> None:

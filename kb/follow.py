@@ -1,7 +1,7 @@
 """``python -m kb.follow``: the search index and the prerendered pages follow the commits in a
 process of their own, beside ``kb serve``'s workers (``kb.server`` starts and stops it).
 
-A save is answered once its commit, its audit entry and the catalog are written (``kb.stores``);
+A save is answered once its commit, its audit entry and the catalog are written (``kb.stores.write_path``);
 indexing the new text, merging index segments and rendering the page come after. In a worker
 that work would compete with the requests for the worker's interpreter; here it runs at a lower
 priority (``NICE``), so requests go first, and a burst of saves is indexed in fewer, larger
@@ -10,7 +10,7 @@ depends on its being quick: every search first brings the index up to the catalo
 itself (``SearchIndex.refresh``), and a page not yet rendered is rendered when first viewed.
 
 While it runs it holds ``FOLLOWER_LOCK`` in the instance folder; workers that find the lock held
-leave the work to it (``kb.stores.followed``), and do it themselves after each answer otherwise
+leave the work to it (``kb.stores.write_path.followed``), and do it themselves after each answer otherwise
 (the follower not started, or gone). It stops when its parent (the server's master process) is
 gone, or on SIGTERM.
 """
@@ -26,8 +26,7 @@ import threading
 
 from kb.errors import KBError
 from kb.search.generations import holding
-from kb.services import catalog
-from kb.services.documents import Stores
+from kb.stores import Stores, catalog
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with contextlib.suppress(OSError):
         os.nice(NICE)
-    stores = build_stores(settings.load({"CATCH_UP": False}))
+    stores = build_stores(settings.load())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -1,9 +1,10 @@
 """The UI language: Simplified Chinese by default, English as an option.
 
-The choice comes from ``?lang=``, else the language the signed-in user saved (a ``?lang=``
-of theirs, or the form on /account, is stored on their row, so it follows them to any
-browser), else the cookie ``?lang=`` leaves, else the browser's Accept-Language, else
-``KB_LANGUAGE``. Templates and code use English msgids; the Chinese
+The choice comes from ``?lang=``, else the language the signed-in user saved (the form on
+/account and the language switch in the page header post it to their row, so it follows them
+to any browser), else the cookie a ``?lang=`` leaves, else the browser's Accept-Language, else
+``KB_LANGUAGE``. A ``GET ?lang=`` only answers in that language and sets the cookie: a read
+never changes the user's row. Templates and code use English msgids; the Chinese
 catalog lives in ``kb/translations/zh/LC_MESSAGES/messages.po`` (compiled ``.mo`` committed,
 so a fresh clone needs no build step). Rebuild it with::
 
@@ -15,22 +16,19 @@ so a fresh clone needs no build step). Rebuild it with::
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_translations
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from kb.locales import LANGUAGES, N_
+
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("zh", "en")
 COOKIE = "kb_lang"
 # relative to the app's root_path (the kb package), which is how Flask-Babel resolves it
 TRANSLATIONS = "translations"
-
-
-def N_(message: str) -> str:
-    """Mark a msgid for extraction without translating it yet (babel's default ``N_`` keyword)."""
-    return message
 
 
 # Stored values (roles, clearances, statuses, version kinds) are English identifiers that APIs
@@ -106,21 +104,14 @@ def select_locale() -> str:
     return g.kb_locale
 
 
-def _caller() -> object | None:
-    """The caller (``kb.auth.viewer``), or None when they cannot be told: a failing lookup (a
-    broken database) must not break the page, and error pages least of all."""
+def _saved_language() -> str | None:
+    """The signed-in caller's saved language, asked of the lookup ``init_app`` was given; None
+    when it fails: a broken database must not break the page, and error pages least of all."""
     try:
-        from kb.auth import viewer  # here, not at the top: kb.auth needs the whole service layer
-
-        return viewer()
+        return current_app.extensions[_SAVED_LANGUAGE]()
     except Exception:
         log.warning("the caller's saved language could not be read", exc_info=True)
         return None
-
-
-def _saved_language() -> str | None:
-    user = _caller()
-    return getattr(user, "language", None) if getattr(user, "is_authenticated", False) else None
 
 
 def remember_in_cookie(response: WerkzeugResponse, language: str) -> None:
@@ -129,30 +120,25 @@ def remember_in_cookie(response: WerkzeugResponse, language: str) -> None:
 
 
 def _remember_choice(response: Response) -> Response:
-    """A ``?lang=`` is kept in a cookie, and on the signed-in user's row (session or token)."""
+    """A ``?lang=`` is kept in a cookie (saving it on the user's row is a POST's)."""
     chosen = request.args.get("lang")
-    if chosen not in LANGUAGES:
-        return response
-    if request.cookies.get(COOKIE) != chosen:
+    if chosen in LANGUAGES and request.cookies.get(COOKIE) != chosen:
         remember_in_cookie(response, chosen)
-    user = _caller()
-    if getattr(user, "is_authenticated", False) and getattr(user, "language", None) != chosen:
-        try:
-            from kb.services import users
-
-            with current_app.extensions["kb.stores"].sessions() as session:
-                users.set_language(session, user, chosen)  # type: ignore[arg-type]
-                session.commit()
-        except Exception:
-            log.warning(
-                "the language %s chosen by %s was not saved", chosen, getattr(user, "username", "?"), exc_info=True
-            )
     return response
 
 
-def init_app(app: Flask) -> None:
+_SAVED_LANGUAGE = "kb.saved_language"
+
+
+def init_app(app: Flask, saved_language: Callable[[], str | None]) -> None:
+    """Languages for ``app``; ``saved_language`` gives the signed-in caller's saved one (it is
+    ``kb.auth``'s: given here rather than imported, so this module needs no service)."""
+    app.extensions[_SAVED_LANGUAGE] = saved_language
     Babel(app, locale_selector=select_locale, default_translation_directories=TRANSLATIONS)
     app.after_request(_remember_choice)
     # after Babel(app), which installed its own callables: templates take the cached catalogue
-    app.jinja_env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)
+    # a method the jinja2.ext.i18n extension (added by Babel(app)) puts on the environment
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=True
+    )
     app.jinja_env.globals.update(current_language=select_locale, label=label)

@@ -23,7 +23,7 @@ from typing import Any
 
 from werkzeug.wsgi import ClosingIterator
 
-from kb.stores import answered
+from kb.stores.write_path import answered
 
 log = logging.getLogger(__name__)
 

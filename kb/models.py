@@ -115,7 +115,7 @@ class ApiToken(Base):
 class AuditEntry(Base):
     """One audited event. Entries are only ever appended (database triggers refuse UPDATE and
     DELETE); each carries the hash of the one before, so an edited or removed entry breaks the
-    chain at a place ``kb audit verify`` names (see ``kb.services.audit``)."""
+    chain at a place ``kb audit verify`` names (see ``kb.stores.audit``)."""
 
     __tablename__ = "audit_trail"
     __table_args__ = (Index("ix_audit_action_at", "action", "at"),)

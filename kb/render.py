@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import markdown
@@ -39,16 +39,19 @@ class _Formatter(HtmlFormatter):
     code block (a quarter of the render time of a document with many code blocks)."""
 
     _tables: ClassVar[dict[tuple, tuple]] = {}
+    # set by HtmlFormatter._create_stylesheet (private to Pygments: its stubs have neither)
+    ttype2class: dict[Any, str]
+    class2style: dict[str, tuple[str, Any, int]]
 
     def _create_stylesheet(self) -> None:
         key = (self.style, self.classprefix)
         if key not in self._tables:
-            super()._create_stylesheet()
+            super()._create_stylesheet()  # type: ignore[misc]
             self._tables[key] = (self.ttype2class, self.class2style)
         self.ttype2class, self.class2style = self._tables[key]
 
 
-_EXTENSION_CONFIGS = {
+_EXTENSION_CONFIGS: dict[str, dict[str, Any]] = {
     "codehilite": {"css_class": "highlight", "guess_lang": False, "pygments_formatter": _Formatter},
     "toc": {"permalink": False, "toc_depth": "2-4", "slugify": slugify_unicode},
     # align="…" rather than style="text-align: …": the Content-Security-Policy allows no inline style
@@ -164,7 +167,7 @@ def render_page(body: str, path: str = "") -> Rendered:
     """HTML and table of contents of a Markdown body."""
     converter = _converter()
     converter.reset()
-    converter.treeprocessors["kb_document_links"].folder = posixpath.dirname(path)
+    cast(_DocumentLinks, converter.treeprocessors["kb_document_links"]).folder = posixpath.dirname(path)
     html = converter.convert(body)
     toc = [(level, anchor, name) for level, anchor, name in _headings(converter.toc_tokens)]  # type: ignore[attr-defined]
     return Rendered(_clean(html), toc)

@@ -34,7 +34,7 @@ class _Server(BaseApplication):
     def load(self) -> Any:
         from kb.app import create_app
 
-        return create_app({"CATCH_UP": False, "IDLE_WORK": True})
+        return create_app({"IDLE_WORK": True})
 
 
 def options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Install kb and its test tools into .venv (plus Debian's chromium, postgresql and a Chinese font when missing
-# and we may install them), then run the whole test suite and ruff.
+# Install kb and its test tools into .venv from the lock (plus Debian's chromium, postgresql and a Chinese font
+# when missing and we may install them), then run the checks (ruff, ruff format, mypy, import-linter) and the whole test suite.
 set -eu
 cd "$(dirname "$0")/.."
 need=""
@@ -14,6 +14,11 @@ if [ -n "$need" ] && command -v apt-get >/dev/null 2>&1; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# the locked set (scripts/lock.sh regenerates it from setup.cfg), then kb itself without resolving anything again
+.venv/bin/python -m pip install --quiet -r requirements/test.txt
+.venv/bin/python -m pip install --quiet --no-deps -e .
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy kb
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest -q -n auto --dist loadgroup "$@"

@@ -21,12 +21,16 @@ from sqlalchemy import select
 from werkzeug.datastructures import Headers
 
 import kb.cli
+import kb.instance
 from kb import clock as kb_clock
 from kb import create_app
+from kb.identity import users
+from kb.identity.tokens import issue
+from kb.instance import build_stores
+from kb.instance import catch_up as bring_up_to_git
 from kb.models import AuditEntry
 from kb.security import SAFE_METHODS
-from kb.services import users
-from kb.services.tokens import issue
+from kb.stores import Stores
 
 PASSWORD = "Pass-word-123"
 # username -> (role, clearance)
@@ -102,16 +106,16 @@ def kb_cli(instance: Path, *args: str, input: str | None = None, **env: str | No
     Click's runner (a ``python -m kb`` subprocess spends seconds importing); ``env`` sets more
     ``KB_*`` variables (None unsets one). Exceptions other than kb's own propagate.
 
-    Some commands leave their app's stores for the process's exit to close; here the apps they
-    create are closed once the command is done, so no index file outlives it."""
-    apps: list[Flask] = []
+    Some commands leave the stores they open for the process's exit to close; here they are
+    closed once the command is done, so no index file outlives it."""
+    opened: list[Stores] = []
 
-    def create_and_remember(test_config: dict[str, Any] | None = None) -> Flask:
-        apps.append(create_app(test_config))
-        return apps[-1]
+    def build_and_remember(settings: dict[str, Any]) -> Stores:
+        opened.append(build_stores(settings))
+        return opened[-1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(kb.cli, "create_app", create_and_remember)
+        patch.setattr(kb.instance, "build_stores", build_and_remember)
         try:
             return CliRunner().invoke(
                 kb.cli.main,
@@ -121,8 +125,8 @@ def kb_cli(instance: Path, *args: str, input: str | None = None, **env: str | No
                 catch_exceptions=False,
             )
         finally:
-            for app in apps:
-                app.extensions["kb.stores"].close()
+            for stores in opened:
+                stores.close()
 
 
 class CsrfClient(FlaskClient):
@@ -161,9 +165,17 @@ def create_test_app(config: dict[str, Any]) -> Flask:
     return app
 
 
-def make_app(instance: Path, **config: Any) -> Flask:
-    """An app on ``instance`` with the users of PEOPLE."""
-    app = _test_app(instance, **config)
+def open_app(config: dict[str, Any]) -> Flask:
+    """An app as the entry points start one: built, then its stores brought up to git."""
+    app = create_test_app(config)
+    bring_up_to_git(app.extensions["kb.stores"])
+    return app
+
+
+def make_app(instance: Path, *, catch_up: bool = True, **config: Any) -> Flask:
+    """An app on ``instance`` with the users of PEOPLE, started as the entry points start it
+    unless ``catch_up`` is false."""
+    app = (open_app if catch_up else create_test_app)(_test_config(instance, **config))
     with app.extensions["kb.stores"].sessions() as session:
         for name, (role, clearance) in PEOPLE.items():
             users.create_user(
@@ -173,10 +185,8 @@ def make_app(instance: Path, **config: Any) -> Flask:
     return app
 
 
-def _test_app(instance: Path, **config: Any) -> Flask:
-    return create_test_app(
-        {"TESTING": True, "INSTANCE_DIR": str(instance), "MAX_BODY_BYTES": 64 * 1024, "SEMANTIC": False, **config}
-    )
+def _test_config(instance: Path, **config: Any) -> dict[str, Any]:
+    return {"TESTING": True, "INSTANCE_DIR": str(instance), "MAX_BODY_BYTES": 64 * 1024, "SEMANTIC": False, **config}
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +202,7 @@ def instance_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app(tmp_path: Path, instance_template: Path) -> Iterator[Flask]:
     """``make_app`` on ``tmp_path / "instance"``, from a copy of the template instance."""
     instance = shutil.copytree(instance_template, tmp_path / "instance")
-    app = _test_app(instance)
+    app = open_app(_test_config(instance))
     yield app
     app.extensions["kb.stores"].close()
 

@@ -90,9 +90,9 @@ def test_anonymous_read_shows_public_documents_only(app, client, admin):
 def test_the_instance_folder_with_the_content_repository_is_its_owners_only(tmp_path):
     """A clone of content.git hands over every level at once: only the OS account running kb
     (an administrator of the machine) may read it."""
-    from kb import create_app
+    from conftest import open_app
 
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "fresh-instance")})
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "fresh-instance")})
     instance = Path(app.config["INSTANCE_DIR"])
     assert instance.stat().st_mode & 0o777 == 0o700
     assert (instance / "content.git").is_dir()

@@ -20,10 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, ApiClient, create_test_app, token_for
+from conftest import PASSWORD, ApiClient, open_app, token_for
 from flask import Flask
 
-from kb.services import bulk, users
+from kb.identity import users
+from kb.services import bulk
 
 ROLES = ("reader", "editor", "archivist", "admin")
 LEVELS = ("public", "internal", "confidential", "secret")
@@ -146,7 +147,7 @@ def _write(folder: Path, version: int) -> list[Path]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("matrix")
-    app = create_test_app({"TESTING": True, "INSTANCE_DIR": str(root / "instance")})
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(root / "instance")})
     stores = app.extensions["kb.stores"]
     with stores.sessions() as session:
         for role, clearance in itertools.product(ROLES, LEVELS):

@@ -25,8 +25,8 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select, update
 
+from kb.identity import logins
 from kb.models import ApiToken, AuditEntry, User
-from kb.services import logins
 
 # ---------------------------------------------------------------- helpers
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kb.access import Principal
 from kb.cli import main as kb_cli
-from kb.services.audit import CSV_FIELDS, HASHED_FIELDS, entry_hash
+from kb.stores.audit import CSV_FIELDS, HASHED_FIELDS, entry_hash
 
 ADDRESS = "10.20.30.40"
 

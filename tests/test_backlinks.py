@@ -13,17 +13,20 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, ApiClient, page, save, token_for, web_as
+from conftest import PASSWORD, ApiClient, open_app, page, save, token_for, web_as
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
-from kb import create_app, docpath
+from kb import docpath
 from kb.access import Principal
 from kb.document import parse
+from kb.identity import users
+from kb.links import link_targets
 from kb.models import DocumentLink, SyncState
 from kb.render import document_link, render
-from kb.services import catalog, consistency, links, users
+from kb.services import consistency, links
+from kb.stores import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ],
 )
 def test_link_targets_are_the_documents_the_page_links_to(body, path, targets):
-    assert links.link_targets(body, path) == targets
+    assert link_targets(body, path) == targets
 
 
 @pytest.mark.parametrize(
@@ -73,12 +76,12 @@ def test_link_targets_are_the_documents_the_page_links_to(body, path, targets):
     ],
 )
 def test_links_outside_documents_in_code_or_to_itself_are_not_links(body):
-    assert links.link_targets(body, "流程/受理") == set()
+    assert link_targets(body, "流程/受理") == set()
 
 
 def test_a_list_item_s_indented_paragraph_is_not_code():
     body = "- 第一步\n\n    详见[备份](备份)\n\n段落\n\n    [代码](监控)\n"
-    assert links.link_targets(body, "运维/恢复") == {"运维/备份"}
+    assert link_targets(body, "运维/恢复") == {"运维/备份"}
 
 
 def test_document_link_is_the_rule_of_the_renderer():
@@ -112,7 +115,7 @@ def test_the_starter_content_s_links_are_exactly_those_the_pages_render():
     for file in files:
         path = file.relative_to(ROOT / "content").as_posix().removesuffix(".md")
         body = parse(file.read_text(encoding="utf-8"), default_title=path).body
-        targets = links.link_targets(body, path)
+        targets = link_targets(body, path)
         assert targets == _rendered_targets(body, path), path
         linked += len(targets)
     assert linked > 10
@@ -288,12 +291,12 @@ def test_an_older_catalog_and_a_deleted_database_are_rebuilt_with_links(app, tmp
         session.get(SyncState, catalog.LAYOUT).commit = "2"
         session.commit()
     stores.close()
-    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
     assert link_rows(again) == before
     again.extensions["kb.stores"].close()
     Path(app.config["INSTANCE_DIR"], "kb.sqlite3").unlink()
     shutil.rmtree(Path(app.config["INDEX_DIR"]))
-    third = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
+    third = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
     assert link_rows(third) == before
     third.extensions["kb.stores"].close()
 
@@ -315,7 +318,7 @@ def test_links_work_on_postgresql(database_url, tmp_path):
 
     empty_database(database_url)
     config: dict[str, Any] = {"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url}
-    app = create_app(config)
+    app = open_app(config)
     with app.extensions["kb.stores"].sessions() as session:
         users.create_user(session, "pg.editor", PASSWORD, "editor", "confidential")
         session.commit()
@@ -327,13 +330,13 @@ def test_links_work_on_postgresql(database_url, tmp_path):
         me = users.principal(users.get_user(session, "pg.editor"))
         assert [row.path for row in links.referenced_by(session, me, "二")] == ["一", "五"]
     app.extensions["kb.stores"].close()
-    again = create_app(config)  # the catalog rebuilt from git on PostgreSQL
+    again = open_app(config)  # the catalog rebuilt from git on PostgreSQL
     with again.extensions["kb.stores"].sessions() as session:
         session.execute(delete(DocumentLink))
         session.get(SyncState, catalog.LAYOUT).commit = "2"
         session.commit()
     again.extensions["kb.stores"].close()
-    third = create_app(config)
+    third = open_app(config)
     assert link_rows(third) == before
     third.extensions["kb.stores"].close()
 

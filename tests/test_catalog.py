@@ -6,13 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import save
+from conftest import open_app, save
 from sqlalchemy import func, select
 
-from kb import create_app
 from kb.document import DocumentFile, serialize
 from kb.models import Document, Version
-from kb.services import catalog, consistency
+from kb.services import consistency
+from kb.stores import catalog
 from kb.versioning import Author, Write
 
 
@@ -31,7 +31,7 @@ def test_start_up_catches_up_after_a_crash_between_commit_and_update(app, tmp_pa
     assert stores.index.indexed_commit() != revision
     assert consistency.check(stores)
     stores.close()
-    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
     fresh = again.extensions["kb.stores"]
     assert consistency.check(fresh) == []
     with fresh.sessions() as session:
@@ -70,7 +70,7 @@ def test_deleting_index_and_database_loses_nothing(app, tmp_path, editor):
     app.extensions["kb.stores"].close()
     shutil.rmtree(Path(app.config["INDEX_DIR"]))
     Path(app.config["INSTANCE_DIR"], "kb.sqlite3").unlink()
-    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
     stores = again.extensions["kb.stores"]
     assert consistency.check(stores) == []
     with stores.sessions() as session:
@@ -116,7 +116,7 @@ def test_an_index_of_an_older_format_is_rebuilt_on_start_up(app, tmp_path, edito
     monkeypatch.setattr(index_module, "FORMAT", index_module.FORMAT + 1)  # as a newer kb would see it
     assert stores.index.outdated() and stores.index.indexed_commit() is None
     stores.close()
-    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "SEMANTIC": False})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "SEMANTIC": False})
     fresh = again.extensions["kb.stores"]
     assert not fresh.index.outdated()
     assert fresh.index.indexed_commit() == fresh.store.head()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import create_engine, text
 
 from kb import migrations
-from kb.db import make_sessionmaker
 from kb.models import ApiToken
+from kb.stores.db import make_sessionmaker
 
 
 def test_a_database_from_an_older_kb_gets_the_new_nullable_columns_when_migrated(tmp_path):

@@ -9,11 +9,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from conftest import ApiClient, save, token_for
+from conftest import ApiClient, open_app, save, token_for
 from flask import Flask
 
-from kb import create_app
-from kb.services import users
+from kb.identity import users
 
 TEXT = "第一段：受理。\n\n第二段：分派。\n\n第三段：解决。\n"
 
@@ -61,7 +60,7 @@ def test_drafts_are_versioned_in_git_survive_a_restart_and_are_listed(app, edito
     assert git(app, "rev-parse", f"{second}^").strip() == first
     assert git(app, "for-each-ref", "--format=%(refname)", "refs/drafts/").strip().startswith("refs/drafts/")
     assert git(app, "for-each-ref", "refs/heads/").strip() == ""  # nothing on main yet
-    again = create_app({"TESTING": True, "INSTANCE_DIR": app.config["INSTANCE_DIR"]})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": app.config["INSTANCE_DIR"]})
     client = ApiClient(again.test_client(), token_for(again, "wang.editor"))
     view = client.get("docs/新/文档/draft").get_json()
     assert view["body"].strip() == "版本二" and [v["revision"] for v in view["versions"]] == [second, first]

@@ -101,7 +101,7 @@ def test_the_conflict_page_reads_an_unreadable_current_version_as_stored_files_a
     shows it (as the secret, unreadable file it counts as) instead of refusing with a 400."""
     from test_fail_closed import commit_straight_into_git
 
-    from kb.services import catalog
+    from kb.stores import catalog
 
     first = save(admin, "运维/备份", BODY)["revision"]
     broken = "---\ntitle: [未闭合\n---\n" + BODY.replace("凌晨两点", "凌晨三点")

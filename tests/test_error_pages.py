@@ -151,7 +151,7 @@ def test_the_500_page_renders_when_the_database_is_broken(site, monkeypatch, cap
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise OperationalError("SELECT 1", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr("kb.services.logins.session_user", broken)
+    monkeypatch.setattr("kb.identity.logins.session_user", broken)
     with caplog.at_level(logging.ERROR, logger="kb.routes.errors"):
         response = web.get("/?lang=en")
     assert response.status_code == 500

@@ -17,9 +17,10 @@ from conftest import PASSWORD, audit_entries, save
 from sqlalchemy import event
 
 from kb.access import CLEARANCES, Principal
-from kb.services import audit, users
-from kb.services.audit import CSV_FIELDS
+from kb.identity import users
 from kb.services.export import export_zip
+from kb.stores import audit
+from kb.stores.audit import CSV_FIELDS
 
 MANIFEST_FIELDS = {
     "file",

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ApiClient, make_app, save, token_for
+from conftest import ApiClient, make_app, open_app, save, token_for
 
-from kb import create_app
 from kb.cli import main as kb_cli
 from kb.document import read
 
@@ -51,7 +50,7 @@ def app(tmp_path: Path):
     files = {f"手工/{name}": data for name, data in BROKEN_FILES.items()}
     files["手工/yaml"] += "\n[目标](../公开/目标)\n".encode()
     commit_straight_into_git(instance / "content.git", files, tmp_path / "work")
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(instance)})
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(instance)})
     yield app
     app.extensions["kb.stores"].close()
 

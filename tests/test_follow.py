@@ -13,7 +13,7 @@ from kb.document import DocumentFile, serialize
 from kb.follow import Follower, holding
 from kb.models import Document
 from kb.render import _key
-from kb.stores import followed
+from kb.stores.write_path import followed
 from kb.versioning import Author, Write
 
 

@@ -7,8 +7,9 @@ from conftest import PASSWORD, save, web_as
 from flask import Flask
 
 from kb.document import DocumentFile, serialize
+from kb.identity import users
 from kb.models import Document
-from kb.services import health, users
+from kb.services import health
 from kb.versioning import Author, Write
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from conftest import PASSWORD, page, save, web_as
 
-from kb.services import documents, users
+from kb.identity import users
+from kb.services import documents
 
 
 def panel(html: str, name: str) -> str | None:

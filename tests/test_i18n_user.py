@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, inspect, text
 
 from kb import migrations
-from kb.db import make_sessionmaker
+from kb.identity import users
 from kb.models import User
-from kb.services import users
+from kb.stores.db import make_sessionmaker
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
@@ -38,11 +38,22 @@ def saved(app: Flask, username: str) -> str | None:
         return users.get_user(session, username).language
 
 
+def choose(web: FlaskClient, language: str, page: str = "/") -> None:
+    """Click the language switch in ``page``'s header: a form posting to /account/language."""
+    html = web.get(page).get_data(as_text=True)
+    form = html.split('action="/account/language"', 1)[1].split("</form>", 1)[0]
+    fields = dict(re.findall(r'name="(language|next)" value="([^"]*)"', form))
+    assert fields["language"] == language, fields
+    response = web.post("/account/language", data=fields)
+    assert response.status_code == 302 and response.headers["Location"] == fields["next"], response.headers
+
+
 def test_a_language_chosen_in_one_browser_follows_the_user_to_another(app):
     first = log_in(app, "li.reader", ZH)
     assert language_of(first.get("/", headers=ZH)) == "zh-CN"
-    assert language_of(first.get("/?lang=en", headers=ZH)) == "en"
+    choose(first, "en", "/search?q=%E5%A4%87%E4%BB%BD")
     assert saved(app, "li.reader") == "en"
+    assert language_of(first.get("/", headers=ZH)) == "en"
     other = log_in(app, "li.reader", ZH)  # another browser: no cookie, asks for Chinese
     assert other.get_cookie("kb_lang") is None
     assert language_of(other.get("/", headers=ZH)) == "en"
@@ -53,17 +64,27 @@ def test_a_language_chosen_in_one_browser_follows_the_user_to_another(app):
     assert saved(app, "sun.public") is None
 
 
-def test_lang_in_the_address_wins_and_is_saved_again(app):
+def test_the_switch_goes_back_to_the_page_without_its_lang(app):
     web = log_in(app, "li.reader")
-    web.get("/?lang=en")
-    assert language_of(web.get("/?lang=zh", headers=EN)) == "zh-CN"
+    html = web.get("/search?q=x&lang=zh").get_data(as_text=True)
+    form = html.split('action="/account/language"', 1)[1].split("</form>", 1)[0]
+    assert 'name="next" value="/search?q=x"' in form and 'name="language" value="en"' in form
+
+
+def test_lang_in_the_address_wins_for_the_page_and_saves_nothing(app):
+    web = log_in(app, "li.reader")
+    assert language_of(web.get("/?lang=en", headers=ZH)) == "en"
+    assert language_of(web.get("/", headers=ZH)) == "en"  # the cookie
+    assert saved(app, "li.reader") is None
+    choose(web, "zh")
+    assert language_of(web.get("/?lang=en", headers=ZH)) == "en"
     assert saved(app, "li.reader") == "zh"
-    assert language_of(log_in(app, "li.reader", EN).get("/", headers=EN)) == "zh-CN"
+    assert language_of(web.get("/", headers=EN)) == "zh-CN"  # the saved language beats the cookie
 
 
 def test_the_saved_language_beats_the_cookie(app):
     web = log_in(app, "li.reader")
-    web.get("/?lang=en")
+    choose(web, "en")
     web.set_cookie("kb_lang", "zh")
     assert language_of(web.get("/")) == "en"
 
@@ -71,18 +92,20 @@ def test_the_saved_language_beats_the_cookie(app):
 def test_anonymous_visitors_still_use_the_cookie(app):
     visitor = app.test_client()
     assert language_of(visitor.get("/login", headers=ZH)) == "zh-CN"
+    assert 'action="/account/language"' not in visitor.get("/login").get_data(as_text=True)
     assert language_of(visitor.get("/login?lang=en", headers=ZH)) == "en"
     assert language_of(visitor.get("/login", headers=ZH)) == "en"  # the cookie
     assert all(saved(app, name) is None for name in ("li.reader", "admin"))
 
 
-def test_a_token_caller_choosing_a_language_saves_it(app):
-    headers = {"Authorization": f"Bearer {token_for(app, 'wang.editor')}"}
-    assert app.test_client().get("/api/v1/me?lang=en", headers=headers).status_code == 200
-    assert saved(app, "wang.editor") == "en"
+def test_a_token_callers_lang_answers_in_it_and_saves_nothing(app):
+    headers = {"Authorization": f"Bearer {token_for(app, 'wang.editor')}", **ZH}
+    response = app.test_client().get("/api/v1/me?lang=en", headers=headers)
+    assert response.status_code == 200
+    assert saved(app, "wang.editor") is None
 
 
-def test_the_language_is_written_once_and_only_when_it_changes(app):
+def test_a_get_never_writes_the_users_row_and_a_post_writes_it_once(app):
     web = log_in(app, "li.reader")
     engine = app.extensions["kb.stores"].sessions.kw["bind"]
     updates: list[str] = []
@@ -96,9 +119,12 @@ def test_the_language_is_written_once_and_only_when_it_changes(app):
         for _ in range(3):
             web.get("/?lang=en")
         web.get("/")
+        assert updates == []
+        choose(web, "zh")  # the cookie left English on: the switch offers Chinese
+        choose(web, "en")
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(updates) == 1 and "language" in updates[0]
+    assert len(updates) == 2 and all("language" in update for update in updates)
 
 
 def test_the_account_page_sets_the_language(app):
@@ -144,7 +170,7 @@ def test_the_language_form_needs_its_csrf_token(tmp_path):
 
 def test_a_broken_lookup_of_the_saved_language_falls_back(app, monkeypatch):
     web = log_in(app, "li.reader")
-    web.get("/?lang=en")
+    choose(web, "en")
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("database unavailable")

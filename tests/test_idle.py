@@ -6,7 +6,7 @@ import threading
 import time
 
 from kb.idle import IdleRunner
-from kb.stores import after_an_answer
+from kb.stores.write_path import after_an_answer
 
 
 def _request(runner: IdleRunner, seconds: float) -> None:
@@ -68,4 +68,4 @@ def test_a_failing_item_does_not_stop_the_ones_after_it():
     runner.submit(fails)
     runner.submit(lambda: (seen.append(after_an_answer()), done.set()))
     assert done.wait(5)
-    assert seen == [True]  # it runs as work after an answer (kb.stores.after_an_answer)
+    assert seen == [True]  # it runs as work after an answer (kb.stores.write_path.after_an_answer)

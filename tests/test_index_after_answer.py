@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import save
 
+import kb.stores
 from kb.document import DocumentFile, serialize
 from kb.models import SyncState
 from kb.search import IndexedDoc, SearchIndex, generations
-from kb.services import catalog, documents
+from kb.stores import catalog
 from kb.versioning import Author, Write
 
 
@@ -100,7 +101,7 @@ def test_a_search_waits_for_another_writer_of_the_index(app, editor):
 
 def test_a_search_does_not_wait_long_for_a_rebuild(app, editor, monkeypatch):
     stores = app.extensions["kb.stores"]
-    monkeypatch.setattr(documents, "REFRESH_WAIT", 0.2)
+    monkeypatch.setattr(kb.stores, "REFRESH_WAIT", 0.2)
     response = _put(editor, "重建中", "重建期间保存的文档")
     held, release = threading.Event(), threading.Event()
 

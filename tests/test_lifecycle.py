@@ -14,7 +14,7 @@ import pytest
 from conftest import PASSWORD, ApiClient, Clock, audit_entries, make_app, save, token_for
 from flask import Flask
 
-from kb.services import users
+from kb.identity import users
 
 PATH = "流程/变更审批"
 

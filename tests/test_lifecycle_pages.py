@@ -13,7 +13,7 @@ from conftest import PASSWORD, make_app, page, save, web_as
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kb.services import users
+from kb.identity import users
 
 
 @pytest.fixture

@@ -106,9 +106,7 @@ class Database:
             engine.dispose()
 
     def app(self) -> Any:
-        return create_app(
-            {"TESTING": True, "CATCH_UP": False, "INSTANCE_DIR": str(self.instance), "DATABASE_URL": self.url}
-        )
+        return create_app({"TESTING": True, "INSTANCE_DIR": str(self.instance), "DATABASE_URL": self.url})
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, ApiClient, save, token_for
+from conftest import PASSWORD, ApiClient, open_app, save, token_for
 from postgres_server import empty_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from kb import create_app
-from kb.services import users
+from kb.identity import users
 
 pytestmark = pytest.mark.postgres
 
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_app(postgres_url: str, tmp_path: Path):
     empty_database(postgres_url)
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": postgres_url})
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": postgres_url})
     with app.extensions["kb.stores"].sessions() as session:
         users.create_user(session, "pg.editor", PASSWORD, "editor", "confidential")
         session.commit()
@@ -57,7 +56,7 @@ def test_catalog_catches_up_from_git_on_postgresql(pg_app, postgres_url, tmp_pat
         connection.execute(text("delete from sync_state"))
     engine.dispose()
     app.extensions["kb.stores"].close()
-    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": postgres_url})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": postgres_url})
     assert ApiClient(again.test_client(), token_for(again, "pg.editor")).get("docs").get_json()["total"] == 2
     again.extensions["kb.stores"].close()
 

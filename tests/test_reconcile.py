@@ -1,4 +1,4 @@
-"""Reconciling the audit trail with git (``kb.services.reconcile``): a commit left without its
+"""Reconciling the audit trail with git (``kb.stores.reconcile``): a commit left without its
 audit entry is recorded from its trailers, at start-up and by ``kb check``; a commit without
 trailers is reported, never given an invented entry; nothing kb does itself is reported."""
 
@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import audit_entries, make_app, save
+from conftest import audit_entries, make_app, open_app, save
 from flask import Flask
 from test_fail_closed import commit_straight_into_git
 
@@ -19,8 +19,9 @@ from kb.access import Principal
 from kb.cli import main as kb_cli
 from kb.document import ACCESS_LEVELS, DocumentFile, serialize
 from kb.models import SyncState
-from kb.services import bulk, catalog, health
-from kb.services.reconcile import RECOVERED, WATERMARK, reconcile
+from kb.services import bulk, health
+from kb.stores import catalog
+from kb.stores.reconcile import RECOVERED, WATERMARK, reconcile
 from kb.versioning import Author, Write
 from kb.versioning.drafts import DraftState
 from kb.versioning.trailers import with_trailers
@@ -239,10 +240,10 @@ def test_start_up_records_what_a_killed_process_left(app, editor, tmp_path):
     save(editor, "流程/变更", "第一版", access="confidential")
     revision = commit_left_by_a_killed_process(app, "流程/变更", "第二版")
     app.extensions["kb.stores"].close()
-    quiet = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "CATCH_UP": False})
+    quiet = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
     assert not audit_entries(quiet, revision=revision)  # without the catch-up nothing is recovered
     quiet.extensions["kb.stores"].close()
-    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
     [entry] = audit_entries(again, revision=revision)
     assert (entry.actor, entry.action, entry.target, entry.detail) == ("wang.editor", "update", "流程/变更", RECOVERED)
     assert verified(again)
@@ -253,7 +254,7 @@ def test_start_up_with_an_unattributed_commit_still_starts(app, editor, tmp_path
     save(editor, "公开/目标", "内容")
     app.extensions["kb.stores"].close()
     commit_straight_into_git(Path(app.config["CONTENT_DIR"]), {"手工/文件": b"# x\n"}, tmp_path / "work")
-    again = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance")})
     assert any("audit: unattributed commit" in record.getMessage() for record in caplog.records)
     again.extensions["kb.stores"].close()
 
@@ -327,7 +328,7 @@ def test_five_thousand_commits_are_reconciled_in_well_under_two_seconds(tmp_path
     """A history of 5,000 commits, each with its entry: the first run reads all of them, the next
     only what came since."""
     count = 5000
-    app = make_app(tmp_path / "instance", CATCH_UP=False)
+    app = make_app(tmp_path / "instance", catch_up=False)
     stores = app.extensions["kb.stores"]
     stream = []
     stamp = 1_700_000_000

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, ApiClient, create_test_app, token_for
+from conftest import PASSWORD, ApiClient, open_app, token_for
 from flask import Flask
 from flask.testing import FlaskClient
 
+from kb.identity import tokens, users
 from kb.routes.guard import PUBLIC
-from kb.services import tokens, users
 
 ROLES = ("reader", "editor", "archivist", "admin")
 LEVELS = ("public", "internal", "confidential", "secret")
@@ -231,7 +231,7 @@ class Walker:
 
 @pytest.fixture(scope="module")
 def walker(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    app = create_test_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("walk") / "instance")})
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("walk") / "instance")})
     with app.extensions["kb.stores"].sessions() as session:
         for role, clearance in itertools.product(ROLES, LEVELS):
             users.create_user(session, f"w.{role}.{clearance}", PASSWORD, role, clearance)

@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, ApiClient, audit_entries, kb_cli, make_app, page, token_for, web_as
+from conftest import PASSWORD, ApiClient, audit_entries, kb_cli, make_app, open_app, page, token_for, web_as
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kb import create_app
 from kb.access import Principal
 from kb.search.synonyms import MAX_BYTES, MAX_GROUPS, MAX_TERM, SynonymError, parse
 from kb.services import synonyms
@@ -199,7 +198,7 @@ def test_another_process_sees_the_change_at_its_next_search(tmp_path):
 
 
 def _second(instance: Path) -> Flask:
-    return create_app({"TESTING": True, "INSTANCE_DIR": str(instance)})
+    return open_app({"TESTING": True, "INSTANCE_DIR": str(instance)})
 
 
 def test_search_is_not_broken_by_a_list_committed_with_plain_git_that_does_not_parse(app):

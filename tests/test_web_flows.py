@@ -24,7 +24,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from web_fixtures import serving
 
-from kb.services import catalog
+from kb.stores import catalog
 from kb.versioning import Author, Write
 
 pytestmark = pytest.mark.browser
@@ -262,13 +262,13 @@ def test_a_reader_never_meets_the_confidential_plan_anywhere(login: Callable[...
 
 def test_the_language_switch_is_remembered_for_the_user(login: Callable[..., Page]):
     reader = login("li.reader")
-    reader.get_by_role("link", name="English").click()
+    reader.get_by_role("button", name="English").click()
     expect(reader.get_by_role("button", name="Log out")).to_be_visible()
     reader.goto(f"/docs/{OUTAGE}")
     expect(reader.locator("article .level")).to_have_text("Internal")
     elsewhere = login("li.reader", locale="zh-CN")  # another browser, asking for Chinese
     expect(elsewhere.get_by_role("button", name="Log out")).to_be_visible()
-    elsewhere.get_by_role("link", name="中文").click()
+    elsewhere.get_by_role("button", name="中文").click()
     expect(elsewhere.get_by_role("button", name="退出")).to_be_visible()
 
 

@@ -17,7 +17,8 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from web_fixtures import serving
 
-from kb.services import documents, users
+from kb.identity import users
+from kb.services import documents
 
 pytestmark = pytest.mark.browser
 
@@ -245,16 +246,16 @@ def test_a_reader_sees_no_edit_link_and_no_confidential_document(login):
 
 def test_lang_en_switches_the_ui_to_english_and_is_remembered(login):
     page = login("li.reader")
-    page.get_by_role("link", name="English").click()
+    page.get_by_role("button", name="English").click()
     expect(page.locator("h1")).to_contain_text("Knowledge base")
     page.goto("/browse")
     expect(page.locator("h1")).to_contain_text("Documents")
     expect(page.locator("h1")).to_contain_text("2 in all")
     expect(page.locator("table.list")).to_contain_text("Internal")
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    page.goto(doc_url(BACKUP))  # no ?lang= any more: the cookie remembers the choice
+    page.goto(doc_url(BACKUP))  # saved on the user, so every page keeps it
     expect(page.get_by_role("navigation", name="Contents")).to_be_visible()
-    page.get_by_role("link", name="中文").click()
+    page.get_by_role("button", name="中文").click()
     expect(page.get_by_role("navigation", name="目录")).to_be_visible()
 
 

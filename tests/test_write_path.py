@@ -1,4 +1,4 @@
-"""The one write path (``kb.stores``) under faults, on real git repositories and SQLite: a
+"""The one write path (``kb.stores.write_path``) under faults, on real git repositories and SQLite: a
 process killed between commit and audit, a database error at the audit append, and a full disk
 (ENOSPC) at every stage. Each fault is one function made to fail at its stage (or a real kill,
 or a real full file system); what the client is told must be what stands in git and the trail.
@@ -20,15 +20,14 @@ from pathlib import Path
 import pygit2
 import pytest
 from click.testing import CliRunner
-from conftest import ApiClient, audit_entries, make_app, save, token_for
+from conftest import ApiClient, audit_entries, make_app, open_app, save, token_for
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from kb import create_app
 from kb.cli import main as kb_cli
-from kb.services import catalog
-from kb.services.audit import AuditTrail
-from kb.services.reconcile import RECOVERED, reconcile
+from kb.stores import catalog
+from kb.stores.audit import AuditTrail
+from kb.stores.reconcile import RECOVERED, reconcile
 from kb.versioning.store import BRANCH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,12 +86,13 @@ def put(api, path: str, body: str):
 
 CHILD = textwrap.dedent("""
     import os, sys
-    from kb import create_app, stores
+    from kb import create_app
+    from kb.stores import write_path
 
     def killed(self, revision, level, detail, *, undo):
         os._exit(17)  # kill -9 between the git commit and the audit append: no undo, no answer
 
-    stores.Writing._audit = killed
+    write_path.Writing._audit = killed
     app = create_app({"TESTING": True, "INSTANCE_DIR": sys.argv[1]})
     answer = app.test_client().put("/api/v1/" + sys.argv[2], json={"title": "标题", "body": sys.argv[3]},
                                    headers={"Authorization": "Bearer " + os.environ["KB_TEST_TOKEN"]})
@@ -136,7 +136,7 @@ def test_a_process_killed_after_its_commit_is_recorded_at_the_next_start(app, ed
     }
     assert not audit_entries(app, revision=left)  # … with no entry
 
-    again = create_app({"TESTING": True, "INSTANCE_DIR": app.config["INSTANCE_DIR"]})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": app.config["INSTANCE_DIR"]})
     [entry] = audit_entries(again, revision=left)
     assert (entry.actor, entry.action, entry.target, entry.level, entry.outcome, entry.detail) == (
         "wang.editor",

@@ -95,7 +95,7 @@ def serving(app: Flask, request: pytest.FixtureRequest) -> Iterator[str]:
         with KbServer(instance) as server:
             yield server.url
         return
-    worker = create_app({"INSTANCE_DIR": str(instance), "CATCH_UP": False, "SEMANTIC": False})
+    worker = create_app({"INSTANCE_DIR": str(instance), "SEMANTIC": False})
     try:
         with LiveServer(worker) as server:
             yield server.url
@@ -192,13 +192,15 @@ def take_screenshot(target: Path, document: str = "02-process/变更管理流程
 
     The README's picture; regenerate it with ``PYTHONPATH=. .venv/bin/python tests/web_fixtures.py``.
     """
+    from conftest import open_app
     from playwright.sync_api import sync_playwright
 
-    from kb.services import bulk, users
+    from kb.identity import users
+    from kb.services import bulk
 
     password = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory() as instance:
-        app = create_app({"INSTANCE_DIR": instance})
+        app = open_app({"INSTANCE_DIR": instance})
         stores = app.extensions["kb.stores"]
         with stores.sessions() as session:
             users.create_user(session, "admin", password, "admin", "secret")

@@ -137,7 +137,7 @@ sa.Table(
     sa.Column("commit", sa.String(40)),
 )
 
-# the database itself refuses to change or remove an audit entry (see kb.services.audit);
+# the database itself refuses to change or remove an audit entry (see kb.stores.audit);
 # each statement may run again on a database that already has the trigger
 APPEND_ONLY = {
     "sqlite": [

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify
 
 from kb import access, db, extensions
 from kb.auth import address, current_user
+from kb.identity import logins, tokens, users
 from kb.models import ApiToken, User
 from kb.routes.guard import PUBLIC, checked
 from kb.routes.openapi import operation
@@ -24,7 +25,6 @@ from kb.schemas.accounts import (
     UserUpdate,
 )
 from kb.services import health as store_health
-from kb.services import logins, tokens, users
 
 bp = Blueprint("accounts_api", __name__)
 

@@ -1,7 +1,7 @@
 """Account pages: each user's own (password, API tokens), the administrators' user management and
 their synonym list.
 
-Every change goes through the same services as the API (``kb.services.users`` / ``tokens``),
+Every change goes through the same services as the API (``kb.identity.users`` / ``tokens``),
 with the same checks and audit entries; input errors come back on the page with the message.
 """
 
@@ -19,6 +19,8 @@ from kb.access import CLEARANCES
 from kb.auth import current_user
 from kb.errors import KBError
 from kb.i18n import select_locale
+from kb.identity import tokens, users
+from kb.routes.auth import safe_next
 from kb.routes.guard import checked
 from kb.schemas.accounts import PasswordChange, TokenName, UserCreate, UserUpdate
 from kb.schemas.base import validated
@@ -26,7 +28,7 @@ from kb.schemas.synonyms import SynonymsWrite
 from kb.schemas.synonyms import message as synonym_message
 from kb.search.synonyms import SynonymError
 from kb.services import health as store_health
-from kb.services import synonyms, tokens, users
+from kb.services import synonyms
 
 bp = Blueprint("admin", __name__)
 
@@ -113,7 +115,8 @@ def revoke_token(token_id: int) -> Response:
 @bp.post("/account/language")
 @checked("account")
 def set_language() -> Response | tuple[str, int]:
-    """The UI language, saved on the user's row: it follows them to every browser."""
+    """The UI language, saved on the user's row: it follows them to every browser. The page
+    header's switch sends ``next``, the page to go back to."""
     language = request.form.get("language", "")
     try:
         users.set_language(db.session(), current_user(), language)
@@ -121,7 +124,7 @@ def set_language() -> Response | tuple[str, int]:
         return _account_page(error=error.message, status=error.status)
     with force_locale(language):
         flash(_("Language saved."), "ok")
-    response = redirect(url_for("admin.account"))
+    response = redirect(safe_next(request.form.get("next", "")) or url_for("admin.account"))
     i18n.remember_in_cookie(response, language)
     return response
 
@@ -212,7 +215,7 @@ def save_synonyms() -> Response | tuple[str, int]:
         checked = validated(SynonymsWrite, form, select_locale())
         saved = synonyms.save(extensions.stores(), current_user(), checked.text, checked.message)
     except SynonymError as error:
-        return _synonyms_page(form, error=synonym_message(error), error_line=error.line, status=400)
+        return _synonyms_page(form, error=synonym_message(error, select_locale()), error_line=error.line, status=400)
     except KBError as error:
         return _synonyms_page(form, error=error.message, status=error.status)
     flash(_("Synonym list saved: %(n)s groups.", n=len(saved.groups)), "ok")

@@ -12,7 +12,7 @@ from kb.routes.guard import checked
 from kb.routes.openapi import operation
 from kb.routes.params import int_arg
 from kb.schemas.audit import AuditPageQuery, AuditQuery, Entries, Verification
-from kb.services.audit import CSV_FIELDS, OUTCOMES, Filters
+from kb.stores.audit import CSV_FIELDS, OUTCOMES, Filters
 
 bp = Blueprint("audit", __name__)
 

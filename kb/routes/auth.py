@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response
 
 from kb import auth, db, extensions
 from kb.errors import BadRequest, TooManyRequests, Unauthorized
+from kb.identity import logins
 from kb.routes.guard import PUBLIC, checked
-from kb.services import logins
 
 bp = Blueprint("auth", __name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from flask import Blueprint, Response, send_file
 
@@ -66,7 +66,7 @@ def export_bundle() -> Response:
     return _attachment(data, "application/x-git-bundle", f"kb-content-{dt.datetime.now(stores.timezone):%Y%m%d}.bundle")
 
 
-def _attachment(data: BinaryIO, mimetype: str, name: str) -> Response:
+def _attachment(data: IO[bytes], mimetype: str, name: str) -> Response:
     """Send a finished file from its start, with its length; the file is closed once sent."""
     size = data.seek(0, 2)
     data.seek(0)

@@ -29,7 +29,7 @@ from kb.schemas.lifecycle import (
     StatusChanged,
 )
 from kb.services import drafts, lifecycle
-from kb.services.documents import Stores
+from kb.stores import Stores
 
 bp = Blueprint("lifecycle_api", __name__)
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pydantic import Field, StrictBool, StrictInt
 
 from kb.schemas.base import Answer, Body, Clearance, Query, Role, line
-from kb.services.tokens import MAX_DAYS
-from kb.services.users import MAX_PASSWORD, MIN_PASSWORD
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+# the longest an API token may be asked to live
+MAX_DAYS = 3650
 
 Username = line(64, minimum=1)
 Password = line(MAX_PASSWORD, minimum=1)

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from kb.schemas.base import AccessLevel, Answer, Body, Query, Revision, text
 from kb.schemas.documents import MAX_TAGS, CommitMessage, Message, ReviewDate, Tags, Title
-from kb.services.drafts import MAX_COMMENT
 
+MAX_COMMENT = 2000
 Comment = text(MAX_COMMENT)
 State = Literal["draft", "submitted", "returned"]
 

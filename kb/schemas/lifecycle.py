@@ -6,8 +6,8 @@ from pydantic import Field
 
 from kb.schemas.base import Answer, Body, Moment, Page, Query, line, text
 from kb.schemas.documents import MAX_PATH, Tag
-from kb.services.lifecycle import MAX_REASON
 
+MAX_REASON = 500
 Reason = text(MAX_REASON)
 
 

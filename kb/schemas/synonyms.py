@@ -3,11 +3,8 @@ line breaking a rule of ``kb.search.synonyms`` becomes, naming the line in the c
 
 from __future__ import annotations
 
-from flask_babel import force_locale
-from flask_babel import gettext as _
-
 from kb.errors import BadRequest
-from kb.i18n import N_
+from kb.locales import N_, translate
 from kb.schemas.base import Answer, Body, in_language, text
 from kb.schemas.documents import Message
 from kb.search.synonyms import MAX_BYTES, SINGLE_TERM, TERM_TOO_LONG, TOO_LARGE, TOO_MANY_GROUPS, SynonymError
@@ -41,18 +38,13 @@ class SynonymsSaved(Answer):
     groups: Groups
 
 
-def message(error: SynonymError) -> str:
-    """The rule ``error`` broke, naming its line, in the language of the request (or of
-    ``force_locale``)."""
+def message(error: SynonymError, language: str) -> str:
+    """The rule ``error`` broke, naming its line, in ``language``."""
     term = error.term if len(error.term) <= 20 else error.term[:20] + "…"
-    return _(_MESSAGES[error.reason], line=error.line, term=term, limit=error.limit)
+    return translate(_MESSAGES[error.reason], language, line=error.line, term=term, limit=error.limit)
 
 
 def refusal(error: SynonymError, language: str) -> BadRequest:
     """The 400 for a list breaking a rule: the field ``text`` and its ``line``, in ``language``
     (``zh``: Chinese with the English after it, as every kb API message)."""
-    with force_locale("zh"):
-        zh = message(error)
-    with force_locale("en"):
-        en = message(error)
-    return BadRequest(in_language(zh, en, language), field="text", line=error.line)
+    return BadRequest(in_language(message(error, "zh"), message(error, "en"), language), field="text", line=error.line)

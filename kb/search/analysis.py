@@ -125,7 +125,8 @@ def variants_pattern(text: str) -> str:
 def stem(word: str) -> str:
     """Porter2 stem of an ASCII word; other words are returned unchanged."""
     if word.isascii() and word.isalpha() and len(word) > 2:
-        return _porter2(word)
+        stemmed: str = _porter2(word)
+        return stemmed
     return word
 
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import secrets
 import zlib
+from array import array
+from collections.abc import Callable, Iterable
 from hashlib import md5
 from pickle import dumps
 
-from whoosh.codec.base import OutOfOrderError
+from whoosh.codec.base import OutOfOrderError, PerDocumentReader, Segment
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
@@ -33,11 +35,16 @@ from whoosh.codec.whoosh3 import (
     W3TermInfo,
     W3TermsReader,
 )
+from whoosh.fields import Schema
+from whoosh.filedb.filestore import Storage
 from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.filedb.filetables import _lengths as _LENGTHS
 from whoosh.filedb.filetables import _pointer as _POINTER
+from whoosh.filedb.structfile import StructFile
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from kb.search.pool import Group
 
 INLINE_LIMIT = 32
 # Whoosh pickles posting data with protocol 2, which encodes each bytes value (a position
@@ -65,7 +72,7 @@ def random_name(size: int = _ID_LENGTH) -> str:
     return "".join(secrets.choice(_ID_CHARS) for _ in range(size))
 
 
-def new_segment_id(storage, indexname: str) -> str:
+def new_segment_id(storage: Storage, indexname: str) -> str:
     """A segment id that no file in ``storage`` uses yet."""
     names = set(storage.list())
     while True:
@@ -81,7 +88,7 @@ class KBCodec(W3Codec):
     ) -> None:
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
 
-    def terms_reader(self, storage, segment):
+    def terms_reader(self, storage: Storage, segment: Segment) -> W3TermsReader:
         # W3Codec.terms_reader leaks the open term file when the postings file is gone (a
         # reader racing a merge in another process); the reader retries, the file is closed.
         tiname = segment.make_filename(self.TERMS_EXT)
@@ -94,13 +101,13 @@ class KBCodec(W3Codec):
             raise
         return W3TermsReader(self, tifile, tilen, postfile)
 
-    def new_segment(self, storage, indexname):
+    def new_segment(self, storage: Storage, indexname: str) -> W3Segment:
         return W3Segment(self, indexname, segid=new_segment_id(storage, indexname))
 
-    def field_writer(self, storage, segment):
+    def field_writer(self, storage: Storage, segment: Segment) -> _FieldWriter:
         return _FieldWriter(self, storage, segment)
 
-    def postings_writer(self, dbfile, byteids=False):
+    def postings_writer(self, dbfile: StructFile, byteids: bool = False) -> _PostingsWriter:
         return _PostingsWriter(
             dbfile,
             blocklimit=self._blocklimit,
@@ -110,7 +117,7 @@ class KBCodec(W3Codec):
         )
 
 
-def _field_lengths(lengths, fieldname: str, doccount: int) -> list[int]:
+def _field_lengths(lengths: PerDocumentReader | None, fieldname: str, doccount: int) -> list[int]:
     """Every document's (approximate, as Whoosh stores it) length of one field, in one read."""
     col = lengths._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN) if lengths else None
     if col is None:
@@ -121,7 +128,18 @@ def _field_lengths(lengths, fieldname: str, doccount: int) -> list[int]:
 
 
 class _PostingsWriter(W3PostingsWriter):
-    def add_many(self, postings: list[tuple[int, float, bytes]], lengths: dict[int, int], length_of) -> None:
+    # Whoosh's block buffer and statistics (W3PostingsWriter._new_block), filled here in bulk
+    _ids: array[int]
+    _weights: array[float]
+    _values: list[bytes]
+    _maxweight: float
+    _minlength: int | None
+    _maxlength: int
+    _terminfo: W3TermInfo  # None between terms
+
+    def add_many(
+        self, postings: list[tuple[int, float, bytes]], lengths: dict[int, int], length_of: Callable[[int], int]
+    ) -> None:
         """Add a whole posting list (in docnum order), writing blocks as they fill."""
         limit = self._blocklimit
         start = 0
@@ -153,7 +171,7 @@ class _PostingsWriter(W3PostingsWriter):
             if hi > self._maxlength:
                 self._maxlength = hi
 
-    def add_posting(self, id_, weight, vbytes, length=None):
+    def add_posting(self, id_: int, weight: float, vbytes: bytes, length: int | None = None) -> None:
         if len(self._ids) >= self._blocklimit:
             self._write_block()
         self._ids.append(id_)
@@ -197,7 +215,7 @@ class _PostingsWriter(W3PostingsWriter):
         self._blockcount += 1
         self._new_block()
 
-    def finish_postings(self):
+    def finish_postings(self) -> W3TermInfo:
         # W3PostingsWriter's inline branch calls a method W3TermInfo does not have (Whoosh
         # never exercised it: its default limit inlines nothing); this is the working version.
         if not self.written() and len(self) < self._inlinelimit:
@@ -216,7 +234,7 @@ class _TermTable:
     string; for the ~2,000 terms of one document that was most of an ``apply``.
     """
 
-    def __init__(self, tindex) -> None:
+    def __init__(self, tindex: OrderedHashWriter) -> None:
         self.tindex = tindex
         self.md5 = tindex.hashtype == 0
         self.buf = bytearray()
@@ -265,12 +283,12 @@ class _HashWriter(OrderedHashWriter):
 
 
 class _FieldWriter(W3FieldWriter):
-    def __init__(self, codec, storage, segment) -> None:
+    def __init__(self, codec: KBCodec, storage: Storage, segment: Segment) -> None:
         super().__init__(codec, storage, segment)
         # Same on-disk format and state; only how the hash tables are written differs.
         self._tindex.__class__ = _HashWriter
 
-    def add_groups(self, schema, lengths, groups) -> None:
+    def add_groups(self, schema: Schema, lengths: PerDocumentReader | None, groups: Iterable[Group]) -> None:
         """Write ``((fieldname, term), postings)`` groups in (field, term) order.
 
         Terms with fewer postings than the inline limit - nearly all terms of the one-document
@@ -326,7 +344,12 @@ class _FieldWriter(W3FieldWriter):
         if lastfn is not None:
             self.finish_field()
 
-    def add_postings(self, schema, lengths, items):
+    def add_postings(
+        self,
+        schema: Schema,
+        lengths: PerDocumentReader | None,
+        items: Iterable[tuple[str, bytes, int, float, bytes | None]],
+    ) -> None:
         """``FieldWriter.add_postings`` with field lengths looked up once per document."""
         start_field = self.start_field
         start_term = self.start_term

@@ -28,10 +28,11 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 from itertools import accumulate
+from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, W3LeafMatcher
 from whoosh.columns import NumericColumn
-from whoosh.matching import ListMatcher
+from whoosh.matching import ListMatcher, Matcher
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
@@ -46,13 +47,17 @@ _SEGMENT_CACHE_BYTES = 32 << 20
 _QUERY_CACHE_BYTES = 64 << 20
 _MAX_PREFIX_TERMS = 200
 
+# A snapshot's cache (``readers.Snapshot.cache``, shared by its ``Context``s): (field, text) -> (Postings,
+# segments covered), "size" -> bytes held, "deleted", "ts", "len:field" and ranking's "np-..." entries.
+Cache = dict[tuple[str, str] | str, Any]
+
 
 class PackedValues:
     """Encoded position lists stored end to end in one bytes object (no object per posting)."""
 
     __slots__ = ("blob", "ends")
 
-    def __init__(self, blob: bytes, ends: array) -> None:
+    def __init__(self, blob: bytes, ends: array[int]) -> None:
         self.blob = blob
         self.ends = ends
 
@@ -86,7 +91,7 @@ class Postings:
 
     __slots__ = ("_set", "ids", "values", "weights")
 
-    def __init__(self, ids: array, weights: array, values: PackedValues | None) -> None:
+    def __init__(self, ids: array[int], weights: array[float], values: PackedValues | None) -> None:
         self.ids = ids
         self.weights = weights
         self.values = values
@@ -128,7 +133,7 @@ class SegmentData:
 
     @staticmethod
     def of(reader: SegmentReader) -> SegmentData:
-        data = reader.__dict__.get("_kb_data")
+        data: SegmentData | None = reader.__dict__.get("_kb_data")
         if data is None:
             data = reader.__dict__["_kb_data"] = SegmentData(reader)
         return data
@@ -184,7 +189,7 @@ class SegmentData:
         return self._timestamps
 
 
-def _numbers(col, n: int) -> list[int]:
+def _numbers(col: Any, n: int) -> list[int]:
     """All values of a numeric column in one read (Whoosh reads them one struct at a time)."""
     raw = getattr(col, "raw_column", None)
     if raw is not None:
@@ -198,13 +203,13 @@ def _numbers(col, n: int) -> list[int]:
     return values
 
 
-def _read(m, positional: bool) -> Postings:
+def _read(m: Matcher, positional: bool) -> Postings:
     """All postings of a leaf matcher, block by block."""
     if isinstance(m, ListMatcher):
         ids = array("I", m._ids)
         weights = array("f", m._weights) if m._weights is not None else array("f", [1.0]) * len(ids)
-        values = PackedValues.of(m._values) if positional and m._values else None
-        return Postings(ids, weights, values)
+        packed = PackedValues.of(m._values) if positional and m._values else None
+        return Postings(ids, weights, packed)
     assert isinstance(m, W3LeafMatcher)
     ids = array("I")
     weights = array("f")
@@ -244,7 +249,7 @@ def _concat(parts: list[tuple[Postings, int]]) -> Postings:
 class Context:
     """What one search needs: the snapshot's segments, global statistics and the mask."""
 
-    def __init__(self, searcher: Searcher, cache: dict) -> None:
+    def __init__(self, searcher: Searcher, cache: Cache) -> None:
         self.searcher = searcher
         reader = searcher.reader()
         # An index without segments has an EmptyReader: no leaves to read.
@@ -268,8 +273,10 @@ class Context:
         count = len(self.leaves)
         entry = self._cache.get(key)
         if entry is not None and entry[1] == count:
-            return entry[0]
+            cached: Postings = entry[0]
+            return cached
         btext = text.encode("utf-8")
+        found: Postings
         if entry is not None:
             found, covered = entry
             parts = [(found, 0)] if found.ids else []

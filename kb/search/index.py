@@ -25,9 +25,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from whoosh import index as whoosh_index
+from whoosh.codec.base import Segment
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError
 from whoosh.reading import SegmentReader
@@ -42,8 +44,9 @@ from kb.search.codec import KBCodec
 from kb.search.model import Hit, IndexedDoc, SearchResult
 from kb.search.parallel import SafeMpWriter
 from kb.search.pool import KBSegmentWriter
-from kb.search.readers import Snapshot
+from kb.search.readers import Masks, Snapshot
 from kb.search.schema import FORMAT, META_PATH, build_schema, headings, normalize_tag
+from kb.search.snippets import Patterns
 from kb.search.thesaurus import Thesaurus
 
 log = logging.getLogger(__name__)
@@ -60,7 +63,8 @@ PARALLEL_THRESHOLD = 400
 WRITER_TIMEOUT = 120.0
 _OPEN_RETRIES = 6
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_UNREAD = object()
+# a document's stored fields, as Whoosh returns them
+StoredFields = dict[str, Any]
 
 
 def weighting() -> BM25F:
@@ -205,15 +209,15 @@ class SearchIndex:
             return None  # an index of an older format counts as never written: rebuilt
         return fields.get("commit")
 
-    def _meta_fields(self) -> dict | None:
+    def _meta_fields(self) -> StoredFields | None:
         """The metadata document's fields, read once per snapshot (every search asks for the
         commit, see ``refresh``; a snapshot never changes)."""
         snap = self._snapshot()
-        fields = snap.__dict__.get("_kb_meta", _UNREAD)
-        if fields is _UNREAD:
+        if "_kb_meta" not in snap.__dict__:
             s = snap.searcher
             docnum = s.document_number(path=META_PATH)
-            fields = snap.__dict__["_kb_meta"] = None if docnum is None else s.stored_fields(docnum)
+            snap.__dict__["_kb_meta"] = None if docnum is None else s.stored_fields(docnum)
+        fields: StoredFields | None = snap.__dict__["_kb_meta"]
         return fields
 
     def outdated(self) -> bool:
@@ -232,7 +236,8 @@ class SearchIndex:
     def doc_count(self) -> int:
         """Number of indexed documents (every status and access level)."""
         s = self._searcher()
-        return s.doc_count() - (1 if s.document_number(path=META_PATH) is not None else 0)
+        count: int = s.doc_count()
+        return count - (1 if s.document_number(path=META_PATH) is not None else 0)
 
     # Writing
 
@@ -440,7 +445,8 @@ class SearchIndex:
         snapshot and vector-store version."""
         cached = snap.__dict__.get("_kb_vector_rows")
         if cached is not None and cached[0] == version:
-            return cached[1]
+            known: np.ndarray = cached[1]
+            return known
         _, paths, _ = self.vectors.matrix()  # type: ignore[union-attr]
         row_of = {p: i for i, p in enumerate(paths)}
         rows = np.full(ctx.doc_count, -1, dtype=np.int64)
@@ -530,7 +536,7 @@ def _documents(ctx: engine.Context) -> dict[str, tuple[int, str]]:
     return out
 
 
-def merge_policy(writer: SegmentWriter, segments: list) -> list:
+def merge_policy(writer: SegmentWriter, segments: list[Segment]) -> list[Segment]:
     """Tiered merging that keeps ``apply`` fast and the segment count low.
 
     Every ``apply`` writes a small segment. Segments are grouped in tiers by size (powers of
@@ -553,9 +559,9 @@ def merge_policy(writer: SegmentWriter, segments: list) -> list:
     return [seg for seg in live if id(seg) not in merged]
 
 
-def _merge_group(segments: list) -> list | None:
+def _merge_group(segments: list[Segment]) -> list[Segment] | None:
     """The segments ``merge_policy`` merges next (the smallest full tier), or None."""
-    tiers: dict[int, list] = {}
+    tiers: dict[int, list[Segment]] = {}
     for seg in segments:
         if seg.doc_count() == 0:
             continue
@@ -568,7 +574,7 @@ def _merge_group(segments: list) -> list | None:
     return None
 
 
-def _drop_empty(writer: SegmentWriter, segments: list) -> list:
+def _drop_empty(writer: SegmentWriter, segments: list[Segment]) -> list[Segment]:
     """No merging: keep the segments that still hold a live document."""
     return [s for s in segments if s.doc_count() > 0]
 
@@ -632,7 +638,7 @@ def _chain(head: list[IndexedDoc], rest: Iterator[IndexedDoc]) -> Iterator[Index
     yield from rest
 
 
-def _column_text(column, docnum: int) -> str:
+def _column_text(column: Any, docnum: int) -> str:
     """A text column's value; Whoosh's reader raises IndexError past the last value written."""
     try:
         value = column[docnum]
@@ -649,7 +655,7 @@ def _timestamp(when: dt.datetime) -> int:
     return int((when - _EPOCH).total_seconds())
 
 
-def _fields(doc: IndexedDoc) -> dict:
+def _fields(doc: IndexedDoc) -> dict[str, Any]:
     """Whoosh fields for one document (analysis happens in the writer, maybe in a worker)."""
     tags = list(doc.tags or [])
     body = doc.body or ""
@@ -675,7 +681,7 @@ def _fields(doc: IndexedDoc) -> dict:
 
 
 def _mask(
-    ctx: engine.Context, cache: dict, levels: set[str], statuses: set[str], tags: list[str], prefixes: tuple[str, ...]
+    ctx: engine.Context, cache: Masks, levels: set[str], statuses: set[str], tags: list[str], prefixes: tuple[str, ...]
 ) -> frozenset[int]:
     """Docnums the caller may see and asked for; cached per snapshot (i.e. per index state).
 
@@ -703,7 +709,7 @@ def _mask(
     return found
 
 
-def _hit(fields: dict, score: float, pattern) -> Hit:
+def _hit(fields: StoredFields, score: float, pattern: Patterns | None) -> Hit:
     body = fields.get("content") or ""
     snippet, section = snippets.make_snippet(body, pattern)
     return Hit(
@@ -715,5 +721,5 @@ def _hit(fields: dict, score: float, pattern) -> Hit:
         access=fields.get("access", ""),
         status=fields.get("status", ""),
         tags=list(fields.get("tag_list") or []),
-        updated_at=fields.get("updated_at"),
+        updated_at=fields["updated_at"],  # every document has it (``_fields``)
     )

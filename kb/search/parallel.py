@@ -14,7 +14,11 @@ import gc
 import pickle
 import queue
 import time
+from collections.abc import Callable
+from typing import Any
 
+from whoosh.codec.base import Segment
+from whoosh.index import FileIndex
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.writing import SegmentWriter
 
@@ -46,7 +50,9 @@ class _Task(SubWriterTask):
 
 
 class SafeMpWriter(MpWriter):
-    def __init__(self, ix, **kwargs) -> None:
+    docbuffer: list[tuple[int, dict[str, Any]]]  # Whoosh's: (0 = add_document, fields) per buffered document
+
+    def __init__(self, ix: FileIndex, **kwargs: Any) -> None:
         super().__init__(ix, **kwargs)
         if not self.multisegment:
             raise ValueError("SafeMpWriter only supports multisegment=True")
@@ -82,7 +88,12 @@ class SafeMpWriter(MpWriter):
         self._put((filename, len(self.docbuffer)))
         self.docbuffer = []
 
-    def _commit(self, mergetype, optimize, merge) -> None:
+    def _commit(
+        self,
+        mergetype: Callable[[SegmentWriter, list[Segment]], list[Segment]] | None,
+        optimize: bool | None,
+        merge: bool | None,
+    ) -> None:
         if self.docbuffer:
             self._enqueue()
         for _ in self.tasks:

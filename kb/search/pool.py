@@ -16,21 +16,27 @@ import heapq
 import os
 import pickle
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import accumulate
+from typing import Any
 
 from whoosh.codec.whoosh3 import W3LeafMatcher, W3TermInfo, W3TermsReader
+from whoosh.filedb.filetables import OrderedHashReader
 from whoosh.filedb.filetables import _lengths as _LENGTHS
+from whoosh.filedb.structfile import StructFile
+from whoosh.formats import Format
+from whoosh.index import FileIndex
+from whoosh.reading import SegmentReader
 from whoosh.system import unpack_ushort
 from whoosh.writing import SegmentWriter
 
 # Rough bytes per posting held in memory (tuple, value bytes, list slot).
 _POSTING_BYTES = 120
 _TERMINFO_SIZE = W3TermInfo._struct.size
-_UNSEEN = object()
 
 Posting = tuple[int, float, bytes]
 Group = tuple[tuple[str, bytes], list[Posting]]
+TermTable = dict[bytes, list[Posting]]
 
 
 class TermPool:
@@ -40,11 +46,11 @@ class TermPool:
         self.limit = max(1, limitmb) * 1024 * 1024 // _POSTING_BYTES
         self.fieldnames: set[str] = set()
         self.runs: list[str] = []
-        self._fields: dict[str, dict[bytes, list[Posting]]] = {}
+        self._fields: dict[str, TermTable] = {}
         self._count = 0
         self._unsorted: set[tuple[str, bytes]] = set()
 
-    def terms_of(self, fieldname: str) -> dict[bytes, list[Posting]]:
+    def terms_of(self, fieldname: str) -> TermTable:
         """The term table of one field, for callers that add postings in docnum order."""
         table = self._fields.get(fieldname)
         if table is None:
@@ -148,11 +154,11 @@ class KBSegmentWriter(SegmentWriter):
     does not support per-field boosts, term vectors or separate spelling fields.
     """
 
-    def __init__(self, ix, **kwargs) -> None:
+    def __init__(self, ix: FileIndex, **kwargs: Any) -> None:
         super().__init__(ix, **kwargs)
         self.pool = TermPool(limitmb=kwargs.get("limitmb", 256))
 
-    def add_document(self, **fields) -> None:
+    def add_document(self, **fields: Any) -> None:
         self._check_state()
         perdoc = self.perdocwriter
         schema = self.schema
@@ -193,7 +199,7 @@ class KBSegmentWriter(SegmentWriter):
         self.docnum += 1
         pool.added(count)
 
-    def add_postings_to_pool(self, reader, startdoc: int, docmap: dict[int, int] | None) -> None:
+    def add_postings_to_pool(self, reader: SegmentReader, startdoc: int, docmap: dict[int, int] | None) -> None:
         """Postings of a segment being merged into this one, read term table order.
 
         Whoosh looks every term up again in the hash table and walks it through a matcher;
@@ -211,12 +217,13 @@ class KBSegmentWriter(SegmentWriter):
         count = 0
         # per two-byte field prefix: (the pool's table of the field, its format), None when the
         # field is not in the schema; a merge reads tens of thousands of records per segment
-        fields: dict[bytes, tuple[dict, object] | None] = {}
+        fields: dict[bytes, tuple[TermTable, Format] | None] = {}
         loads = pickle.loads
         for key, value in _term_records(terms._tindex):
             prefix = key[:2]
-            field = fields.get(prefix, _UNSEEN)
-            if field is _UNSEEN:
+            try:
+                field = fields[prefix]
+            except KeyError:
                 fieldname = unmap[unpack_ushort(prefix)[0]]
                 field = fields[prefix] = (
                     (pool.terms_of(fieldname), schema[fieldname].format) if fieldname in schema else None
@@ -258,7 +265,7 @@ class KBSegmentWriter(SegmentWriter):
             lengths.close()
 
 
-def _term_records(tindex) -> Iterator[tuple[bytes, bytes]]:
+def _term_records(tindex: OrderedHashReader) -> Iterator[tuple[bytes, bytes]]:
     """(key, value) records of a term table, from one read of its data region.
 
     ``HashReader.items()`` makes two file reads per record.
@@ -277,11 +284,13 @@ def _term_records(tindex) -> Iterator[tuple[bytes, bytes]]:
         pos = datapos + datalen
 
 
-def _all_postings(postfile, terminfo: W3TermInfo, fmt) -> tuple:
+def _all_postings(
+    postfile: StructFile, terminfo: W3TermInfo, fmt: Format
+) -> tuple[Sequence[int], Sequence[float], Sequence[bytes]]:
     """(ids, weights, values) of one term, inlined or read block by block."""
     if terminfo.is_inlined():
-        ids, weights, values = terminfo.inlined_postings()
-        return ids, weights, values if values else (b"",) * len(ids)
+        inline_ids, inline_weights, inline_values = terminfo.inlined_postings()
+        return inline_ids, inline_weights, inline_values or (b"",) * len(inline_ids)
     offset, length = terminfo.extent()
     m = W3LeafMatcher(postfile, offset, length, fmt)
     fixed = fmt.fixed_value_size()

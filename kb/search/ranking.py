@@ -250,7 +250,8 @@ class Arrays:
         key = "np-mask"
         entry = self.ctx._cache.get(key)
         if entry is not None and entry[0] is mask:
-            return entry[1]
+            cached: np.ndarray = entry[1]
+            return cached
         arr = np.zeros(self.n, dtype=bool)
         if mask:
             arr[np.fromiter(mask, dtype=np.int64, count=len(mask))] = True

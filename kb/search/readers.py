@@ -16,21 +16,26 @@ import contextlib
 import copy
 import time
 
-from whoosh.index import FileIndex
+from whoosh.codec.base import Segment
+from whoosh.index import TOC, FileIndex
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import WeightingModel
 from whoosh.searching import Searcher
 
-from kb.search.engine import SegmentData
+from kb.search.engine import Cache, SegmentData
 
 _RETRIES = 10
+# a reader with what it was opened for: (segment id, deleted docnums)
+Opened = tuple[tuple[str, frozenset[int]], SegmentReader]
+# index._mask's visibility masks: (levels, statuses, tags, path prefixes) -> docnums
+Masks = dict[tuple[object, ...], frozenset[int]]
 
 
-def _deleted(segment) -> frozenset[int]:
+def _deleted(segment: Segment) -> frozenset[int]:
     return frozenset(segment.deleted_docs())
 
 
-def _with_segment(reader: SegmentReader, segment) -> SegmentReader:
+def _with_segment(reader: SegmentReader, segment: Segment) -> SegmentReader:
     """A reader sharing ``reader``'s open files but seeing ``segment``'s deletions."""
     fresh = copy.copy(reader)
     fresh.__dict__.pop("deleted_docs_set", None)  # a cached_property of the old deletions
@@ -46,10 +51,11 @@ class Snapshot:
 
     def __init__(self, ix: FileIndex, weighting: WeightingModel, previous: Snapshot | None = None) -> None:
         self.ix = ix
+        self._handed_over: set[int] = set()  # ids of readers a newer snapshot took over (``close``)
         for attempt in range(_RETRIES):
             try:
                 toc = ix._read_toc()
-                self.generation = toc.generation
+                self.generation: int = toc.generation
                 self._readers = self._open(toc, previous)
                 break
             except OSError:
@@ -66,10 +72,10 @@ class Snapshot:
         else:
             reader = MultiReader(readers, generation=self.generation)
         self.searcher = Searcher(reader, weighting=weighting, fromindex=ix)
-        self.masks: dict = {}
-        self.cache: dict = self._inherited(previous)  # engine.Context's postings cache
+        self.masks: Masks = {}
+        self.cache: Cache = self._inherited(previous)  # engine.Context's postings cache
 
-    def _inherited(self, previous: Snapshot | None) -> dict:
+    def _inherited(self, previous: Snapshot | None) -> Cache:
         """The previous snapshot's cached postings, when this one only appended segments.
 
         Docnums are global (segment offset + local number). If the previous snapshot's
@@ -85,11 +91,11 @@ class Snapshot:
             return {}
         return {k: v for k, v in previous.cache.items() if isinstance(k, tuple) or k == "size"}
 
-    def _open(self, toc, previous: Snapshot | None) -> list[tuple[tuple, SegmentReader]]:
+    def _open(self, toc: TOC, previous: Snapshot | None) -> list[Opened]:
         reusable: dict[str, tuple[frozenset[int], SegmentReader]] = {}
         if previous is not None and previous.ix is self.ix:
             reusable = {segid: (deleted, r) for (segid, deleted), r in previous._readers}
-        opened: list[tuple[tuple, SegmentReader]] = []
+        opened: list[Opened] = []
         fresh: list[SegmentReader] = []
         handed_over: set[int] = set()
         try:
@@ -118,12 +124,12 @@ class Snapshot:
 
     def up_to_date(self) -> bool:
         """One directory listing: has anyone committed to this index since we opened it?"""
-        return self.ix.latest_generation() == self.generation
+        latest: int = self.ix.latest_generation()
+        return latest == self.generation
 
     def close(self) -> None:
         """Close the readers not handed over to a newer snapshot."""
-        keep = getattr(self, "_handed_over", set())
         for _, reader in self._readers:
-            if id(reader) not in keep:
+            if id(reader) not in self._handed_over:
                 with contextlib.suppress(Exception):
                     reader.close()

@@ -70,7 +70,8 @@ def encode_positions(positions: list[int]) -> bytes:
                 _SINGLE[p] = found
         return found
     deltas = [positions[0], *map(sub, positions[1:], positions[:-1])]
-    return pack_uint(len(deltas)) + dumps(deltas, 2)
+    count: bytes = pack_uint(len(deltas))
+    return count + dumps(deltas, 2)
 
 
 class KBTokenizer(Tokenizer):

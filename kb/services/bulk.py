@@ -13,8 +13,8 @@ from kb import access, clock, docpath
 from kb.access import Principal
 from kb.document import decode, parse, read, serialize
 from kb.errors import KBError
-from kb.services.documents import Stores
-from kb.stores import writing
+from kb.stores import Stores
+from kb.stores.write_path import writing
 from kb.versioning import Author, Write
 
 IMPORT_AUTHOR = Author("kb import", "import@kb.local")

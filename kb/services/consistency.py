@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from kb.document import UNREADABLE_ACCESS, DocumentFile
+from kb.links import link_targets
 from kb.models import Document, DocumentLink, SyncState, Version
-from kb.services.catalog import CATALOG, read_document
-from kb.services.documents import Stores
-from kb.services.links import link_targets
+from kb.stores import Stores
+from kb.stores.catalog import CATALOG, read_document
 
 MAX_LISTED = 20
 

@@ -2,7 +2,7 @@
 diff, revert, move and delete.
 
 Every function takes the caller (a ``Principal``) and asks ``kb.access`` before it reveals or
-changes anything. Writes go through the one write path (``kb.stores.writing``): lock, commit
+changes anything. Writes go through the one write path (``kb.stores.write_path.writing``): lock, commit
 with trailers, audit entry, then catalog and index.
 """
 
@@ -12,86 +12,25 @@ import datetime as dt
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, lazyload, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, lazyload
 
 from kb import access, docpath
-from kb import stores as stores_
 from kb.access import Principal
 from kb.document import DocumentFile, check, decode, normalize_tags, read, serialize
 from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, Moved, NotFound, ReviewRequired, TooLarge
 from kb.models import Document, DocumentTag, Version
 from kb.moments import parse_moment
-from kb.render import RenderCache
-from kb.search import SearchIndex
-from kb.services import catalog
-from kb.services.audit import AuditTrail
-from kb.services.synonyms import Synonyms
+from kb.stores import Stores, catalog, write_path
 from kb.versioning import Delete, GitStore, Move, Write
-from kb.versioning.drafts import DraftStore
 from kb.versioning.textdiff import merge3, unified_diff
 
 log = logging.getLogger(__name__)
 
 MAX_PER_PAGE = 200
-# seconds a search waits for the index's write lock to bring the index up to date
-REFRESH_WAIT = 5.0
 AUDITED_READ_LEVELS = ("confidential", "secret")
-
-
-def _run_now(work: Callable[[], None]) -> None:
-    work()
-
-
-@dataclass
-class Stores:
-    """What the document use-cases work on; built once per app (see ``kb.extensions``)."""
-
-    store: GitStore
-    index: SearchIndex
-    sessions: sessionmaker
-    renders: RenderCache
-    audit: AuditTrail
-    max_body_bytes: int = 2 * 1024 * 1024
-    default_access: str = "internal"
-    # KB_REQUIRE_REVIEW: content reaches readers only as a draft another editor published
-    require_review: bool = False
-    # KB_TIMEZONE: how dates and times given without an offset are read
-    timezone: dt.tzinfo = dt.UTC
-    # how work the caller need not wait for is run: now (command line), or once the web app
-    # has sent its response (see ``kb.extensions``)
-    defer: Callable[[Callable[[], None]], None] = _run_now
-    # held by ``kb.follow`` while it keeps index and pages up with the commits (``kb serve``)
-    follower_lock: Path | None = None
-    drafts: DraftStore = field(init=False)
-    # the synonym groups search applies, read from git (``kb.services.synonyms``)
-    synonyms: Synonyms = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.drafts = DraftStore(self.store)
-        self.synonyms = Synonyms(self.store)
-        self.index.catch_up = self.refresh_index
-        self.index.synonyms = self.synonyms.groups
-
-    def refresh_index(self) -> None:
-        """Bring the index to the catalog's commit before a search (see ``kb.stores``). When
-        that fails, or the index's lock is held longer than ``REFRESH_WAIT`` (a rebuild), the
-        search answers from the index as it is: a search never fails for it."""
-        try:
-            catalog.refresh_index(self.store, self.index, self.sessions, timeout=REFRESH_WAIT)
-        except TimeoutError:
-            log.warning("search index busy; searching it as it is")
-        except Exception:
-            log.exception("search index not brought up to date; searching it as it is")
-
-    def close(self) -> None:
-        """Release the index and the database connections (tests, short-lived commands)."""
-        self.index.close()
-        self.sessions.kw["bind"].dispose()
 
 
 @dataclass
@@ -393,7 +332,7 @@ def save_document(
             "本系统要求评审：请保存为草稿并提交评审，由另一位编辑发布 "
             "(review required: save a draft and submit it for review)"
         )
-    with stores_.writing(stores, user, "save", path) as w:
+    with write_path.writing(stores, user, "save", path) as w:
         with stores.sessions() as fresh:
             # the row's columns decide; its tags come from the file, its versions only for a merge
             current = fresh.get(Document, path, options=[lazyload(Document.tags)])
@@ -493,7 +432,7 @@ def revert(
     path = docpath.validate(path)
     if not isinstance(revision, str) or not revision:
         raise BadRequest("需要 revision (revision required)")
-    with stores_.writing(stores, user, "revert", path) as w:
+    with write_path.writing(stores, user, "revert", path) as w:
         with stores.sessions() as fresh:
             known = known_document(fresh, path)
         access.require(user, "revert", known)
@@ -519,7 +458,7 @@ def move(stores: Stores, session: Session, user: Principal, path: str, to: objec
     target = docpath.validate(to)
     if target == path:
         raise BadRequest("目标路径与原路径相同 (target equals source)")
-    with stores_.writing(stores, user, "move", path) as w:
+    with write_path.writing(stores, user, "move", path) as w:
         with stores.sessions() as fresh:
             known = known_document(fresh, path)
             occupied = fresh.get(Document, target)
@@ -544,7 +483,7 @@ def _move_draft(stores: Stores, user: Principal, path: str, target: str) -> None
         return
     level = read(draft.data, path).access
     try:
-        with stores_.writing(stores, user, "draft_move", path) as w:  # the lock is held already
+        with write_path.writing(stores, user, "draft_move", path) as w:  # the lock is held already
             moved = stores.drafts.move(path, target, w.message(f"草稿随文档移动到 {target}", level))
             if moved is not None:
                 previous, current = moved
@@ -561,7 +500,7 @@ def _move_draft(stores: Stores, user: Principal, path: str, target: str) -> None
 def delete(stores: Stores, session: Session, user: Principal, path: str, message: object = None) -> str:
     """Remove a document from HEAD; its past versions stay readable by archivists."""
     path = docpath.validate(path)
-    with stores_.writing(stores, user, "delete", path) as w:
+    with write_path.writing(stores, user, "delete", path) as w:
         with stores.sessions() as fresh:
             known = known_document(fresh, path)
         if known.row is None:

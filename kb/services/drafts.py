@@ -7,7 +7,7 @@ read-only, drafts included). With ``KB_REQUIRE_REVIEW`` a draft must be submitte
 by another editor (four eyes); without it the author may publish it directly.
 
 Every step is a commit on the draft's ref (or, for publishing, on ``main``) and an audit entry,
-made through the one write path (``kb.stores.writing``).
+made through the one write path (``kb.stores.write_path.writing``).
 """
 
 from __future__ import annotations
@@ -18,25 +18,16 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from kb import access, docpath
-from kb import stores as stores_
 from kb.access import Principal
 from kb.document import DocumentFile, check, decode, parse, read, serialize
 from kb.errors import BadRequest, Conflict, Forbidden, NotFound
 from kb.models import Document
-from kb.services import catalog
-from kb.services.documents import (
-    SaveResult,
-    Stores,
-    commit_message,
-    compose,
-    known_document,
-    merge_edit,
-    note,
-)
+from kb.schemas.drafts import MAX_COMMENT
+from kb.services.documents import SaveResult, commit_message, compose, known_document, merge_edit, note
+from kb.stores import Stores, catalog, write_path
 from kb.versioning import Write, merge3
 from kb.versioning.drafts import Draft, DraftState
 
-MAX_COMMENT = 2000
 # reading a draft is reading an unpublished version: what editors may do with past versions
 READ = "view_revision"
 
@@ -146,7 +137,7 @@ def save_draft(
     path = docpath.validate(path)
     if draft_revision is not None and not isinstance(draft_revision, str):
         raise BadRequest("draft_revision 必须是字符串 (draft_revision must be a string)")
-    with stores_.writing(stores, user, "draft_save", path) as w:
+    with write_path.writing(stores, user, "draft_save", path) as w:
         draft = stores.drafts.get(path)
         with stores.sessions() as fresh:
             current = fresh.get(Document, path)
@@ -179,7 +170,7 @@ def save_draft(
 def discard_draft(stores: Stores, session: Session, user: Principal, path: str) -> None:
     """Close the draft without publishing it (its history is kept in git, out of sight)."""
     path = docpath.validate(path)
-    with stores_.writing(stores, user, "draft_discard", path) as w:
+    with write_path.writing(stores, user, "draft_discard", path) as w:
         draft = _open_draft(stores, session, user, "draft", path)
         stores.drafts.discard(path, draft.revision.id)
         w.record(
@@ -208,7 +199,7 @@ def publish(stores: Stores, session: Session, user: Principal, path: str, messag
     With review required, only a submitted draft may be published, and not by its submitter.
     """
     path = docpath.validate(path)
-    with stores_.writing(stores, user, "publish", path) as w:
+    with write_path.writing(stores, user, "publish", path) as w:
         draft = _open_draft(stores, session, user, "publish", path)
         with stores.sessions() as fresh:
             current = fresh.get(Document, path)
@@ -286,7 +277,7 @@ def _review_step(
         comment, "comment", limit=MAX_COMMENT, missing="请说明退回的原因 (a comment is required)" if required else None
     )
     action = "draft_submit" if state == "submitted" else "draft_return"
-    with stores_.writing(stores, user, action, path) as w:
+    with write_path.writing(stores, user, action, path) as w:
         draft = _open_draft(stores, session, user, "review", path)
         if state == "submitted" and draft.state.state == "submitted":
             raise Conflict("草稿已提交评审 (the draft is already submitted)")

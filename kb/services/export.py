@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import ColumnElement, Row, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -32,8 +32,8 @@ from kb import access, clock, docpath
 from kb.access import Principal
 from kb.errors import BadRequest, Forbidden, NotFound
 from kb.models import Document, Version
-from kb.services import catalog
-from kb.services.documents import Known, Stores, deleted_standing, in_folder
+from kb.services.documents import Known, deleted_standing, in_folder
+from kb.stores import Stores, catalog
 from kb.versioning import StoreError
 
 FORMAT = 1
@@ -112,7 +112,7 @@ class _Selected:
 def export_zip(
     stores: Stores,
     user: Principal,
-    out: BinaryIO,
+    out: IO[bytes],
     *,
     path: str | None = None,
     prefix: str | None = None,
@@ -284,7 +284,7 @@ class _Archive:
     """The zip being written; each file's SHA-256 and size are of the very bytes stored, and
     ``SHA256SUMS`` (for ``sha256sum -c``) closes it."""
 
-    def __init__(self, out: BinaryIO, generated_at: dt.datetime) -> None:
+    def __init__(self, out: IO[bytes], generated_at: dt.datetime) -> None:
         # level 1: Markdown still shrinks about fivefold, at a third of the default level's time
         self.zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL)
         self.generated_at = generated_at

@@ -4,7 +4,7 @@
 queries), git gives its HEAD commit and nothing else, the index its recorded commit; no tree of
 git is walked. ``full_check`` runs ``kb check`` (``consistency.check``), which compares every
 document in git with the tables and the index, and looks for commits without their audit entry
-(``kb.services.reconcile``, without repairing): on demand only, it can be slow at 10,000
+(``kb.stores.reconcile``, without repairing): on demand only, it can be slow at 10,000
 documents.
 
 An administrator cleared below the highest level gets counts of the documents up to their
@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from kb import access
 from kb.access import CLEARANCES, Principal
 from kb.models import AuditEntry, Document, User, Version
-from kb.services import catalog, consistency, drafts, reconcile
-from kb.services.documents import Stores
+from kb.services import consistency, drafts
+from kb.stores import Stores, catalog, reconcile
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,15 @@ from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from kb import access, clock, docpath
-from kb import stores as stores_
 from kb.access import Principal
 from kb.document import serialize
 from kb.errors import Conflict, NotFound
 from kb.models import Document, DocumentTag, Version
 from kb.moments import parse_moment
-from kb.services import catalog
+from kb.schemas.lifecycle import MAX_REASON
 from kb.services.documents import (
     MAX_PER_PAGE,
     DocumentView,
-    Stores,
     audit_read,
     deleted_standing,
     in_folder,
@@ -39,9 +37,9 @@ from kb.services.documents import (
     note,
     view_of,
 )
+from kb.stores import Stores, catalog, write_path
 from kb.versioning import Revision, Write
 
-MAX_REASON = 500
 _CHUNK = 2000  # bound parameters per IN (…) query: well under SQLite's and PostgreSQL's limits
 
 
@@ -64,7 +62,7 @@ def restore(stores: Stores, session: Session, user: Principal, path: str, reason
 
 def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, restore: bool = False) -> str:
     action = "restore" if restore else "archive"
-    with stores_.writing(stores, user, action, path) as w:
+    with write_path.writing(stores, user, action, path) as w:
         with stores.sessions() as fresh:
             known = known_document(fresh, path)
         if known.row is None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from kb import access
 from kb.access import Principal
 from kb.search import SearchIndex, SearchResult
-from kb.services.audit import AuditTrail
 from kb.services.documents import AUDITED_READ_LEVELS
+from kb.stores.audit import AuditTrail
 
 MAX_LIMIT = 100
 

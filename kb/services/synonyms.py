@@ -10,9 +10,6 @@ another worker process is a new HEAD, so the next search there sees it.
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -23,16 +20,14 @@ from kb import access
 from kb.access import Principal
 from kb.models import AuditEntry
 from kb.search.synonyms import parse
-from kb.services.audit import Filters
-from kb.stores import writing
-from kb.versioning import GitStore, WriteSetting
+from kb.stores.audit import Filters
+from kb.stores.synonyms import PATH, parsed, text_at
+from kb.stores.write_path import writing
+from kb.versioning import WriteSetting
 
 if TYPE_CHECKING:
-    from kb.services.documents import Stores
+    from kb.stores import Stores
 
-log = logging.getLogger(__name__)
-
-PATH = ".kb/synonyms.txt"
 ACTION = "synonyms_update"
 # every editor may read the list, whatever their clearance: its entries are as open as that
 LEVEL = "public"
@@ -49,45 +44,13 @@ class SynonymList:
     revision: str | None
 
 
-@dataclass(frozen=True)
-class _Seen:
-    head: str | None
-    blob: str | None
-    groups: list[list[str]]
-
-
-class Synonyms:
-    """The groups in force at HEAD, cached by HEAD and by the list's blob id (one per process)."""
-
-    def __init__(self, store: GitStore) -> None:
-        self._store = store
-        self._seen = _Seen(None, None, [])
-        self._lock = threading.Lock()
-
-    def groups(self) -> Sequence[Sequence[str]]:
-        """The groups at HEAD (what ``SearchIndex.synonyms`` is set to). A list that does not
-        parse (committed with plain git) gives no groups, logged: a search never fails for it."""
-        head = self._store.head()
-        seen = self._seen
-        if head == seen.head:
-            return seen.groups
-        with self._lock:  # one parse per change, however many threads search at once
-            seen = self._seen
-            if head != seen.head:
-                blob = self._store.setting_blob(PATH, head) if head is not None else None
-                groups = seen.groups if blob == seen.blob else _parsed(_text(self._store, blob), blob)
-                seen = _Seen(head, blob, groups)
-                self._seen = seen  # one assignment: readers without the lock see the old or the new
-        return seen.groups
-
-
 def read(stores: Stores, user: Principal) -> SynonymList:
     """The list at HEAD, as written. Raises Forbidden/Unauthorized below an editor."""
     access.require(user, "view_synonyms")
     head = stores.store.head()
     blob = stores.store.setting_blob(PATH, head) if head is not None else None
-    text = _text(stores.store, blob)
-    return SynonymList(text, _parsed(text, blob), head)
+    text = text_at(stores.store, blob)
+    return SynonymList(text, parsed(text, blob), head)
 
 
 def save(stores: Stores, user: Principal, text: str, message: str | None = None) -> SynonymList:
@@ -125,15 +88,3 @@ def seed(stores: Stores, user: Principal) -> bool:
 def glossary() -> str:
     """The starter glossary of IT-operations terms shipped with kb."""
     return resources.files("kb.search").joinpath("glossary.txt").read_text(encoding="utf-8")
-
-
-def _text(store: GitStore, blob: str | None) -> str:
-    return "" if blob is None else store.read_blob(blob).decode("utf-8", "replace")
-
-
-def _parsed(text: str, blob: str | None) -> list[list[str]]:
-    try:
-        return parse(text)
-    except ValueError:
-        log.exception("the synonym list %s (blob %s) does not parse; searching without synonyms", PATH, blob)
-        return []

@@ -117,7 +117,7 @@ class DraftStore:
 
     def restore(self, path: str, current: str, previous: str | None) -> None:
         """Point the draft ref of ``path`` back from ``current`` to ``previous`` (None: no draft):
-        a step after the draft commit failed before anyone was answered (see ``kb.stores``)."""
+        a step after the draft commit failed before anyone was answered (see ``kb.stores.write_path``)."""
         repo = self.store._repo()
         ref = repo.references.get(_ref(path))
         if previous is None:
@@ -159,7 +159,7 @@ class DraftStore:
 
     def unmove(self, old: str, new: str, previous: str, current: str) -> None:
         """Undo ``move``: the draft back on ``old`` at ``previous``, ``new``'s ref (at ``current``)
-        removed; a step after it failed before anyone was answered (see ``kb.stores``)."""
+        removed; a step after it failed before anyone was answered (see ``kb.stores.write_path``)."""
         self.restore(new, current, None)
         self.restore(old, "", previous)
 

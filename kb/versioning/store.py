@@ -185,7 +185,8 @@ class GitStore:
         if getattr(local, "pid", None) != pid:
             local.repo = self._open()
             local.pid = pid
-        return local.repo
+        repo: pygit2.Repository = local.repo
+        return repo
 
     def _open(self) -> pygit2.Repository:
         try:
@@ -424,7 +425,7 @@ class GitStore:
     def undo(self, revision: Revision) -> None:
         """Point ``main`` back at ``revision``'s first parent, if ``main`` is still at
         ``revision``: a step after the commit failed before anyone was answered (see
-        ``kb.stores``), so the commit must not stand. Caller holds the lock."""
+        ``kb.stores.write_path``), so the commit must not stand. Caller holds the lock."""
         repo = self._repo()
         if _head_oid(repo) != pygit2.Oid(hex=revision.id):
             return

@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 from sqlalchemy import Row, Select, func, insert, or_, select, text
@@ -32,10 +33,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb import access
 from kb.access import Principal
-from kb.db import durable
 from kb.errors import BadRequest
 from kb.models import AuditEntry, table_of, utcnow
 from kb.moments import parse_moment
+from kb.stores.db import durable
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ _NEWEST = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).
 _INSERT = insert(table_of(AuditEntry))
 
 
-def entry_hash(values: dict, prev_hash: str) -> str:
+def entry_hash(values: dict[str, Any], prev_hash: str) -> str:
     """SHA-256 of the entry's fields (canonical JSON) and the previous entry's hash."""
     payload = json.dumps(
         [prev_hash, *(values[name] for name in HASHED_FIELDS)], ensure_ascii=False, separators=(",", ":")
@@ -63,7 +64,7 @@ def entry_hash(values: dict, prev_hash: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _fields(entry: Row | AuditEntry | dict) -> dict:
+def _fields(entry: Row[Any] | AuditEntry | dict[str, Any]) -> dict[str, Any]:
     """The hashed fields of an entry (a row, or the values about to be inserted), ``at`` as text."""
     values = {name: (entry[name] if isinstance(entry, dict) else getattr(entry, name)) for name in HASHED_FIELDS}
     values["at"] = values["at"].astimezone(dt.UTC).isoformat(timespec="microseconds")
@@ -82,7 +83,7 @@ class Filters:
     until: dt.datetime | None = None
 
     @classmethod
-    def parse(cls, args: dict, zone: dt.tzinfo) -> Filters:
+    def parse(cls, args: dict[str, Any], zone: dt.tzinfo) -> Filters:
         """From query arguments; dates are read as everywhere in kb (``kb.moments``, in the
         deployment's ``zone``), and one that cannot be read is a 400, not an empty answer."""
 
@@ -110,13 +111,13 @@ class Filters:
 class Verification:
     ok: bool
     entries: int
-    problems: list[dict] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
 
 
 class AuditTrail:
     """Appending, reading and verifying the trail of one instance."""
 
-    def __init__(self, sessions: sessionmaker, lock_path: Path) -> None:
+    def __init__(self, sessions: sessionmaker[Session], lock_path: Path) -> None:
         self.sessions = sessions
         self._lock = FileLock(str(lock_path), timeout=60)
         self._anchor = lock_path.with_name("audit.head")
@@ -141,7 +142,7 @@ class AuditTrail:
             if last is not None:
                 self._write_anchor(last)
 
-    def _write_anchor(self, last: dict) -> None:
+    def _write_anchor(self, last: dict[str, Any]) -> None:
         """Record the newest entry outside the database. The entries are committed by now: a
         failure here (a full disk) must not tell the caller they were not, so it is logged, and
         the anchor is replaced whole or not at all, never left truncated; until the next append
@@ -169,7 +170,7 @@ class AuditTrail:
     ) -> None:
         """Add an entry inside ``transaction()``; its hash chains it to the newest entry.
         ``at`` is when it happened (default: now): an entry recovered from git is dated by its
-        commit (``kb.services.reconcile``).
+        commit (``kb.stores.reconcile``).
 
         A plain INSERT rather than an ORM object: it is on the path of every write and every
         audited read, and the ORM's unit of work would double its cost.
@@ -255,7 +256,7 @@ class AuditTrail:
         return count, latest
 
     @staticmethod
-    def _select(user: Principal, filters: Filters) -> Select:
+    def _select(user: Principal, filters: Filters) -> Select[Any]:
         query = select(AuditEntry).where(
             or_(AuditEntry.level.is_(None), AuditEntry.level.in_(access.visible_levels(user)))
         )
@@ -285,7 +286,7 @@ class AuditTrail:
         the end, and a chain rewritten from an edited entry onwards with fresh hashes.
         """
         anchor = self._read_anchor()
-        problems: list[dict] = []
+        problems: list[dict[str, Any]] = []
         previous = None
         count = 0
         rows = session.execute(select(AuditEntry.__table__).order_by(AuditEntry.id).execution_options(yield_per=2000))
@@ -344,7 +345,7 @@ class AuditTrail:
         newest = session.execute(_NEWEST).first()
         return last, (newest.id - last.id if last and newest else 0)
 
-    def _read_anchor(self) -> dict:
+    def _read_anchor(self) -> dict[str, Any]:
         try:
             anchor = json.loads(self._anchor.read_text())
         except (OSError, ValueError):
@@ -352,7 +353,7 @@ class AuditTrail:
         return anchor if isinstance(anchor, dict) else {}
 
 
-def _check_link(previous: Row | None, entry: Row) -> list[dict]:
+def _check_link(previous: Row[Any] | None, entry: Row[Any]) -> list[dict[str, Any]]:
     expected_id = previous.id + 1 if previous else 1
     expected_prev = previous.hash if previous else GENESIS
     if entry.id != expected_id:
@@ -377,7 +378,7 @@ def _check_link(previous: Row | None, entry: Row) -> list[dict]:
 
 
 def _csv_chunks(
-    sessions: sessionmaker, query: Select, keep: Callable[[AuditEntry], bool] | None = None
+    sessions: sessionmaker[Session], query: Select[Any], keep: Callable[[AuditEntry], bool] | None = None
 ) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write("\ufeff")  # a BOM, so spreadsheet programs read the Chinese as UTF-8

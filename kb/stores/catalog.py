@@ -12,17 +12,18 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import document
-from kb.db import rowcount
 from kb.document import DocumentFile, archived_time, review_date
 from kb.errors import KBError
+from kb.links import link_targets
 from kb.models import Document, DocumentLink, DocumentTag, SyncState, Version, table_of
 from kb.search import IndexedDoc, SearchIndex
-from kb.services.links import link_targets
+from kb.stores.db import rowcount
 from kb.versioning import Change, GitStore, Revision
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class SyncReport:
     indexed: int = 0
 
 
-def catch_up(store: GitStore, index: SearchIndex, sessions: sessionmaker) -> SyncReport:
+def catch_up(store: GitStore, index: SearchIndex, sessions: sessionmaker[Session]) -> SyncReport:
     """Bring catalog and index from the commits they reflect up to HEAD. Caller holds the lock."""
     report = SyncReport()
     head = store.head()
@@ -96,7 +97,7 @@ def apply_commit(session: Session, store: GitStore, revision: Revision, changes:
 
 
 def record(
-    sessions: sessionmaker, store: GitStore, index: SearchIndex, revision: Revision, changes: list[Change]
+    sessions: sessionmaker[Session], store: GitStore, index: SearchIndex, revision: Revision, changes: list[Change]
 ) -> None:
     """After kb's own commit (caller holds the lock): the catalog takes exactly that commit, with
     the changes the store reported (no second diff of the commit). The index follows with
@@ -116,7 +117,12 @@ def record(
 
 
 def refresh_index(
-    store: GitStore, index: SearchIndex, sessions: sessionmaker, *, merge: bool = False, timeout: float | None = None
+    store: GitStore,
+    index: SearchIndex,
+    sessions: sessionmaker[Session],
+    *,
+    merge: bool = False,
+    timeout: float | None = None,
 ) -> int:
     """Bring the index to the commit the catalog reflects; how many documents it touched.
 
@@ -146,7 +152,7 @@ def refresh_index(
 
 
 def rebuild(
-    store: GitStore, index: SearchIndex, sessions: sessionmaker, progress: Progress | None = None
+    store: GitStore, index: SearchIndex, sessions: sessionmaker[Session], progress: Progress | None = None
 ) -> SyncReport:
     """Recreate catalog and index from git alone (``kb reindex``). Caller holds the lock."""
     report = SyncReport()
@@ -308,7 +314,7 @@ _INSERT_TAGS = insert(_TAGS)
 _INSERT_VERSION = insert(table_of(Version))
 
 
-def _version_row(change: Change, revision: Revision, doc: DocumentFile) -> dict:
+def _version_row(change: Change, revision: Revision, doc: DocumentFile) -> dict[str, Any]:
     """The values of ``_version`` for a plain INSERT."""
     return {
         "path": change.path,

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb import access
 from kb.access import Principal
 from kb.errors import BadRequest, NotFound
+from kb.identity.users import digest, get_user
 from kb.models import ApiToken, User, utcnow
-from kb.services.audit import AuditTrail
-from kb.services.users import digest, get_user
+from kb.schemas.accounts import MAX_DAYS
+from kb.stores.audit import AuditTrail
 
 PREFIX = "kb_"
-MAX_DAYS = 3650
 # how stale ``last_used_at`` may get: a write on every API call would cost more than it tells
 _TOUCH_EVERY = dt.timedelta(minutes=5)
 

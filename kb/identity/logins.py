@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.access import Principal
 from kb.errors import BadRequest, TooManyRequests, Unauthorized
+from kb.identity import users
 from kb.models import LoginSession, User, utcnow
-from kb.services import users
-from kb.services.audit import AuditTrail
+from kb.stores.audit import AuditTrail
 
 FREE_FAILURES = 5
 FREE_FAILURES_PER_ADDRESS = 20

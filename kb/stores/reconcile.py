@@ -1,6 +1,6 @@
 """Reconciling the audit trail with git: every commit kb made has its audit entry.
 
-The write path (``kb.stores``) appends the entry while the write lock is held and moves the ref
+The write path (``kb.stores.write_path``) appends the entry while the write lock is held and moves the ref
 back when the append fails, but a process killed between the git commit and the append leaves a
 commit nobody is recorded as making. Every commit kb makes names its action, actor, document
 and level in trailers (``kb.versioning.trailers``), so ``reconcile`` finds such commits on
@@ -29,13 +29,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from kb.access import Principal
 from kb.document import ACCESS_LEVELS
 from kb.models import AuditEntry, SyncState
-from kb.services.audit import MAX_SQL_TARGETS
-from kb.services.documents import Stores
+from kb.stores import Stores
+from kb.stores.audit import MAX_SQL_TARGETS
 from kb.versioning import Revision
 from kb.versioning.drafts import DISCARDED_REFS, DRAFT_REFS
 from kb.versioning.store import BRANCH
@@ -183,7 +183,7 @@ def _finding(commit: Revision, actions: set[str]) -> Missing | Unattributed | No
     )
 
 
-def _recorded(sessions: sessionmaker, revisions: list[str]) -> dict[str, set[str]]:
+def _recorded(sessions: sessionmaker[Session], revisions: list[str]) -> dict[str, set[str]]:
     """The actions of the entries naming each of ``revisions``: a few are looked up in SQL, a
     whole history in one pass over the entries that name a revision."""
     wanted = set(revisions)

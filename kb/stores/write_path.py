@@ -9,7 +9,7 @@ tables now; the search index and the prerendered page once the answer is sent). 
 - a failure of the audit append after the commit moves the ref back: nothing stands that
   nobody is recorded as making, and the caller is told the change failed;
 - a process killed between the commit and the audit leaves a commit whose trailers let
-  ``kb.services.reconcile`` record it at the next start or ``kb check``;
+  ``kb.stores.reconcile`` record it at the next start or ``kb check``;
 - a subscriber failing after the durable commit and its entry does not turn the answer into
   an error: the derived stores catch up from git (``catalog.record`` / ``catalog.catch_up``);
 - the saver's next search finds the change although the index is written after the answer:
@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,14 +38,14 @@ from sqlalchemy.exc import OperationalError
 
 from kb.access import Principal
 from kb.errors import InsufficientStorage
-from kb.services import catalog
-from kb.versioning import Author, Change, Revision
+from kb.stores import catalog
+from kb.versioning import Author, Change, Operation, Revision
 from kb.versioning.drafts import DraftState
 from kb.versioning.store import disk_full
 from kb.versioning.trailers import with_trailers
 
 if TYPE_CHECKING:
-    from kb.services.documents import Stores
+    from kb.stores import Stores
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Writing:
 
     def commit(
         self,
-        ops: list,
+        ops: Sequence[Operation],
         message: str,
         *,
         level: str,

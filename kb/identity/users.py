@@ -25,15 +25,14 @@ from werkzeug.security import check_password_hash
 
 from kb import access
 from kb.access import CLEARANCES, ROLES, Principal
-from kb.db import rowcount
 from kb.errors import BadRequest, Conflict, Forbidden, NotFound
-from kb.i18n import LANGUAGES
+from kb.locales import LANGUAGES
 from kb.models import ApiToken, LoginSession, User, utcnow
-from kb.services.audit import AuditTrail
+from kb.schemas.accounts import MAX_PASSWORD, MIN_PASSWORD
+from kb.stores.audit import AuditTrail
+from kb.stores.db import rowcount
 
 _USERNAME = re.compile(r"^[\w.\-@]{2,64}$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
 # argon2-cffi's defaults (RFC 9106's second recommendation); the test suite swaps in a cheap one
 HASHER = PasswordHasher()
 ASSIGNABLE_ROLES = ROLES[1:]
