@@ -1,5 +1,9 @@
 """One fixture builds a whole app on ``tmp_path``: its own git repository, SQLite file and
-Whoosh index. ``api`` is a client that sends a user's Bearer token."""
+Whoosh index (copied from a template instance made once per test process). ``api_as`` gives a
+client that sends a user's Bearer token; the apps' own test clients send the CSRF token as kb's
+pages do (``CsrfClient``). ``clock`` moves kb's wall time forward instead of sleeping; ``kb_cli``
+runs a command line in this process. The suite runs in parallel (pytest-xdist, scripts/test.sh):
+session fixtures are per test process, servers take ports the kernel hands out."""
 
 from __future__ import annotations
 
