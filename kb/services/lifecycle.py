@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from kb import access, docpath
+from kb import access, clock, docpath
 from kb.access import Principal
 from kb.document import serialize
 from kb.errors import Conflict, NotFound
@@ -67,7 +67,7 @@ def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, re
             doc = replace(doc, status="published", archived_at=None, archived_by=None, archive_reason=None)
             message = f"恢复 {path}" + (f"：{reason}" if reason else "")
         else:
-            now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+            now = clock.now().replace(microsecond=0).isoformat()
             doc = replace(doc, status="archived", archived_at=now, archived_by=user.username, archive_reason=reason)
             message = f"归档 {path}：{reason}"
         return w.commit([Write(path, serialize(doc).encode("utf-8"))], message, level=doc.access, detail=reason)
