@@ -70,13 +70,7 @@ def init(demo: bool) -> None:
         users.add_user(
             stores.audit,
             _operator(),
-            {
-                "username": "admin",
-                "password": password,
-                "role": "admin",
-                "clearance": "secret",
-                "display_name": "管理员",
-            },
+            users.NewAccount("admin", password, role="admin", clearance="secret", display_name="管理员"),
         )
         shown = "(from KB_ADMIN_PASSWORD)" if os.environ.get("KB_ADMIN_PASSWORD") else password
         click.echo(f"created user admin, password: {shown}")
@@ -315,7 +309,7 @@ def user_add(username: str, role: str, clearance: str, password: str, display_na
         },
         LANGUAGE,
     )
-    users.add_user(_stores().audit, _operator(), account.model_dump(mode="json"))
+    users.add_user(_stores().audit, _operator(), users.NewAccount(**account.model_dump(mode="json")))
     click.echo(f"created {role} {username} with clearance {clearance}")
 
 
@@ -369,8 +363,8 @@ def user_passwd(username: str, password: str) -> None:
 
 
 def _update(username: str, changes: dict) -> None:
-    checked = validated(UserUpdate, changes, LANGUAGE).model_dump(mode="json", exclude_unset=True)
-    account = users.update_user(_stores().audit, _operator(), username, checked)
+    checked = validated(UserUpdate, changes, LANGUAGE).model_dump(mode="json")
+    account = users.update_user(_stores().audit, _operator(), username, users.AccountChanges(**checked))
     click.echo(
         f"{account.username}: {account.role}, clearance {account.clearance}, "
         f"{'active' if account.active else 'disabled'}"

@@ -12,9 +12,11 @@ import datetime as dt
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Table, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from kb import clock
+
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):
@@ -160,6 +162,11 @@ class Document(Base):
     @property
     def tag_names(self) -> list[str]:
         return [tag.tag for tag in self.tags]
+
+    @property
+    def overdue(self) -> bool:
+        """Whether its review date has passed (by this machine's calendar, as the lists count)."""
+        return self.review_by is not None and self.review_by < dt.date.today()
 
 
 class DocumentTag(Base):

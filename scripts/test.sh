@@ -21,4 +21,4 @@ fi
 .venv/bin/ruff format --check .
 .venv/bin/mypy kb
 .venv/bin/lint-imports
-exec .venv/bin/python -m pytest -q "$@"
+exec .venv/bin/python -m pytest -q -n auto --dist loadgroup "$@"

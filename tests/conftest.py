@@ -1,24 +1,40 @@
 """One fixture builds a whole app on ``tmp_path``: its own git repository, SQLite file and
-Whoosh index. ``api`` is a client that sends a user's Bearer token."""
+Whoosh index (copied from a template instance made once per test process). ``api_as`` gives a
+client that sends a user's Bearer token; the apps' own test clients send the CSRF token as kb's
+pages do (``CsrfClient``). ``clock`` moves kb's wall time forward instead of sleeping; ``kb_cli``
+runs a command line in this process. The suite runs in parallel (pytest-xdist, scripts/test.sh):
+session fixtures are per test process, servers take ports the kernel hands out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from argon2 import PasswordHasher
+from click.testing import CliRunner, Result
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.ctx import RequestContext
+from flask.testing import EnvironBuilder, FlaskClient
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
+from werkzeug.datastructures import Headers
 
+import kb.cli
+import kb.instance
+from kb import clock as kb_clock
 from kb import create_app
 from kb.identity import users
 from kb.identity.tokens import issue
+from kb.instance import build_stores
 from kb.instance import catch_up as bring_up_to_git
 from kb.models import AuditEntry
+from kb.security import SAFE_METHODS
+from kb.stores import Stores
 
 PASSWORD = "Pass-word-123"
 # username -> (role, clearance)
@@ -53,26 +69,117 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+class Clock:
+    """kb's wall clock (``kb.clock.now``) as the real time plus an offset that only grows, so
+    a test moves time forward instead of sleeping (git's commit times have whole seconds) and
+    time never runs backwards."""
+
+    def __init__(self, real: Callable[[], dt.datetime]) -> None:
+        self._real = real
+        self.offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return self._real() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        assert seconds > 0, "time only moves forward"
+        self.offset += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """``clock.advance(1.1)``: what kb writes down next (commits, archive stamps, table rows) is
+    1.1 s later than it would have been; ``clock.now()`` reads the same clock. Reset after the test."""
+    moved = Clock(kb_clock.now)
+    monkeypatch.setattr(kb_clock, "now", moved.now)
+    return moved
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One private PostgreSQL server per test process (each xdist worker starts its own, in its own
+    folder on its own port); tests empty its database before use."""
+    from postgres_server import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+def kb_cli(instance: Path, *args: str, input: str | None = None, **env: str | None) -> Result:
+    """``kb ARGS`` over ``instance`` as the console script runs it, but in this process through
+    Click's runner (a ``python -m kb`` subprocess spends seconds importing); ``env`` sets more
+    ``KB_*`` variables (None unsets one). Exceptions other than kb's own propagate.
+
+    Some commands leave the stores they open for the process's exit to close; here they are
+    closed once the command is done, so no index file outlives it."""
+    opened: list[Stores] = []
+
+    def build_and_remember(settings: dict[str, Any]) -> Stores:
+        opened.append(build_stores(settings))
+        return opened[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kb.instance, "build_stores", build_and_remember)
+        try:
+            return CliRunner().invoke(
+                kb.cli.main,
+                list(args),
+                input=input,
+                env={"KB_INSTANCE_DIR": str(instance), **env},
+                catch_exceptions=False,
+            )
+        finally:
+            for stores in opened:
+                stores.close()
+
+
+class CsrfClient(FlaskClient):
+    """A test client that sends the CSRF token (``X-CSRFToken``) with every request that changes
+    something, as kb's pages do with their forms and kb.js with its calls, unless the request
+    brings its own token or a Bearer token. ``app.test_client(send_csrf=False)`` is the client of
+    an attacker's page, which cannot read the token."""
+
+    def __init__(self, *args: Any, send_csrf: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.send_csrf = send_csrf
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if self.send_csrf and args and isinstance(args[0], str):  # not a redirect being followed
+            headers = Headers(kwargs.get("headers"))
+            unsafe = str(kwargs.get("method", "GET")).upper() not in SAFE_METHODS
+            if unsafe and "Authorization" not in headers and "X-CSRFToken" not in headers:
+                headers["X-CSRFToken"] = self.csrf_token()
+                kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        """A token for this client's session, made by Flask-WTF as a page's form gets it (the
+        session's secret half is created on the first call and kept in the session cookie)."""
+        with self.session_transaction() as session:
+            environ = EnvironBuilder(self.application).get_environ()
+            with RequestContext(self.application, environ, session=session):
+                return generate_csrf()
+
+
+def create_test_app(config: dict[str, Any]) -> Flask:
+    """``create_app(config)`` with ``CsrfClient`` as its test client (CSRF protection is on, as
+    in production)."""
+    app = create_app(config)
+    app.test_client_class = CsrfClient
+    return app
+
+
 def open_app(config: dict[str, Any]) -> Flask:
     """An app as the entry points start one: built, then its stores brought up to git."""
-    app = create_app(config)
+    app = create_test_app(config)
     bring_up_to_git(app.extensions["kb.stores"])
     return app
 
 
 def make_app(instance: Path, *, catch_up: bool = True, **config: Any) -> Flask:
-    """An app on ``instance`` with the users of PEOPLE (CSRF off unless ``config`` turns it on),
-    started as the entry points start it unless ``catch_up`` is false."""
-    app = (open_app if catch_up else create_app)(
-        {
-            "TESTING": True,
-            "INSTANCE_DIR": str(instance),
-            "WTF_CSRF_ENABLED": False,
-            "MAX_BODY_BYTES": 64 * 1024,
-            "SEMANTIC": False,
-            **config,
-        }
-    )
+    """An app on ``instance`` with the users of PEOPLE, started as the entry points start it
+    unless ``catch_up`` is false."""
+    app = (open_app if catch_up else create_test_app)(_test_config(instance, **config))
     with app.extensions["kb.stores"].sessions() as session:
         for name, (role, clearance) in PEOPLE.items():
             users.create_user(
@@ -82,9 +189,24 @@ def make_app(instance: Path, *, catch_up: bool = True, **config: Any) -> Flask:
     return app
 
 
+def _test_config(instance: Path, **config: Any) -> dict[str, Any]:
+    return {"TESTING": True, "INSTANCE_DIR": str(instance), "MAX_BODY_BYTES": 64 * 1024, "SEMANTIC": False, **config}
+
+
+@pytest.fixture(scope="session")
+def instance_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instance folder as ``make_app`` leaves it (migrated database, the users of PEOPLE, empty
+    repository and index), made once per test process: copying it costs a fraction of making it."""
+    folder = tmp_path_factory.mktemp("template") / "instance"
+    make_app(folder).extensions["kb.stores"].close()
+    return folder
+
+
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = make_app(tmp_path / "instance")
+def app(tmp_path: Path, instance_template: Path) -> Iterator[Flask]:
+    """``make_app`` on ``tmp_path / "instance"``, from a copy of the template instance."""
+    instance = shutil.copytree(instance_template, tmp_path / "instance")
+    app = open_app(_test_config(instance))
     yield app
     app.extensions["kb.stores"].close()
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ports import free_port
 
 
 def _bin(name: str) -> str:
@@ -23,35 +24,18 @@ def _bin(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Yield a SQLAlchemy URL of a fresh database on a private server."""
     folder = Path(tempfile.mkdtemp(prefix="kb-pg-"))
     data = folder / "data"
-    port = _free_port()
     as_user: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True)  # noqa: E731
     run(_bin("initdb"), "-D", str(data), "-U", "kb", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
-    run(
-        _bin("pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(folder / "log"),
-        "-w",
-        "-o",
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
-        "start",
-    )
+    port = _start(run, data, folder)
     try:
         deadline = time.monotonic() + 30
         while (
@@ -66,6 +50,32 @@ def postgres_server() -> Iterator[str]:
     finally:
         run(_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start(run: Callable[..., object], data: Path, folder: Path) -> int:
+    """Start the server on a port the kernel just handed out and return it. Another process (a
+    parallel test worker's server, say) may take the port before PostgreSQL binds it: then the
+    start fails and a new port is tried."""
+    failure: subprocess.CalledProcessError | None = None
+    for _attempt in range(3):
+        port = free_port()
+        try:
+            run(
+                _bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(folder / "log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            )
+            return port
+        except subprocess.CalledProcessError as error:
+            failure = error
+    assert failure is not None
+    raise failure
 
 
 def empty_database(url: str) -> None:

@@ -147,7 +147,7 @@ def _write(folder: Path, version: int) -> list[Path]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("matrix")
-    app = open_app({"TESTING": True, "INSTANCE_DIR": str(root / "instance"), "WTF_CSRF_ENABLED": False})
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(root / "instance")})
     stores = app.extensions["kb.stores"]
     with stores.sessions() as session:
         for role, clearance in itertools.product(ROLES, LEVELS):

@@ -3,8 +3,6 @@ revert, move, delete, with a real git repository and SQLite under tmp_path."""
 
 from __future__ import annotations
 
-import datetime as dt
-import time
 from urllib.parse import unquote
 
 from conftest import save
@@ -57,10 +55,10 @@ def test_a_revision_that_did_not_touch_the_document_shows_its_content_then(edito
     assert editor.get(f"docs/a?revision={later}").get_json()["body"].strip() == "甲的内容"
 
 
-def test_reading_at_a_date_gives_the_version_current_then(app, api_as, editor):
+def test_reading_at_a_date_gives_the_version_current_then(app, api_as, editor, clock):
     save(editor, "doc", "早先")
-    between = dt.datetime.now(dt.UTC)
-    time.sleep(1.1)  # git dates have one-second resolution
+    between = clock.now()
+    clock.advance(1.1)  # git dates have one-second resolution
     save(editor, "doc", "后来")
     archivist = api_as("zhao.archivist")
     doc = archivist.get("docs/doc", query_string={"at": between.isoformat()}).get_json()

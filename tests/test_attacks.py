@@ -13,14 +13,13 @@ import datetime as dt
 import io
 import os
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from conftest import PASSWORD, PEOPLE, make_app, save
+from conftest import PASSWORD, PEOPLE, save
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
@@ -91,7 +90,7 @@ def user_count(app: Flask) -> int:
 
 
 def web_login(app: Flask, username: str, password: str = PASSWORD, **kwargs: Any) -> FlaskClient:
-    """A browser-like client logged in through the login form (CSRF off in the ``app`` fixture)."""
+    """A browser-like client logged in through the login form (it sends the CSRF token itself)."""
     browser = app.test_client()
     response = browser.post("/login", data={"username": username, "password": password}, **kwargs)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
@@ -152,14 +151,6 @@ def assert_no_live_script(html: str) -> None:
         assert tag not in ("svg", "iframe", "object", "embed"), (tag, attrs)
 
 
-@pytest.fixture
-def csrf_app(tmp_path: Path) -> Iterator[Flask]:
-    """The app with CSRF protection on, as in production."""
-    app = make_app(tmp_path / "csrf-instance", WTF_CSRF_ENABLED=True)
-    yield app
-    app.extensions["kb.stores"].close()
-
-
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -170,8 +161,9 @@ def csrf_token_from(browser: FlaskClient, url: str = "/login") -> str:
 
 
 def csrf_login(app: Flask, username: str = "wang.editor") -> tuple[FlaskClient, str]:
-    """Log in through the form with the CSRF token scraped from the login page."""
-    browser = app.test_client()
+    """Log in through the form with the CSRF token scraped from the login page; the client sends
+    no token of its own after that, as the page of another site could not."""
+    browser = app.test_client(send_csrf=False)
     token = csrf_token_from(browser)
     response = browser.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
@@ -594,69 +586,69 @@ def test_a_token_lifetime_out_of_range_is_400(client, days):
 # ---------------------------------------------------------------- CSRF
 
 
-def test_logout_without_a_csrf_token_is_400_and_the_session_survives(csrf_app):
-    browser, _token = csrf_login(csrf_app)
+def test_logout_without_a_csrf_token_is_400_and_the_session_survives(app):
+    browser, _token = csrf_login(app)
     response = browser.post("/logout")
     text = assert_refused_page(response, 400)
     assert "表单已过期" in text and "CSRF" in text
     assert not is_anonymous(browser)
-    denied = audit_entries(csrf_app, action="csrf", outcome="denied")
+    denied = audit_entries(app, action="csrf", outcome="denied")
     assert denied and denied[-1].actor == "wang.editor" and denied[-1].target == "/logout"
 
 
-def test_an_edit_form_without_a_csrf_token_is_400_and_commits_nothing(csrf_app):
-    browser, token = csrf_login(csrf_app)
+def test_an_edit_form_without_a_csrf_token_is_400_and_commits_nothing(app):
+    browser, token = csrf_login(app)
     assert (
         browser.post(
             "/new", data={"path": "值班/交接", "title": "交接", "body": "原文", "csrf_token": token}
         ).status_code
         == 302
     )
-    before = head(csrf_app)
+    before = head(app)
     response = browser.post("/docs/值班/交接/edit", data={"title": "篡改", "body": "篡改的正文"})
     assert_refused_page(response, 400)
     forged = browser.post("/docs/值班/交接/edit", data={"title": "篡改", "body": "篡改", "csrf_token": "伪造"})
     assert_refused_page(forged, 400)
-    assert head(csrf_app) == before
-    assert audit_entries(csrf_app, action="csrf", outcome="denied")
+    assert head(app) == before
+    assert audit_entries(app, action="csrf", outcome="denied")
 
 
-def test_the_user_admin_form_without_a_csrf_token_is_400_and_creates_nobody(csrf_app):
-    browser, _token = csrf_login(csrf_app, "admin")
-    before = user_count(csrf_app)
+def test_the_user_admin_form_without_a_csrf_token_is_400_and_creates_nobody(app):
+    browser, _token = csrf_login(app, "admin")
+    before = user_count(app)
     response = browser.post(
         "/admin/users", data={"username": "hacker", "password": "Pass-word-999", "role": "admin", "clearance": "secret"}
     )
     assert_refused_page(response, 400)
     response = browser.post("/admin/users/li.reader", data={"role": "admin"})
     assert_refused_page(response, 400)
-    assert user_count(csrf_app) == before
-    assert user_row(csrf_app, "li.reader")["role"] == "reader"
+    assert user_count(app) == before
+    assert user_row(app, "li.reader")["role"] == "reader"
 
 
-def test_the_login_form_without_a_csrf_token_is_400(csrf_app):
-    browser = csrf_app.test_client()
+def test_the_login_form_without_a_csrf_token_is_400(app):
+    browser = app.test_client(send_csrf=False)
     response = browser.post("/login", data={"username": "wang.editor", "password": PASSWORD})
     assert_refused_page(response, 400)
     assert is_anonymous(browser)
 
 
-def test_an_api_write_riding_on_the_session_cookie_needs_the_csrf_header(csrf_app):
-    browser, token = csrf_login(csrf_app)
+def test_an_api_write_riding_on_the_session_cookie_needs_the_csrf_header(app):
+    browser, token = csrf_login(app)
     document_body = {"title": "变更流程", "body": "正文"}
     response = browser.put("/api/v1/docs/变更/流程", json=document_body)
     error = assert_refused(response, 400)
     assert "CSRF" in error["message"]
-    assert head(csrf_app) is None
+    assert head(app) is None
     assert_refused(browser.put("/api/v1/docs/变更/流程", json=document_body, headers={"X-CSRFToken": "伪造"}), 400)
     assert_refused(browser.patch("/api/v1/users/li.reader", json={"role": "admin"}), 400)
-    assert head(csrf_app) is None
+    assert head(app) is None
     # the same call with the page's CSRF token works, so the refusal was the missing header
     assert browser.put("/api/v1/docs/变更/流程", json=document_body, headers={"X-CSRFToken": token}).status_code == 201
 
 
-def test_an_api_write_with_a_bearer_token_needs_no_csrf_token(csrf_app):
-    client = csrf_app.test_client()
+def test_an_api_write_with_a_bearer_token_needs_no_csrf_token(app):
+    client = app.test_client(send_csrf=False)
     token = client.post("/api/v1/tokens", json={"username": "wang.editor", "password": PASSWORD}).get_json()["token"]
     response = client.put(
         "/api/v1/docs/变更/流程",
@@ -666,8 +658,8 @@ def test_an_api_write_with_a_bearer_token_needs_no_csrf_token(csrf_app):
     assert response.status_code == 201
 
 
-def test_an_api_read_on_the_session_cookie_needs_no_csrf_token(csrf_app):
-    browser, _token = csrf_login(csrf_app)
+def test_an_api_read_on_the_session_cookie_needs_no_csrf_token(app):
+    browser, _token = csrf_login(app)
     assert browser.get("/api/v1/me").get_json()["username"] == "wang.editor"
 
 
@@ -1342,12 +1334,12 @@ def test_the_session_cookie_holds_no_user_name_or_role(app):
     ("method", "url"),
     [("GET", "/"), ("GET", "/docs/文档"), ("POST", "/logout"), ("POST", "/docs/文档/edit"), ("GET", "/no-such-page")],
 )
-def test_bad_credentials_on_a_web_page_are_refused_cleanly_and_audited_once(csrf_app, header, method, url):
+def test_bad_credentials_on_a_web_page_are_refused_cleanly_and_audited_once(app, header, method, url):
     """The refusal page itself must not trip over the refused credentials (it once answered 500)."""
-    before = _count(csrf_app, "token_use")
-    response = csrf_app.test_client().open(url, method=method, headers={"Authorization": header})
+    before = _count(app, "token_use")
+    response = app.test_client().open(url, method=method, headers={"Authorization": header})
     assert response.status_code in (400, 401, 404), response.status_code
-    assert _count(csrf_app, "token_use") - before <= 1
+    assert _count(app, "token_use") - before <= 1
 
 
 def _count(app: Flask, action: str) -> int:

@@ -60,7 +60,7 @@ def test_drafts_are_versioned_in_git_survive_a_restart_and_are_listed(app, edito
     assert git(app, "rev-parse", f"{second}^").strip() == first
     assert git(app, "for-each-ref", "--format=%(refname)", "refs/drafts/").strip().startswith("refs/drafts/")
     assert git(app, "for-each-ref", "refs/heads/").strip() == ""  # nothing on main yet
-    again = open_app({"TESTING": True, "INSTANCE_DIR": app.config["INSTANCE_DIR"], "WTF_CSRF_ENABLED": False})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": app.config["INSTANCE_DIR"]})
     client = ApiClient(again.test_client(), token_for(again, "wang.editor"))
     view = client.get("docs/新/文档/draft").get_json()
     assert view["body"].strip() == "版本二" and [v["revision"] for v in view["versions"]] == [second, first]

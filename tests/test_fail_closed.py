@@ -50,7 +50,7 @@ def app(tmp_path: Path):
     files = {f"手工/{name}": data for name, data in BROKEN_FILES.items()}
     files["手工/yaml"] += "\n[目标](../公开/目标)\n".encode()
     commit_straight_into_git(instance / "content.git", files, tmp_path / "work")
-    app = open_app({"TESTING": True, "INSTANCE_DIR": str(instance), "WTF_CSRF_ENABLED": False})
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(instance)})
     yield app
     app.extensions["kb.stores"].close()
 

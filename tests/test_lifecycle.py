@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, ApiClient, audit_entries, make_app, save, token_for
+from conftest import PASSWORD, ApiClient, Clock, audit_entries, make_app, save, token_for
 from flask import Flask
 
 from kb.identity import users
@@ -44,7 +43,9 @@ def draft(api: ApiClient, path: str, body: str, **fields: Any) -> Any:
     return api.put(f"docs/{path}/draft", json={"title": "变更审批流程", "body": body, **fields})
 
 
-def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byte(reviewed: Flask) -> None:
+def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byte(
+    reviewed: Flask, clock: Clock
+) -> None:
     author, reviewer = client_for(reviewed, "wang.editor"), client_for(reviewed, "li.reviewer")
     archivist, admin, reader = (client_for(reviewed, name) for name in ("zhao.archivist", "admin", "li.reader"))
     states: list[tuple[str, str, bytes, str]] = []  # (what, revision, file, moment)
@@ -52,8 +53,8 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
     def remember(what: str, path: str) -> None:
         doc = ok(archivist.get(f"docs/{path}"))
         raw = archivist.get(f"docs/{path}/raw").data
-        states.append((what, doc["revision"], raw, dt.datetime.now(dt.UTC).isoformat()))
-        time.sleep(1.1)  # commit times have one-second resolution: one state per second
+        states.append((what, doc["revision"], raw, clock.now().isoformat()))
+        clock.advance(1.1)  # commit times have one-second resolution: one state per second
 
     # draft: invisible to readers, versioned, reviewed by someone else
     drafted = [
@@ -135,8 +136,7 @@ def test_a_document_walks_its_whole_life_and_every_state_comes_back_byte_for_byt
         assert archivist.get(f"docs/流程/变更管理/raw?revision={revision}").data == stored
     assert "准备回退方案" in ok(archivist.get(f"docs/流程/变更管理?revision={drafted[-1]}"))["body"]
     assert (
-        archivist.get("docs/流程/变更管理/raw", query_string={"at": dt.datetime.now(dt.UTC).isoformat()}).status_code
-        == 404
+        archivist.get("docs/流程/变更管理/raw", query_string={"at": clock.now().isoformat()}).status_code == 404
     )  # deleted at that moment
     assert reader.get(f"docs/流程/变更管理/raw?revision={states[0][1]}").status_code in (403, 404)
 
@@ -214,15 +214,15 @@ def test_review_due_lists_documents_past_or_near_their_date(app, api_as, editor)
     assert editor.put("docs/逾期", json={"title": "t", "body": "b", "review_by": "2026-02-30"}).status_code == 400
 
 
-def test_the_knowledge_base_as_of_a_date_lists_what_was_there_then(app, api_as, editor):
+def test_the_knowledge_base_as_of_a_date_lists_what_was_there_then(app, api_as, editor, clock):
     archivist, admin = api_as("zhao.archivist"), api_as("admin")
     save(editor, "旧/会移走", "移走前")
     save(editor, "旧/会删除", "删除前")
     save(editor, "旧/机密", "机密", access="confidential")
     save(editor, "旧/链接", "见 [会移走](会移走)")
-    time.sleep(1.1)
-    then = dt.datetime.now(dt.UTC).isoformat()
-    time.sleep(1.1)
+    clock.advance(1.1)
+    then = clock.now().isoformat()
+    clock.advance(1.1)
     ok(editor.post("docs/旧/会移走/move", json={"to": "新/已移走"}))
     assert admin.delete("docs/旧/会删除").status_code == 204
     save(editor, "新/之后才有", "之后")

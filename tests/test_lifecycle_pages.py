@@ -5,7 +5,6 @@ diff, and the knowledge base as of a date with its links resolved then."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
@@ -125,13 +124,13 @@ def test_the_diff_page_shows_both_versions_side_by_side_with_changed_words(edito
     assert '<table class="sbs">' in html and "<del>四</del>" in html and "<ins>两</ins>" in html
 
 
-def test_the_knowledge_base_as_of_a_date_with_links_resolved_then(app, editor, admin):
+def test_the_knowledge_base_as_of_a_date_with_links_resolved_then(app, editor, admin, clock):
     save(editor, "指南/入门", "先读 [备份](备份)。")
     save(editor, "指南/备份", "旧的备份步骤")
-    time.sleep(1.1)
+    clock.advance(1.1)
     # a moment as a person picks it: no offset, in the deployment's zone (KB_TIMEZONE)
-    moment = dt.datetime.now(ZoneInfo(app.config["TIMEZONE"])).strftime("%Y-%m-%dT%H:%M:%S")
-    time.sleep(1.1)
+    moment = clock.now().astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%Y-%m-%dT%H:%M:%S")
+    clock.advance(1.1)
     save(editor, "指南/备份", "新的备份步骤")
     archivist = web_as(app, "zhao.archivist")
     picked = archivist.get("/asof", query_string={"date": moment})

@@ -4,10 +4,10 @@ the code's head. Each test runs on SQLite and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,9 +22,11 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import PEOPLE, ApiClient
+from click.testing import Result
+from conftest import PEOPLE, ApiClient, kb_cli
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError
+from web_fixtures import KbServer
 
 from kb import create_app, migrations
 from kb.errors import SchemaError
@@ -62,15 +64,19 @@ class Database:
             with psycopg.connect(self.url.replace("+psycopg", "")) as db:
                 db.execute(script)
 
-    def kb(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "kb", *args], cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=300
-        )
+    def kb(self, *args: str) -> Result:
+        return kb_cli(self.instance, *args, **self.settings())
+
+    def settings(self) -> dict[str, str]:
+        """The ``KB_*`` variables of a kb on this database."""
+        return {
+            "KB_INSTANCE_DIR": str(self.instance),
+            "KB_DATABASE_URL": self.url,
+            "KB_ADMIN_PASSWORD": "Admin-pass-123",
+        }
 
     def env(self) -> dict[str, str]:
-        return dict(
-            os.environ, KB_INSTANCE_DIR=str(self.instance), KB_DATABASE_URL=self.url, KB_ADMIN_PASSWORD="Admin-pass-123"
-        )
+        return {**os.environ, **self.settings()}
 
     def execute(self, statement: str) -> Any:
         engine = create_engine(self.url)
@@ -103,21 +109,6 @@ class Database:
         return create_app({"TESTING": True, "INSTANCE_DIR": str(self.instance), "DATABASE_URL": self.url})
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    from postgres_server import postgres_server
-
-    server = postgres_server()
-    try:
-        url = server.__enter__()
-    except RuntimeError as error:
-        if "is not installed" not in str(error):
-            raise
-        pytest.skip(str(error))
-    yield url
-    server.__exit__(None, None, None)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
     instance = tmp_path / "instance"
@@ -134,11 +125,11 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
 def test_migrate_adopts_a_database_made_before_migrations_with_its_users_tokens_documents_and_audit(database):
     database.load_dump()
     done = database.kb("migrate")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert f"made before migrations: recognised as revision {migrations.head()}" in done.stdout
     assert database.version() == [migrations.head()]
     verified = database.kb("audit", "verify")
-    assert verified.returncode == 0, verified.stderr
+    assert verified.exit_code == 0, verified.stderr
     assert "audit trail intact: 5 entries" in verified.stdout
     app = database.app()
     with app.extensions["kb.stores"].sessions() as session:
@@ -156,7 +147,7 @@ def test_a_database_behind_the_code_is_refused_with_a_message_naming_kb_migrate(
     with pytest.raises(SchemaError, match="`kb migrate`"):
         database.app()
     refused = database.kb("user", "list")
-    assert refused.returncode == 1
+    assert refused.exit_code == 1
     assert "kb migrate" in refused.stderr and "Traceback" not in refused.stderr
     assert "alembic_version" not in database.schema()  # refusing changed nothing
 
@@ -208,23 +199,23 @@ def test_a_database_ahead_of_the_code_is_refused(database):
     with pytest.raises(SchemaError, match=r"f00d.*`kb migrate`"):
         database.app()
     refused = database.kb("migrate")  # never downgrades
-    assert refused.returncode == 1 and "f00d" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.exit_code == 1 and "f00d" in refused.stderr and "Traceback" not in refused.stderr
     assert database.version() == ["f00d"]
 
 
 def test_migrate_twice_is_a_no_op(database):
     database.load_dump()
-    assert database.kb("migrate").returncode == 0
+    assert database.kb("migrate").exit_code == 0
     before = database.schema()
     again = database.kb("migrate")
-    assert again.returncode == 0, again.stderr
+    assert again.exit_code == 0, again.stderr
     assert again.stdout.strip() == f"database at revision {migrations.head()} (head): nothing to do"
     assert database.schema() == before
 
 
 def test_init_leaves_the_database_at_head(database):
     done = database.kb("init")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert f"database created at revision {migrations.head()}" in done.stdout
     assert database.version() == [migrations.head()]
 
@@ -253,8 +244,8 @@ def test_the_revisions_read_from_file_names_are_the_chain_alembic_reads(newer_co
 
 
 def test_a_worker_start_does_not_import_alembic(tmp_path):
+    assert kb_cli(tmp_path / "instance", "migrate").exit_code == 0
     env = dict(os.environ, KB_INSTANCE_DIR=str(tmp_path / "instance"))
-    subprocess.run([sys.executable, "-m", "kb", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     probe = (
         "import sys; from kb.app import create_app; create_app(); "
         "print(any(m.startswith('alembic') for m in sys.modules))"
@@ -304,54 +295,45 @@ def _hold_migration_lock(url: str) -> Any:
 
 
 def _wait_until_both_wait(url: str, runs: list[subprocess.Popen]) -> None:
-    """On PostgreSQL, until both migrators are queued on the advisory lock; on SQLite (which does
-    not show who waits) long enough for both to have started."""
+    """Until both migrators are queued on the lock: on PostgreSQL, as pg_locks shows them; on
+    SQLite (which does not show who waits), once both have the database file open."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and all(run.poll() is None for run in runs):
         if url.startswith("sqlite"):
-            time.sleep(3)
-            return
-        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as db:
-            waiting = db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
-        if waiting and waiting[0] == 2:
-            return
-        time.sleep(0.2)
+            database = os.path.realpath(url.removeprefix("sqlite:///"))
+            if all(database in _open_files(run.pid) for run in runs):
+                return
+        else:
+            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as db:
+                waiting = db.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).fetchone()
+            if waiting and waiting[0] == 2:
+                return
+        time.sleep(0.05)
 
 
-def test_serve_migrates_before_its_workers_start(database, tmp_path):
+def _open_files(pid: int) -> set[str]:
+    """The files process ``pid`` has open (Linux's /proc)."""
+    folder = Path(f"/proc/{pid}/fd")
+    found = set()
+    for fd in folder.iterdir() if folder.exists() else ():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            found.add(os.readlink(fd))
+    return found
+
+
+def test_serve_migrates_before_its_workers_start(database):
     import requests
 
     database.load_dump()
     # the dump has no content repository beside it: forget the catalog (a cache of git) so that
     # serve rebuilds it from the empty repository instead of looking for the dump's commits
     database.execute("delete from sync_state")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with (tmp_path / "serve.log").open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT,
-            env=database.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    with KbServer(database.instance, database.settings()) as server:
+        answer = requests.get(
+            f"{server.url}/api/v1/docs", timeout=5, headers={"Authorization": f"Bearer {database.token}"}
         )
-        try:
-            answer = None
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and server.poll() is None:
-                try:
-                    answer = requests.get(
-                        f"http://127.0.0.1:{port}/api/v1/docs",
-                        timeout=5,
-                        headers={"Authorization": f"Bearer {database.token}"},
-                    )
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.2)
-            assert answer is not None and answer.status_code == 200  # the old token signs in
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    assert "recognised as revision 0001" in (tmp_path / "serve.log").read_text()
+        assert answer.status_code == 200  # the old token signs in
+    assert "recognised as revision 0001" in server.log.read_text()
     assert database.version() == [migrations.head()]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, ApiClient, open_app, save, token_for
-from postgres_server import empty_database, postgres_server
+from postgres_server import empty_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -16,16 +15,10 @@ from kb.identity import users
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture
-def pg_app(database_url: str, tmp_path: Path):
-    empty_database(database_url)
-    app = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url})
+def pg_app(postgres_url: str, tmp_path: Path):
+    empty_database(postgres_url)
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": postgres_url})
     with app.extensions["kb.stores"].sessions() as session:
         users.create_user(session, "pg.editor", PASSWORD, "editor", "confidential")
         session.commit()
@@ -33,8 +26,8 @@ def pg_app(database_url: str, tmp_path: Path):
     app.extensions["kb.stores"].close()
 
 
-def test_the_tables_live_in_postgresql(pg_app, database_url):
-    engine = create_engine(database_url)
+def test_the_tables_live_in_postgresql(pg_app, postgres_url):
+    engine = create_engine(postgres_url)
     with engine.connect() as connection:
         assert connection.execute(text("select count(*) from users")).scalar() == 1
     engine.dispose()
@@ -51,11 +44,11 @@ def test_save_history_move_and_listing_work_on_postgresql(pg_app):
     assert editor.get("docs?tag=变更").get_json()["total"] == 1
 
 
-def test_catalog_catches_up_from_git_on_postgresql(pg_app, database_url, tmp_path):
+def test_catalog_catches_up_from_git_on_postgresql(pg_app, postgres_url, tmp_path):
     app, editor = pg_app
     save(editor, "a", "甲")
     save(editor, "b", "乙")
-    engine = create_engine(database_url)
+    engine = create_engine(postgres_url)
     with engine.begin() as connection:
         connection.execute(text("delete from versions"))
         connection.execute(text("delete from document_tags"))
@@ -63,19 +56,19 @@ def test_catalog_catches_up_from_git_on_postgresql(pg_app, database_url, tmp_pat
         connection.execute(text("delete from sync_state"))
     engine.dispose()
     app.extensions["kb.stores"].close()
-    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": database_url})
+    again = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": postgres_url})
     assert ApiClient(again.test_client(), token_for(again, "pg.editor")).get("docs").get_json()["total"] == 2
     again.extensions["kb.stores"].close()
 
 
-def test_the_audit_trail_chains_and_is_append_only_on_postgresql(pg_app, database_url):
+def test_the_audit_trail_chains_and_is_append_only_on_postgresql(pg_app, postgres_url):
     app, editor = pg_app
     save(editor, "机密/事件", "处置记录", access="confidential")
     editor.get("docs/机密/事件")
     with app.extensions["kb.stores"].sessions() as session:
         result = app.extensions["kb.stores"].audit.verify(session)
     assert result.ok and result.entries >= 3
-    engine = create_engine(database_url)
+    engine = create_engine(postgres_url)
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(text("update audit_trail set actor = 'someone.else'"))
     engine.dispose()

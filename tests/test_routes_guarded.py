@@ -231,9 +231,7 @@ class Walker:
 
 @pytest.fixture(scope="module")
 def walker(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    app = open_app(
-        {"TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("walk") / "instance"), "WTF_CSRF_ENABLED": False}
-    )
+    app = open_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("walk") / "instance")})
     with app.extensions["kb.stores"].sessions() as session:
         for role, clearance in itertools.product(ROLES, LEVELS):
             users.create_user(session, f"w.{role}.{clearance}", PASSWORD, role, clearance)

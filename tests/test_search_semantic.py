@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -101,16 +103,32 @@ def test_without_semantic_there_is_no_vector_store(tmp_path):
     ix.close()
 
 
+class IdleQueue(list):
+    """Stands in for the idle runner's ``submit``: what the embedder queued, and ``arrived``
+    once something was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+
+    def __call__(self, work: Callable[[], None]) -> None:
+        self.append(work)
+        self.arrived.set()
+
+
 def test_the_embedder_hands_one_round_at_a_time_to_the_idle_runner(monkeypatch):
     monkeypatch.setattr(semantic.Embedder, "IDLE", 0.02)
-    queued: list = []
+    queued = IdleQueue()
     rounds: list[float] = []
-    embedder = semantic.Embedder(lambda budget: rounds.append(budget) or 1, lambda: True, queued.append).start()
-    time.sleep(0.2)
+    embedder = semantic.Embedder(lambda budget: rounds.append(budget) or 1, lambda: True, queued).start()
+    assert queued.arrived.wait(5)
+    time.sleep(0.1)  # five idle periods
     assert len(queued) == 1  # nothing more is queued while a round waits to run
+    queued.arrived.clear()
     queued.pop()()  # the idle runner runs it
     assert rounds == [semantic.Embedder.BUDGET]
-    time.sleep(0.2)
+    assert queued.arrived.wait(5)
+    time.sleep(0.1)
     assert len(queued) == 1
     embedder.stop()
     queued.clear()
@@ -120,8 +138,8 @@ def test_the_embedder_hands_one_round_at_a_time_to_the_idle_runner(monkeypatch):
 
 def test_the_embedder_queues_nothing_when_nothing_is_pending(monkeypatch):
     monkeypatch.setattr(semantic.Embedder, "IDLE", 0.02)
-    queued: list = []
-    embedder = semantic.Embedder(lambda budget: 0, lambda: False, queued.append).start()
+    queued = IdleQueue()
+    embedder = semantic.Embedder(lambda budget: 0, lambda: False, queued).start()
     time.sleep(0.15)
     embedder.stop()
     assert queued == []

@@ -3,10 +3,7 @@ the app, and the master process holds none of the app."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,26 +12,24 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from conftest import kb_cli
+from web_fixtures import KbServer
 
 from kb.httpworker import HEADER_TIMEOUT, IDLE_TIMEOUT
 from kb.search import SearchIndex
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Admin-pass-123"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# one test process runs this module, so its server is made once (scripts/test.sh: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("serve")
 
 
 class Served:
-    instance: Path
+    """``kb serve`` over a demo instance, and ways to talk to it."""
 
-    def __init__(self, port: int, process: subprocess.Popen) -> None:
-        self.port, self.process = port, process
-        self.base = f"http://127.0.0.1:{port}"
+    def __init__(self, server: KbServer) -> None:
+        self.port, self.base, self.instance, self.pid = server.port, server.url, server.instance, server.pid
 
     def token(self) -> str:
         answer = requests.post(
@@ -48,57 +43,37 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("serve")
-    env = dict(os.environ, KB_INSTANCE_DIR=str(folder / "instance"), KB_ADMIN_PASSWORD=PASSWORD)
-    subprocess.run(
-        [sys.executable, "-m", "kb", "init", "--demo"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
-    )
-    port = _free_port()
+    instance = tmp_path_factory.mktemp("serve") / "instance"
+    env = {"KB_ADMIN_PASSWORD": PASSWORD}
+    assert kb_cli(instance, "init", "--demo", **env).exit_code == 0
     # one worker with two threads: the fewest threads that idle clients could take
-    with (folder / "serve.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-        server = Served(port, process)
-        server.instance = folder / "instance"
-        try:
-            for _ in range(300):
-                try:
-                    requests.get(server.base + "/login", timeout=30)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            yield server
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with KbServer(instance, env, workers=1, threads=2) as server:
+        yield Served(server)
 
 
-def _trickle(served: Served, stop: threading.Event) -> None:
-    """Send a request head one byte a second, as a slowloris client does."""
+def _trickle(served: Served, stop: threading.Event, begun: threading.Event) -> None:
+    """Send a request head one byte a second, as a slowloris client does; ``begun`` once the
+    first byte is out."""
     with served.connect() as conn:
         for byte in b"GET /login HTTP/1.1\r\nHost: kb\r\nX-Slow: " + b"a" * 100:
-            if stop.is_set():
-                return
             try:
                 conn.send(bytes([byte]))
             except OSError:
                 return
-            time.sleep(1)
+            begun.set()
+            if stop.wait(1):
+                return
 
 
 def test_fifty_idle_connections_and_a_trickler_do_not_starve_a_get(served):
     idle = [served.connect() for _ in range(50)]
     stop = threading.Event()
-    tricklers = [threading.Thread(target=_trickle, args=(served, stop), daemon=True) for _ in range(3)]
+    begun = [threading.Event() for _ in range(3)]
+    tricklers = [threading.Thread(target=_trickle, args=(served, stop, event), daemon=True) for event in begun]
     try:
         for trickler in tricklers:
             trickler.start()
-        time.sleep(1.5)  # everything is connected and the tricklers have begun
+        assert all(event.wait(10) for event in begun)  # everything is connected and the tricklers have begun
         for _ in range(5):
             started = time.monotonic()
             answer = requests.get(served.base + "/login", timeout=10)
@@ -163,10 +138,10 @@ def test_a_kept_alive_connection_serves_several_requests(served):
 
 def test_the_master_process_holds_none_of_the_app(served):
     # kb serve replaced itself with gunicorn's master: same pid, without Flask or the search engine
-    maps = Path(f"/proc/{served.process.pid}/maps")
+    maps = Path(f"/proc/{served.pid}/maps")
     if not maps.exists():
         pytest.skip("no /proc on this system")
-    command = Path(f"/proc/{served.process.pid}/cmdline").read_bytes().split(b"\0")
+    command = Path(f"/proc/{served.pid}/cmdline").read_bytes().split(b"\0")
     assert b"kb.server" in command
     libraries = maps.read_text()
     assert "_pygit2" not in libraries and "_pydantic_core" not in libraries

@@ -1,4 +1,5 @@
-"""Each group's daily work, end to end, in headless Chromium against a real ``kb serve``.
+"""Each group's daily work, end to end, in headless Chromium against a server
+(``web_fixtures.serving``; the real ``kb serve`` for two editors at once).
 
 The knowledge base here has a past: its documents were written forty days ago (back-dated
 commits), then changed today, so "as of last month" shows something other than now. Every flow
@@ -21,7 +22,7 @@ import test_web_accounts as web_accounts
 import test_web_ui as web_ui
 from flask import Flask
 from playwright.sync_api import Page, expect
-from web_fixtures import KbServer
+from web_fixtures import serving
 
 from kb.stores import catalog
 from kb.versioning import Author, Write
@@ -44,8 +45,8 @@ def front_matter(title: str, tags: str, access: str, body: str) -> bytes:
 
 
 @pytest.fixture
-def site(app: Flask) -> Iterator[web_ui.Site]:
-    """Two documents written forty days ago, one of them changed today; ``kb serve`` over them."""
+def site(app: Flask, request: pytest.FixtureRequest) -> Iterator[web_ui.Site]:
+    """Two documents written forty days ago, one of them changed today; a server over them."""
     stores = app.extensions["kb.stores"]
     written = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
     revision, changes = stores.store.commit(
@@ -58,8 +59,8 @@ def site(app: Flask) -> Iterator[web_ui.Site]:
         date=written,
     )
     catalog.record(stores.sessions, stores.store, stores.index, revision, changes)
-    with KbServer(Path(app.config["INSTANCE_DIR"])) as server:
-        site = web_ui.Site(server.url, app)
+    with serving(app, request) as url:
+        site = web_ui.Site(url, app)
         site.save(
             "wang.editor",
             OUTAGE,
@@ -157,6 +158,7 @@ def test_an_editor_creates_previews_drafts_publishes_edits_compares_and_reverts(
     expect(editor.locator("article .body")).not_to_contain_text("首次登录时修改")
 
 
+@pytest.mark.kb_serve
 def test_two_editors_change_the_same_line_and_nothing_is_lost(login: Callable[..., Page], site):
     wang, admin = login("wang.editor"), login("admin")
     for page in (wang, admin):

@@ -5,7 +5,6 @@ the pages fit a phone. Screenshots go to ``$KB_TEST_ARTIFACTS`` like test_web_ac
 from __future__ import annotations
 
 import datetime as dt
-import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -51,10 +50,10 @@ def archive_backup(page: Page) -> None:
     expect(page.get_by_role("status")).to_have_text("已归档。")
 
 
-def test_an_archivist_archives_finds_it_in_the_archive_sees_the_past_and_restores(login, site):
+def test_an_archivist_archives_finds_it_in_the_archive_sees_the_past_and_restores(login, site, clock):
     zone = ZoneInfo(site.app.config["TIMEZONE"])
-    before = dt.datetime.now(zone).strftime("%Y-%m-%dT%H:%M:%S")
-    time.sleep(1.1)  # commit times have one-second resolution: archive after that moment
+    before = clock.now().astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+    clock.advance(1.1)  # commit times have one-second resolution: archive after that moment
     archivist = login("zhao.archivist")
     archive_backup(archivist)
     expect(archivist.locator(".archived-banner")).to_contain_text("已由新的备份方案取代")

@@ -1,4 +1,4 @@
-"""The web UI in a real headless Chromium, against a real ``kb serve`` over stores on tmp_path.
+"""The web UI in a real headless Chromium, against a server over stores on tmp_path (``web_fixtures.serving``).
 
 Users and documents are created through ``kb.services`` on the same instance folder; everything
 else happens the way a user does it: log in through the form, click, type, read what the page says.
@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import PASSWORD
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
-from web_fixtures import KbServer
+from web_fixtures import serving
 
 from kb.identity import users
 from kb.services import documents
@@ -79,11 +78,11 @@ class Site:
 
 
 @pytest.fixture
-def site(app: Flask) -> Iterator[Site]:
-    """``kb serve`` over the conftest app's instance (users from PEOPLE; CSRF on, as in
+def site(app: Flask, request: pytest.FixtureRequest) -> Iterator[Site]:
+    """A server over the conftest app's instance (users from PEOPLE; CSRF on, as in
     production), with three documents."""
-    with KbServer(Path(app.config["INSTANCE_DIR"])) as server:
-        site = Site(server.url, app)
+    with serving(app, request) as url:
+        site = Site(url, app)
         site.save(
             "wang.editor",
             BACKUP,

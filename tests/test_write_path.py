@@ -93,7 +93,7 @@ CHILD = textwrap.dedent("""
         os._exit(17)  # kill -9 between the git commit and the audit append: no undo, no answer
 
     write_path.Writing._audit = killed
-    app = create_app({"TESTING": True, "INSTANCE_DIR": sys.argv[1], "WTF_CSRF_ENABLED": False})
+    app = create_app({"TESTING": True, "INSTANCE_DIR": sys.argv[1]})
     answer = app.test_client().put("/api/v1/" + sys.argv[2], json={"title": "标题", "body": sys.argv[3]},
                                    headers={"Authorization": "Bearer " + os.environ["KB_TEST_TOKEN"]})
     print("answered", answer.status_code)  # never reached
@@ -112,7 +112,7 @@ def killed_while_saving(app: Flask, tmp_path: Path, url: str, body: str, user: s
     child = subprocess.run(
         [sys.executable, str(script), app.config["INSTANCE_DIR"], url, body],
         cwd=ROOT,
-        env={**os.environ, "KB_TEST_TOKEN": token},
+        env={**os.environ, "KB_TEST_TOKEN": token, "PYTHONPATH": str(ROOT)},  # the kb under test, not an installed one
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,9 +1,12 @@
 """A live kb server and a real headless Chromium, for tests that drive the web UI.
 
-``KbServer`` runs the real ``kb serve`` (gunicorn, several worker processes) on a free loopback
-port over an instance folder on ``tmp_path``, so the browser exercises everything a user's
-would: cookies, CSRF tokens, redirects, the JavaScript preview, and writes that must reach
-every worker. ``LiveServer`` (an in-process werkzeug server) only takes the README's screenshot.
+``serving`` gives the browser tests their server: for most, a second app on the test's instance
+folder, built as a ``kb serve`` worker builds its own (CSRF on, not in testing mode, its own git,
+index and database handles, so writes made behind the browser's back must reach it as they reach
+a worker), served in this process by ``LiveServer`` (an in-process werkzeug server); for tests
+marked ``kb_serve``, ``KbServer``: the real ``kb serve`` (gunicorn, several worker processes) on
+a free loopback port, whose start costs seconds of imports. ``LiveServer`` also takes the
+README's screenshot.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,12 +21,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
 import pytest
 from flask import Flask
+from ports import free_port
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from kb import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # flags that keep a headless Chromium quiet and self-contained in CI containers
 CHROMIUM_ARGS = [
@@ -76,28 +85,52 @@ class LiveServer:
         self.server.server_close()
 
 
+@contextmanager
+def serving(app: Flask, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a server over ``app``'s instance folder while the block runs (see the module's
+    docstring). Meaning vectors are off, as in the ``app`` fixture: the model's background work
+    would compete with the browser for the CPU."""
+    instance = Path(app.config["INSTANCE_DIR"])
+    if request.node.get_closest_marker("kb_serve"):
+        with KbServer(instance) as server:
+            yield server.url
+        return
+    worker = create_app({"INSTANCE_DIR": str(instance), "SEMANTIC": False})
+    try:
+        with LiveServer(worker) as server:
+            yield server.url
+    finally:
+        worker.extensions["kb.stores"].close()
+
+
 class KbServer:
     """``kb serve`` on 127.0.0.1 over ``instance`` while the ``with`` block runs.
 
     The port is one the kernel just handed out; if another process takes it before gunicorn
-    binds, the server exits and a new port is tried. ``env`` adds ``KB_*`` settings.
+    binds, the server exits and a new port is tried. ``env`` adds ``KB_*`` settings (meaning
+    vectors are off unless it turns them on: each worker would compute them in the background,
+    competing with the test for the CPU); ``log``
+    (stdout and stderr) is ``kb-serve.log`` in the instance folder.
     """
 
     STARTUP_SECONDS = 60
 
-    def __init__(self, instance: Path, env: dict[str, str] | None = None, workers: int = 2) -> None:
+    def __init__(
+        self, instance: Path, env: dict[str, str] | None = None, workers: int = 2, threads: int | None = None
+    ) -> None:
         self.instance = instance
-        self.env = {**os.environ, "KB_INSTANCE_DIR": str(instance), **(env or {})}
-        self.workers = workers
+        self.env = {**os.environ, "KB_INSTANCE_DIR": str(instance), "KB_SEMANTIC": "0", **(env or {})}
+        self.options = ["--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
+        self.port = 0
         self.url = ""
+        self.log = instance / "kb-serve.log"
         self._process: subprocess.Popen | None = None
-        self._log = instance / "kb-serve.log"
 
     def __enter__(self) -> KbServer:
         for _attempt in range(3):
-            port = _free_port()
-            self.url = f"http://127.0.0.1:{port}"
-            with self._log.open("ab") as log:
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            with self.log.open("ab") as log:
                 self._process = subprocess.Popen(
                     [
                         sys.executable,
@@ -107,17 +140,23 @@ class KbServer:
                         "--host",
                         "127.0.0.1",
                         "--port",
-                        str(port),
-                        "--workers",
-                        str(self.workers),
+                        str(self.port),
+                        *self.options,
                     ],
+                    cwd=ROOT,
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
             if self._wait_until_up():
                 return self
-        pytest.fail(f"kb serve did not start; its log:\n{self._log.read_text(errors='replace')[-4000:]}", pytrace=False)
+        pytest.fail(f"kb serve did not start; its log:\n{self.log.read_text(errors='replace')[-4000:]}", pytrace=False)
+
+    @property
+    def pid(self) -> int:
+        """The server's process id: ``kb serve``'s, which gunicorn's master keeps."""
+        assert self._process is not None
+        return self._process.pid
 
     def _wait_until_up(self) -> bool:
         deadline = time.monotonic() + self.STARTUP_SECONDS
@@ -146,12 +185,6 @@ class KbServer:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self._stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def take_screenshot(target: Path, document: str = "02-process/变更管理流程") -> None:

@@ -34,14 +34,14 @@ WRONG = "用户名或密码错误 (wrong username or password)"
 
 
 def sign_in(
-    trail: AuditTrail, session: Session, username: object, password: object, address: str, purpose: str = "login"
+    trail: AuditTrail, session: Session, username: str, password: str, address: str, purpose: str = "login"
 ) -> User:
     """The active user with this name and password; every attempt is audited.
 
-    Raises BadRequest for missing fields, TooManyRequests while throttled, Unauthorized for a
+    Raises BadRequest for an empty field, TooManyRequests while throttled, Unauthorized for a
     wrong name or password or a disabled account (the same message, and the same time, for each).
     """
-    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+    if not username or not password:
         raise BadRequest("需要用户名和密码 (username and password required)")
     username = username.strip()[:64]
     who = Principal(username, "anonymous", "public", address=address)

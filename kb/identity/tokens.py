@@ -22,24 +22,21 @@ from kb.schemas.accounts import MAX_DAYS
 from kb.stores.audit import AuditTrail
 
 PREFIX = "kb_"
+
+OUT_OF_RANGE = f"expires_in_days 须为 1 到 {MAX_DAYS} 的整数 (expires_in_days out of range)"
 # how stale ``last_used_at`` may get: a write on every API call would cost more than it tells
 _TOUCH_EVERY = dt.timedelta(minutes=5)
 
 
 def issue(
-    trail: AuditTrail, who: Principal, user: User, name: object = "", expires_in_days: object = None
+    trail: AuditTrail, who: Principal, user: User, name: str = "", expires_in_days: int | None = None
 ) -> tuple[str, ApiToken]:
-    """A new token for ``user`` (the caller signed in as them); audited. Returns (token, row)."""
-    if not isinstance(name, str):
-        raise BadRequest("name 必须是字符串 (name must be a string)")
+    """A new token for ``user`` (the caller signed in as them), expiring after 1 to ``MAX_DAYS``
+    days or never; audited. Returns (token, row). Raises BadRequest for a lifetime out of range."""
     expires_at = None
     if expires_in_days is not None:
-        if (
-            isinstance(expires_in_days, bool)
-            or not isinstance(expires_in_days, int)
-            or not 1 <= expires_in_days <= MAX_DAYS
-        ):
-            raise BadRequest(f"expires_in_days 须为 1 到 {MAX_DAYS} 的整数 (expires_in_days out of range)")
+        if not 1 <= expires_in_days <= MAX_DAYS:
+            raise BadRequest(OUT_OF_RANGE)
         expires_at = utcnow() + dt.timedelta(days=expires_in_days)
     token = PREFIX + secrets.token_urlsafe(32)
     with trail.transaction() as session:

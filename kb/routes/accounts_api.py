@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
-from kb import access, db, extensions
+from kb import db, extensions
 from kb.auth import address, current_user
 from kb.identity import logins, tokens, users
-from kb.models import ApiToken, User
 from kb.routes.guard import PUBLIC, checked
 from kb.routes.openapi import operation
-from kb.routes.params import iso
+from kb.routes.serialize import answer, dump
 from kb.schemas.accounts import (
     Health,
     HealthQuery,
     Me,
     NewToken,
     TokenList,
+    TokenOut,
     TokenRequest,
     TokensQuery,
     UserCreate,
@@ -32,29 +32,6 @@ bp = Blueprint("accounts_api", __name__)
 MAX_ID = 2**63 - 1
 
 
-def user_json(user: User) -> dict:
-    return {
-        "username": user.username,
-        "role": user.role,
-        "clearance": user.clearance,
-        "display_name": user.display_name,
-        "email": user.email,
-        "active": user.active,
-        "created_at": iso(user.created_at),
-    }
-
-
-def token_json(row: ApiToken) -> dict:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "created_at": iso(row.created_at),
-        "expires_at": iso(row.expires_at),
-        "last_used_at": iso(row.last_used_at),
-        "revoked_at": iso(row.revoked_at),
-    }
-
-
 @bp.post("/tokens")
 @checked(PUBLIC)
 @operation({201: NewToken}, errors=(401, 429), public=True)
@@ -63,16 +40,15 @@ def create_token(json: TokenRequest) -> tuple[Response, int]:
     trail = extensions.stores().audit
     user = logins.sign_in(trail, db.session(), json.username, json.password, address(), "token_login")
     token, row = tokens.issue(trail, users.principal(user, address=address()), user, json.name, json.expires_in_days)
-    return jsonify(token=token, username=user.username, role=user.role, **token_json(row)), 201
+    return answer(NewToken, dump(TokenOut, row) | {"token": token, "username": user.username, "role": user.role}, 201)
 
 
 @bp.get("/tokens")
 @checked("account")
 @operation({200: TokenList})
-def list_tokens(query: TokensQuery) -> Response:
+def list_tokens(query: TokensQuery) -> tuple[Response, int]:
     """The caller's tokens (never the tokens themselves); administrators: another user's."""
-    rows = tokens.list_tokens(db.session(), current_user(), query.user)
-    return jsonify(tokens=[token_json(row) for row in rows])
+    return answer(TokenList, {"tokens": tokens.list_tokens(db.session(), current_user(), query.user)})
 
 
 @bp.delete(f"/tokens/<int(max={MAX_ID}):token_id>")
@@ -87,18 +63,9 @@ def revoke_token(token_id: int) -> tuple[str, int]:
 @bp.get("/me")
 @checked("account")
 @operation({200: Me})
-def me() -> Response:
+def me() -> tuple[Response, int]:
     """Who the caller is and what their role allows: the quickest way to see a role's reach."""
-    user = current_user()
-    return jsonify(
-        username=user.username,
-        role=user.role,
-        clearance=user.clearance,
-        display_name=user.display_name,
-        visible_levels=access.visible_levels(user),
-        visible_statuses=access.visible_statuses(user),
-        actions=sorted(action for action in access.ACTION_ROLE if access.can(user, action)),
-    )
+    return answer(Me, users.reach(current_user()))
 
 
 @bp.post("/users")
@@ -106,38 +73,33 @@ def me() -> Response:
 @operation({201: UserOut}, errors=(409,))
 def create_user(json: UserCreate) -> tuple[Response, int]:
     """Create a user (admin)."""
-    user = users.add_user(extensions.stores().audit, current_user(), json.model_dump(mode="json"))
-    return jsonify(user_json(user)), 201
+    account = users.NewAccount(**json.model_dump(mode="json"))
+    return answer(UserOut, users.add_user(extensions.stores().audit, current_user(), account), 201)
 
 
 @bp.get("/users")
 @checked("manage_users")
 @operation({200: UserList})
-def list_users() -> Response:
+def list_users() -> tuple[Response, int]:
     """Every user (admin)."""
-    return jsonify(users=[user_json(user) for user in users.list_users(db.session(), current_user())])
+    return answer(UserList, {"users": users.list_users(db.session(), current_user())})
 
 
 @bp.patch("/users/<username>")
 @checked("manage_users")
 @operation({200: UserOut})
-def update_user(username: str, json: UserUpdate) -> Response:
+def update_user(username: str, json: UserUpdate) -> tuple[Response, int]:
     """Change role, clearance, active, password, display_name or email (admin); disabling or a
     password reset ends sessions and revokes tokens."""
-    user = users.update_user(
-        extensions.stores().audit, current_user(), username, json.model_dump(mode="json", exclude_unset=True)
-    )
-    return jsonify(user_json(user))
+    changes = users.AccountChanges(**json.model_dump(mode="json"))
+    user = users.update_user(extensions.stores().audit, current_user(), username, changes)
+    return answer(UserOut, user)
 
 
 @bp.get("/health")
 @checked("health")
 @operation({200: Health})
-def health(query: HealthQuery) -> Response:
+def health(query: HealthQuery) -> tuple[Response, int]:
     """Store, catalog and index in step, and counts; ``?check=1`` also runs the full check."""
-    stores = extensions.stores()
-    payload = store_health.health(stores, db.session(), current_user()).as_json()
-    if query.check == "1":
-        problems = store_health.full_check(stores, current_user())
-        payload["check"] = {"ok": not problems, "problems": problems}
-    return jsonify(payload)
+    report = store_health.health(extensions.stores(), db.session(), current_user(), check=query.check == "1")
+    return answer(Health, report)

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from kb import db, extensions, i18n
 from kb.access import CLEARANCES
 from kb.auth import current_user
-from kb.errors import KBError
+from kb.errors import BadRequest, KBError
 from kb.i18n import select_locale
 from kb.identity import tokens, users
 from kb.routes.auth import safe_next
@@ -87,18 +87,25 @@ def change_password() -> Response | tuple[str, int]:
 @checked("account")
 def create_token() -> tuple[str, int]:
     """A new token for the signed-in user, shown on this page once."""
-    days = request.form.get("expires_in_days", "").strip()
     try:
-        validated(TokenName, {"name": request.form.get("name", "")}, select_locale())
+        name = validated(TokenName, {"name": request.form.get("name", "")}, select_locale()).name
+        expires = _days(request.form.get("expires_in_days", ""))
         user = users.get_user(db.session(), current_user().username)
-        # a number the form cannot read goes on as text, and tokens.issue refuses it with a message
-        expires: object = int(days) if re.fullmatch(r"-?\d{1,6}", days) else days or None
-        token, _row = tokens.issue(
-            extensions.stores().audit, current_user(), user, request.form.get("name", ""), expires
-        )
+        token, _row = tokens.issue(extensions.stores().audit, current_user(), user, name, expires)
     except KBError as error:
         return _account_page(error=error.message, status=error.status)
     return _account_page(new_token=token, status=201)
+
+
+def _days(text: str) -> int | None:
+    """The lifetime typed into the form: empty for none, else a whole number of days (its range
+    is checked by ``tokens.issue``, with the message for any other text)."""
+    text = text.strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"-?\d{1,6}", text):
+        raise BadRequest(tokens.OUT_OF_RANGE)
+    return int(text)
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
@@ -133,10 +140,9 @@ def set_language() -> Response | tuple[str, int]:
 @checked("health")
 def health() -> str:
     """Store, catalog and index in step, and a few counts; ``?check=1`` runs the full check."""
-    stores = extensions.stores()
-    report = store_health.health(stores, db.session(), current_user())
-    problems = store_health.full_check(stores, current_user()) if request.args.get("check") == "1" else None
-    return render_template("admin_health.html", health=report, problems=problems)
+    check = request.args.get("check") == "1"
+    report = store_health.health(extensions.stores(), db.session(), current_user(), check=check)
+    return render_template("admin_health.html", health=report, problems=report.problems)
 
 
 @bp.get("/admin/users")
@@ -148,12 +154,13 @@ def user_list() -> tuple[str, int]:
 @bp.post("/admin/users")
 @checked("manage_users")
 def add_user() -> Response | tuple[str, int]:
-    form = {name: request.form.get(name, "") for name in users.USER_FIELDS}
+    form = {name: request.form.get(name, "") for name in UserCreate.model_fields}
     try:
         checked = validated(
             UserCreate, {key: value for key, value in form.items() if value or key == "password"}, select_locale()
         )
-        user = users.add_user(extensions.stores().audit, current_user(), checked.model_dump(mode="json"))
+        account = users.NewAccount(**checked.model_dump(mode="json"))
+        user = users.add_user(extensions.stores().audit, current_user(), account)
     except KBError as error:
         return _users_page(form=form | {"password": ""}, error=error.message, status=error.status)
     flash(_("User %(name)s created.", name=user.username), "ok")
@@ -178,7 +185,7 @@ def update_user(username: str) -> Response | tuple[str, int]:
     try:
         checked = validated(UserUpdate, changes, select_locale())
         users.update_user(
-            extensions.stores().audit, current_user(), username, checked.model_dump(mode="json", exclude_unset=True)
+            extensions.stores().audit, current_user(), username, users.AccountChanges(**checked.model_dump(mode="json"))
         )
     except KBError as error:
         return _user_page(username, error=error.message, status=error.status)

@@ -9,7 +9,7 @@ from kb import db, extensions
 from kb.auth import current_user
 from kb.routes.guard import PUBLIC, checked
 from kb.routes.openapi import description, operation
-from kb.routes.params import iso
+from kb.routes.serialize import answer
 from kb.schemas.documents import (
     DeleteQuery,
     Diff,
@@ -26,42 +26,19 @@ from kb.schemas.documents import (
     Saved,
 )
 from kb.schemas.search import SearchQuery, SearchResult
-from kb.services import documents, lifecycle, search
-from kb.services.documents import DocumentView
+from kb.services import documents, editing, lifecycle, search
 
 bp = Blueprint("api", __name__)
-
-
-def _document_json(view: DocumentView) -> dict:
-    return {
-        "path": view.path,
-        "title": view.title,
-        "body": view.body,
-        "html": view.html,
-        "tags": view.tags,
-        "access": view.access,
-        "status": view.status,
-        "owner": view.owner,
-        "revision": view.revision,
-        "updated_at": iso(view.updated_at),
-        "updated_by": view.updated_by,
-        "review_by": view.review_by,
-        "current": view.current,
-        "message": view.message,
-        "archived_at": view.archived_at,
-        "archived_by": view.archived_by,
-        "archive_reason": view.archive_reason,
-    }
 
 
 @bp.get("/docs")
 @checked("view")
 @operation({200: DocumentList})
-def list_docs(query: ListQuery) -> Response:
+def list_docs(query: ListQuery) -> tuple[Response, int]:
     """The documents now, or (``at``: archivists) the knowledge base as it was at a date."""
     if query.at:
-        return _list_as_of(query)
-    total, rows = documents.list_documents(
+        return _list_as_of(query, query.at)
+    found = documents.list_documents(
         db.session(),
         current_user(),
         prefix=query.prefix,
@@ -70,44 +47,23 @@ def list_docs(query: ListQuery) -> Response:
         page=query.page,
         per_page=query.per_page,
     )
-    items = [
-        {
-            "path": r.path,
-            "title": r.title,
-            "tags": r.tag_names,
-            "access": r.access,
-            "status": r.status,
-            "updated_at": iso(r.updated_at),
-            "updated_by": r.updated_by,
-            "revision": r.revision,
-        }
-        for r in rows
-    ]
-    return jsonify(total=total, items=items)
+    return answer(DocumentList, found)
 
 
-def _list_as_of(query: ListQuery) -> Response:
+def _list_as_of(query: ListQuery, at: str) -> tuple[Response, int]:
     past = lifecycle.list_as_of(
-        _stores(), db.session(), current_user(), query.at, prefix=query.prefix, page=query.page, per_page=query.per_page
+        _stores(), db.session(), current_user(), at, prefix=query.prefix, page=query.page, per_page=query.per_page
     )
-    return jsonify(
-        total=past.total,
-        at=iso(past.when),
-        revision=past.revision.id if past.revision else None,
-        items=[
-            {"path": d.path, "title": d.title, "access": d.access, "status": d.status, "current_path": d.current_path}
-            for d in past.items
-        ],
-    )
+    return answer(DocumentList, past)
 
 
 @bp.get("/docs/<path:path>")
 @checked("view")
 @operation({200: DocumentOut}, moves=True)
-def get_doc(path: str, query: ReadQuery) -> Response:
+def get_doc(path: str, query: ReadQuery) -> tuple[Response, int]:
     """Read a document, now, at a revision or at a date."""
     view = documents.get_document(_stores(), db.session(), current_user(), path, revision=query.revision, at=query.at)
-    return jsonify(_document_json(view))
+    return answer(DocumentOut, view)
 
 
 @bp.get("/docs/<path:path>/raw")
@@ -124,21 +80,9 @@ def get_raw(path: str, query: ReadQuery) -> Response:
 @operation({200: Saved, 201: Saved}, writes=True)
 def put_doc(path: str, json: DocumentWrite) -> tuple[Response, int]:
     """Create (201) or update (200) a document; a stale ``base_revision`` is merged, or 409."""
-    data = json.model_dump(mode="json")
-    result = documents.save_document(
-        _stores(),
-        db.session(),
-        current_user(),
-        path,
-        title=data["title"],
-        body=data["body"],
-        tags=data["tags"],
-        access_level=data["access"],
-        review_by=data["review_by"],
-        message=data["message"],
-        base_revision=data["base_revision"],
-    )
-    return jsonify(path=result.path, revision=result.revision, merged=result.merged), 201 if result.created else 200
+    edit = editing.Edit(**json.model_dump(mode="json", exclude={"base_revision"}))
+    saved = editing.save(_stores(), db.session(), current_user(), path, edit, base_revision=json.base_revision)
+    return answer(Saved, saved, 201 if saved.created else 200)
 
 
 @bp.delete("/docs/<path:path>")
@@ -153,57 +97,43 @@ def delete_doc(path: str, query: DeleteQuery) -> tuple[str, int]:
 @bp.get("/docs/<path:path>/history")
 @checked("history")
 @operation({200: History}, moves=True)
-def doc_history(path: str) -> Response:
+def doc_history(path: str) -> tuple[Response, int]:
     """Versions, newest first."""
     versions = documents.history(extensions.stores(), db.session(), current_user(), path)
-    return jsonify(
-        path=path,
-        versions=[
-            {
-                "revision": v.revision,
-                "author": v.author_name,
-                "email": v.author_email,
-                "date": iso(v.date),
-                "message": v.message,
-                "kind": v.kind,
-                "path": v.file_path,
-            }
-            for v in versions
-        ],
-    )
+    return answer(History, {"path": path, "versions": versions})
 
 
 @bp.get("/docs/<path:path>/diff")
 @checked("diff")
 @operation({200: Diff}, moves=True)
-def doc_diff(path: str, query: DiffQuery) -> Response:
+def doc_diff(path: str, query: DiffQuery) -> tuple[Response, int]:
     """A unified diff between two revisions (default: the last change)."""
     comparison = documents.diff(_stores(), db.session(), current_user(), path, query.from_ or None, query.to or None)
-    return jsonify(path=path, diff=comparison.unified())
+    return answer(Diff, {"path": path, "diff": comparison.unified()})
 
 
 @bp.post("/docs/<path:path>/revert")
 @checked("revert")
 @operation({200: NewRevision}, writes=True)
-def revert_doc(path: str, json: Revert) -> Response:
+def revert_doc(path: str, json: Revert) -> tuple[Response, int]:
     """Make the version at a revision the current one, as a new commit."""
     revision = documents.revert(_stores(), db.session(), current_user(), path, json.revision, json.message)
-    return jsonify(path=path, revision=revision)
+    return answer(NewRevision, {"path": path, "revision": revision})
 
 
 @bp.post("/docs/<path:path>/move")
 @checked("move")
 @operation({200: NewRevision}, writes=True)
-def move_doc(path: str, json: Move) -> Response:
+def move_doc(path: str, json: Move) -> tuple[Response, int]:
     """Move a document; its history follows it."""
     revision = documents.move(_stores(), db.session(), current_user(), path, json.to)
-    return jsonify(path=json.to, revision=revision)
+    return answer(NewRevision, {"path": json.to, "revision": revision})
 
 
 @bp.get("/search")
 @checked("search")
 @operation({200: SearchResult})
-def search_docs(query: SearchQuery) -> Response:
+def search_docs(query: SearchQuery) -> tuple[Response, int]:
     """Full-text search, Chinese and English."""
     result = search.search(
         extensions.index(),
@@ -216,25 +146,7 @@ def search_docs(query: SearchQuery) -> Response:
         limit=query.limit,
         offset=query.offset,
     )
-    return jsonify(
-        total=result.total,
-        suggestion=result.suggestion,
-        related=result.related,
-        hits=[
-            {
-                "path": h.path,
-                "title": h.title,
-                "snippet": h.snippet,
-                "section": h.section,
-                "score": round(h.score, 4),
-                "tags": h.tags,
-                "access": h.access,
-                "status": h.status,
-                "updated_at": iso(h.updated_at),
-            }
-            for h in result.hits
-        ],
-    )
+    return answer(SearchResult, result)
 
 
 @bp.get("/openapi.json")

@@ -3,39 +3,37 @@ CSV exports of both, and the chain check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request, stream_with_context
 
 from kb import db, extensions
 from kb.auth import current_user
-from kb.models import AuditEntry
+from kb.paging import Page
 from kb.routes.guard import checked
 from kb.routes.openapi import operation
 from kb.routes.params import int_arg
+from kb.routes.serialize import answer
 from kb.schemas.audit import AuditPageQuery, AuditQuery, Entries, Verification
-from kb.stores.audit import CSV_FIELDS, OUTCOMES, Filters
+from kb.stores.audit import MAX_PER_PAGE, OUTCOMES, Filters
 
 bp = Blueprint("audit", __name__)
 
 PER_PAGE = 50
 
 
-def entry_json(entry: AuditEntry) -> dict:
-    return {name: getattr(entry, name) for name in CSV_FIELDS} | {"at": entry.at.isoformat()}
+def _filters(given: Mapping[str, str | None]) -> Filters:
+    """The trail's filters from the API's validated query, or the page's arguments as typed."""
+    return Filters.parse(given, extensions.stores().timezone)
 
 
-def _filters() -> Filters:
-    return Filters.parse(request.args, extensions.stores().timezone)
+def _entries(filters: Filters, page: int, per_page: int) -> Page[Any]:
+    return extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
 
 
-def _page() -> tuple[Filters, int, int, int, list[AuditEntry]]:
-    filters = _filters()
-    page, per_page = int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, 500)
-    total, rows = extensions.stores().audit.query(db.session(), current_user(), filters, page, per_page)
-    return filters, page, per_page, total, rows
-
-
-def _csv() -> Response:
-    chunks = extensions.stores().audit.export_csv(current_user(), _filters())
+def _csv(filters: Filters) -> Response:
+    chunks = extensions.stores().audit.export_csv(current_user(), filters)
     return Response(
         stream_with_context(chunks),
         mimetype="text/csv; charset=utf-8",
@@ -46,10 +44,9 @@ def _csv() -> Response:
 @bp.get("/api/v1/audit")
 @checked("audit")
 @operation({200: Entries})
-def api_entries(query: AuditPageQuery) -> Response:
+def api_entries(query: AuditPageQuery) -> tuple[Response, int]:
     """Audit entries, newest first (archivists, up to their clearance)."""
-    _filters, page, per_page, total, rows = _page()
-    return jsonify(total=total, page=page, per_page=per_page, entries=[entry_json(entry) for entry in rows])
+    return answer(Entries, _entries(_filters(query.model_dump()), query.page, query.per_page))
 
 
 @bp.get("/api/v1/audit/export")
@@ -57,16 +54,15 @@ def api_entries(query: AuditPageQuery) -> Response:
 @operation({200: None}, media="text/csv")
 def api_export(query: AuditQuery) -> Response:
     """Audit entries as CSV, oldest first (audited)."""
-    return _csv()
+    return _csv(_filters(query.model_dump()))
 
 
 @bp.get("/api/v1/audit/verify")
 @checked("audit")
 @operation({200: Verification})
-def api_verify() -> Response:
+def api_verify() -> tuple[Response, int]:
     """Check the audit trail's hash chain."""
-    result = extensions.stores().audit.check(db.session(), current_user())
-    return jsonify(ok=result.ok, entries=result.entries, problems=result.problems)
+    return answer(Verification, extensions.stores().audit.check(db.session(), current_user()))
 
 
 @bp.get("/audit")
@@ -76,15 +72,16 @@ def page() -> str:
     # the check walks the whole chain, so it runs when asked for; otherwise the page shows the
     # newest recorded check
     verification = trail.check(db.session(), current_user()) if request.args.get("verify") else None
-    filters, page_number, per_page, total, rows = _page()
+    filters = _filters(request.args)
+    found = _entries(filters, int_arg("page", 1, 1), int_arg("per_page", PER_PAGE, 1, MAX_PER_PAGE))
     last_check, entries_since = trail.last_check(db.session())
     return render_template(
         "audit.html",
         filters=filters,
-        page=page_number,
-        per_page=per_page,
-        total=total,
-        rows=rows,
+        page=found.page,
+        per_page=found.per_page,
+        total=found.total,
+        rows=found.items,
         verification=verification,
         last_check=last_check,
         entries_since=entries_since,
@@ -95,4 +92,4 @@ def page() -> str:
 @bp.get("/audit/export")
 @checked("audit")
 def export() -> Response:
-    return _csv()
+    return _csv(_filters(request.args))

@@ -7,7 +7,6 @@ Each view parses the request and calls ``kb.services.drafts`` or ``kb.services.l
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -20,7 +19,7 @@ from kb import db, extensions
 from kb.auth import current_user
 from kb.errors import BadRequest
 from kb.i18n import select_locale
-from kb.render import render
+from kb.paging import Page
 from kb.routes.guard import checked
 from kb.routes.params import date_arg, int_arg
 from kb.schemas.base import validated
@@ -45,7 +44,6 @@ def draft_page(path: str) -> str:
     return render_template(
         "draft.html",
         draft=view,
-        html=render(view.doc.body, view.path),
         require_review=extensions.stores().require_review,
     )
 
@@ -99,7 +97,7 @@ def review_due_page() -> str:
     mine = request.args.get("mine") == "1"
     within = int_arg("within", 30, 0, 3650)
     rows = lifecycle.review_due(db.session(), user, within_days=within, owner=user.username if mine else None)
-    return render_template("review_due.html", rows=rows, mine=mine, within=within, today=dt.date.today())
+    return render_template("review_due.html", rows=rows, mine=mine, within=within)
 
 
 # ---------------------------------------------------------------- archive, restore and the lists
@@ -125,12 +123,13 @@ def restore_doc(path: str) -> Response:
 @checked("view_archived")
 def archive_page() -> str:
     page = int_arg("page", 1, 1)
+    found: Page[Any]
     if request.args.get("show") == "deleted":
-        total, items = lifecycle.deleted_documents(
+        found = lifecycle.deleted_documents(
             db.session(), current_user(), prefix=request.args.get("prefix"), page=page, per_page=PER_PAGE
         )
     else:
-        total, items = lifecycle.archived_documents(
+        found = lifecycle.archived_documents(
             db.session(),
             current_user(),
             prefix=request.args.get("prefix"),
@@ -142,8 +141,8 @@ def archive_page() -> str:
         )
     return render_template(
         "archive.html",
-        total=total,
-        items=items,
+        total=found.total,
+        items=found.items,
         page=page,
         per_page=PER_PAGE,
         show=request.args.get("show") or "archived",

@@ -1,5 +1,4 @@
-"""Reading request input, with a clear 400 for anything malformed; and the one way answers
-write a date."""
+"""Reading request input, with a clear 400 for anything malformed."""
 
 from __future__ import annotations
 
@@ -74,8 +73,3 @@ def date_arg(name: str, *, start: bool = False) -> dt.datetime | None:
     its day, or its start for the lower end of a range); anything unreadable is a 400."""
     value = request.args.get(name)
     return parse_moment(value, extensions.stores().timezone, start=start) if value else None
-
-
-def iso(value: dt.date | None) -> str | None:
-    """A date or time in a JSON answer: ISO 8601, or null."""
-    return value.isoformat() if value is not None else None

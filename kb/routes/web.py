@@ -7,9 +7,7 @@ newer version gets the conflict page with both versions.
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from collections import Counter
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -20,8 +18,8 @@ from werkzeug.wrappers import Response
 
 from kb import access, db, extensions
 from kb.auth import current_user, session_authenticated
-from kb.document import read
-from kb.errors import BadRequest, Conflict, KBError, NotFound, ReviewRequired, TooLarge, Unauthorized
+from kb.document import normalize_tags
+from kb.errors import BadRequest, Conflict, NotFound, ReviewRequired, TooLarge, Unauthorized
 from kb.i18n import select_locale
 from kb.render import render
 from kb.routes.errors import error_response
@@ -30,8 +28,8 @@ from kb.routes.params import int_arg
 from kb.schemas.base import validated
 from kb.schemas.documents import DocumentForm
 from kb.schemas.search import SearchQuery
-from kb.services import documents, drafts, lifecycle, links, search
-from kb.versioning import merge3, side_by_side
+from kb.services import documents, drafts, editing, lifecycle, links, search
+from kb.versioning import side_by_side
 
 bp = Blueprint("web", __name__)
 
@@ -40,8 +38,6 @@ DASHBOARD_ROWS = 8
 DASHBOARD_TAGS = 15
 # the recently viewed documents, kept in the session cookie: how many, and at most how long
 VIEWED_KEY, MAX_VIEWED, MAX_VIEWED_BYTES = "kb_viewed", 12, 2400
-# the lines merge3 puts around overlapping edits, left in a text that is being saved
-CONFLICT_MARKERS = re.compile(r"^(<{7} |={7}$|>{7} )", re.MULTILINE)
 FORM_FIELDS = ("path", "title", "tags", "access", "review_by", "body", "message", "base_revision", "draft_revision")
 
 
@@ -71,10 +67,12 @@ def home() -> str:
         if access.can(user, "review_due")
         else None
     )
-    archived = lifecycle.archived_documents(catalog, user, per_page=5)[1] if access.can(user, "view_archived") else None
+    archived = (
+        lifecycle.archived_documents(catalog, user, per_page=5).items if access.can(user, "view_archived") else None
+    )
     return render_template(
         "home.html",
-        updated=documents.list_documents(catalog, user, per_page=10)[1],
+        updated=documents.list_documents(catalog, user, per_page=10).items,
         recent=recent,
         your_tags=_your_tags(recent),
         my_drafts=mine,
@@ -87,7 +85,7 @@ def home() -> str:
 @checked("view")
 def browse() -> str:
     page = int_arg("page", 1, 1)
-    total, rows = documents.list_documents(
+    found = documents.list_documents(
         db.session(),
         current_user(),
         prefix=request.args.get("prefix"),
@@ -96,7 +94,7 @@ def browse() -> str:
         page=page,
         per_page=PER_PAGE,
     )
-    return render_template("browse.html", total=total, rows=rows, page=page, per_page=PER_PAGE)
+    return render_template("browse.html", total=found.total, rows=found.items, page=page, per_page=PER_PAGE)
 
 
 @bp.get("/docs/<path:path>")
@@ -112,7 +110,11 @@ def view_doc(path: str) -> str:
     )
     if doc.current:
         _remember_viewed(doc.path)
-    draft = _open_draft(doc.path) if doc.current and access.can(current_user(), "draft", doc) else None
+    draft = (
+        editing.open_draft(extensions.stores(), db.session(), current_user(), doc.path)
+        if doc.current and access.can(current_user(), "draft", doc)
+        else None
+    )
     return render_template(
         "doc.html",
         doc=doc,
@@ -125,29 +127,19 @@ def view_doc(path: str) -> str:
 @checked("edit")
 def edit_doc(path: str) -> tuple[str, int]:
     """The edit form; with an open draft, the draft is what is edited (nothing in it is lost)."""
-    doc = documents.get_document(extensions.stores(), db.session(), current_user(), path)
+    begin = editing.start(extensions.stores(), db.session(), current_user(), path)
     form = {
-        "path": doc.path,
-        "title": doc.title,
-        "tags": ", ".join(doc.tags),
-        "access": doc.access,
-        "review_by": doc.review_by or "",
-        "body": doc.body,
+        "path": begin.doc.path,
+        "title": begin.title,
+        "tags": ", ".join(begin.tags),
+        "access": begin.access,
+        "review_by": begin.review_by or "",
+        "body": begin.body,
         "message": "",
-        "base_revision": doc.revision,
-        "draft_revision": "",
+        "base_revision": begin.doc.revision,
+        "draft_revision": begin.draft.revision if begin.draft else "",
     }
-    draft = _open_draft(doc.path)
-    if draft is not None:
-        form |= {
-            "title": draft.doc.title,
-            "tags": ", ".join(draft.doc.tags),
-            "access": draft.doc.access,
-            "review_by": draft.doc.review_by or "",
-            "body": draft.doc.body,
-            "draft_revision": draft.revision,
-        }
-    return _form_page(form, creating=False, draft=draft)
+    return _form_page(form, creating=False, draft=begin.draft)
 
 
 @bp.post("/docs/<path:path>/edit")
@@ -343,13 +335,6 @@ def _form_page(
     ), status
 
 
-def _open_draft(path: str) -> drafts.DraftView | None:
-    try:
-        return drafts.get_draft(extensions.stores(), db.session(), current_user(), path)
-    except NotFound:
-        return None
-
-
 def _exists(path: str) -> bool:
     try:
         documents.get_document(extensions.stores(), db.session(), current_user(), path)
@@ -359,19 +344,10 @@ def _exists(path: str) -> bool:
 
 
 def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tuple[str, int]:
-    """Save the form: publish it, or (``intent=draft``) save it as a draft, or publish an open
-    draft with the form's text. Input errors come back in the form, overlapping edits on the
-    conflict page."""
-    stores, user = extensions.stores(), current_user()
-    fields = {
-        "title": form["title"],
-        "body": form["body"],
-        "tags": form["tags"],
-        "access_level": form["access"] or None,
-        "review_by": form["review_by"] or None,
-        "message": form["message"],
-    }
-    if request.form.get("resolving") and CONFLICT_MARKERS.search(form["body"]):
+    """Save the form as ``editing.save`` decides (publish, a draft, a draft submitted for review,
+    or the open draft published with the form's text). Input errors come back in the form,
+    overlapping edits on the conflict page."""
+    if request.form.get("resolving") and editing.unresolved(form["body"]):
         return _form_page(
             form,
             creating=creating,
@@ -382,64 +358,64 @@ def _save(path: str, form: dict[str, str], *, creating: bool) -> Response | tupl
                 "from each side and delete the markers, then save again."
             ),
         )
-    intent = request.form.get("intent", "publish")
+    asked = request.form.get("intent")
+    intent: editing.Intent = "submit" if asked == "submit" else "draft" if asked == "draft" else "publish"
     try:
         validated(DocumentForm, form, select_locale())  # the API's rules, for the same fields
         if creating and _exists(path):
             return _form_page(form, creating=True, status=409, error=_("A document already exists at this path."))
-        as_draft = intent in ("draft", "submit") or bool(form["draft_revision"] and stores.require_review)
-        if as_draft or form["draft_revision"]:
-            drafts.save_draft(stores, db.session(), user, path, draft_revision=form["draft_revision"] or None, **fields)
-            if as_draft:
-                if intent == "submit":
-                    drafts.submit(stores, db.session(), user, path)
-                    flash(_("Submitted for review: another editor publishes it or sends it back."), "ok")
-                else:
-                    flash(_("Draft saved. Readers still see the published version."), "ok")
-                return redirect(url_for("lifecycle.draft_page", path=path))
-            result = drafts.publish(stores, db.session(), user, path, form["message"] or None)
-        else:
-            result = documents.save_document(
-                stores, db.session(), user, path, base_revision=form["base_revision"] or None, **fields
-            )
+        outcome = editing.save(
+            extensions.stores(),
+            db.session(),
+            current_user(),
+            path,
+            editing.Edit(
+                title=form["title"],
+                body=form["body"],
+                tags=normalize_tags(form["tags"]),
+                access=form["access"] or None,
+                review_by=form["review_by"] or None,
+                message=form["message"],
+            ),
+            intent=intent,
+            base_revision=form["base_revision"] or None,
+            draft_revision=form["draft_revision"] or None,
+        )
     except Conflict as conflict:
         return _conflict_page(path, form, conflict)
     except (BadRequest, TooLarge, ReviewRequired) as error:
         return _form_page(form, creating=creating, error=error.message, status=error.status)
-    flash(_("Saved; merged with the changes made meanwhile.") if result.merged else _("Saved."), "ok")
-    return redirect(url_for("web.view_doc", path=result.path))
+    if outcome.step == "submitted":
+        flash(_("Submitted for review: another editor publishes it or sends it back."), "ok")
+    elif outcome.step == "draft":
+        flash(_("Draft saved. Readers still see the published version."), "ok")
+    else:
+        flash(_("Saved; merged with the changes made meanwhile.") if outcome.merged else _("Saved."), "ok")
+        return redirect(url_for("web.view_doc", path=outcome.path))
+    return redirect(url_for("lifecycle.draft_page", path=path))
 
 
-def _conflict_page(path: str, form: dict[str, str], conflict: KBError) -> tuple[str, int]:
+def _conflict_page(path: str, form: dict[str, str], conflict: Conflict) -> tuple[str, int]:
     """Both versions side by side, and in the form their three-way merge: what merged cleanly is
     in, the overlapping parts stand between labelled markers for the user to settle."""
-    current = conflict.details.get("current", {})
-    # the stored version, read as stored files are (an unreadable one fails closed, never a 400)
-    theirs = read(current["text"].encode("utf-8"), path) if current.get("text") else None
-    body = theirs.body if theirs else ""
-    mine, other = _("your version"), _("current version")
-    changes = "".join(difflib.unified_diff(body.splitlines(True), form["body"].splitlines(True), other, mine))
-    resubmit = {
-        "base_revision": current.get("revision") or "",
-        "draft_revision": current.get("draft_revision") or form["draft_revision"],
-    }
-    # the version both edits started from: the draft version for a draft, else the published one
-    started_from = form["draft_revision"] if "draft_revision" in current else form["base_revision"]
-    base = _readable(path, started_from) if theirs and started_from else None
-    merged = merge3(base.body, body, form["body"], labels=(other, mine)) if base else None
+    settle = editing.resolution(
+        extensions.stores(),
+        db.session(),
+        current_user(),
+        path,
+        conflict,
+        form["body"],
+        base_revision=form["base_revision"],
+        draft_revision=form["draft_revision"],
+        labels=(_("current version"), _("your version")),
+    )
+    resubmit = {"base_revision": settle.base_revision, "draft_revision": settle.draft_revision}
     return render_template(
         "conflict.html",
         path=path,
         form=form | resubmit,
-        merged_form=form | resubmit | {"body": merged.text} if merged else None,
-        theirs=theirs,
-        changes=changes,
+        merged_form=form | resubmit | {"body": settle.merged} if settle.merged is not None else None,
+        theirs=settle.theirs,
+        changes=settle.changes,
         levels=access.visible_levels(current_user()),
     ), 409
-
-
-def _readable(path: str, revision: str) -> documents.DocumentView | None:
-    try:
-        return documents.get_document(extensions.stores(), db.session(), current_user(), path, revision=revision)
-    except KBError:
-        return None

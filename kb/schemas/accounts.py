@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictBool, StrictInt
+from typing import Any
 
-from kb.schemas.base import Answer, Body, Clearance, Query, Role, line
+from pydantic import AliasChoices, Field, StrictBool, StrictInt, model_validator
+
+from kb.schemas.base import Answer, Body, Clearance, Query, Role, Time, line
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -65,10 +67,10 @@ class HealthQuery(Query):
 class TokenOut(Answer):
     id: int
     name: str
-    created_at: str | None = None
-    expires_at: str | None = None
-    last_used_at: str | None = None
-    revoked_at: str | None = None
+    created_at: Time | None = None
+    expires_at: Time | None = None
+    last_used_at: Time | None = None
+    revoked_at: Time | None = None
 
 
 class NewToken(TokenOut):
@@ -88,7 +90,7 @@ class UserOut(Answer):
     display_name: str | None = None
     email: str | None = None
     active: bool
-    created_at: str | None = None
+    created_at: Time | None = None
 
 
 class UserList(Answer):
@@ -105,5 +107,84 @@ class Me(Answer):
     actions: list[str]
 
 
+class DocumentCounts(Answer):
+    total: int
+    by_status: dict[str, int]
+    by_access: dict[str, int]
+    levels: list[str] = Field(description="the levels counted: those the caller's clearance reaches")
+
+
+class HeadOut(Answer):
+    commit: str = Field(validation_alias=AliasChoices("sha", "commit"))
+    author: str
+    email: str
+    date: Time
+    message: str | None = Field(description="null when it may name a document above the caller's clearance")
+
+
+class GitState(Answer):
+    head: HeadOut | None
+
+
+class InStep(Answer):
+    commit: str | None
+    in_step: bool
+
+
+class DraftCount(Answer):
+    open: int
+
+
+class UserCount(Answer):
+    active: int
+    disabled: int
+
+
+class AuditState(Answer):
+    entries: int
+    last_at: Time | None
+
+
+class FullCheck(Answer):
+    ok: bool
+    problems: list[str]
+
+
 class Health(Answer):
-    """Counts and whether the derived stores are in step with git (see kb.services.health)."""
+    """Counts and whether the derived stores are in step with git, made from the report of
+    ``kb.services.health``; ``check`` when the full check was asked for."""
+
+    ok: bool
+    documents: DocumentCounts
+    git: GitState
+    catalog: InStep
+    index: InStep
+    drafts: DraftCount
+    users: UserCount
+    audit: AuditState
+    check: FullCheck | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_report(cls, report: Any) -> Any:
+        """The flat report (``kb.services.health.Health``) in the answer's sections."""
+        if isinstance(report, dict):
+            return report
+        sections = {
+            "ok": report.ok,
+            "documents": {
+                "total": report.documents,
+                "by_status": report.by_status,
+                "by_access": report.by_access,
+                "levels": report.levels,
+            },
+            "git": {"head": report.head},
+            "catalog": {"commit": report.catalog_commit, "in_step": report.catalog_in_step},
+            "index": {"commit": report.index_commit, "in_step": report.index_in_step},
+            "drafts": {"open": report.open_drafts},
+            "users": {"active": report.users_active, "disabled": report.users_disabled},
+            "audit": {"entries": report.audit_entries, "last_at": report.last_audit_at},
+        }
+        if report.problems is not None:
+            sections["check"] = {"ok": not report.problems, "problems": report.problems}
+        return sections

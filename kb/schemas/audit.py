@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
-from kb.schemas.base import Answer, Moment, Page, Query, line
+from kb.schemas.base import Answer, Moment, Page, Query, Time, line
 
 
 class AuditQuery(Query):
@@ -24,14 +24,29 @@ class AuditPageQuery(AuditQuery):
 
 
 class Entry(Answer):
-    at: str
+    """One entry of the trail, with the hashes that chain it (see ``kb.stores.audit``)."""
+
+    id: int
+    at: Time
+    actor: str
+    address: str
+    action: str
+    target: str
+    revision: str | None = None
+    level: str | None = None
+    outcome: str
+    detail: str
+    prev_hash: str
+    hash: str
 
 
 class Entries(Answer):
+    """A page of the trail (``kb.paging.Page``), whose items are called entries here."""
+
     total: int
     page: int
     per_page: int
-    entries: list[Entry]
+    entries: list[Entry] = Field(validation_alias=AliasChoices("items", "entries"))
 
 
 class Verification(Answer):

@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from kb import textrules
@@ -84,10 +85,21 @@ class Query(BaseModel):
     lang: Literal["zh", "en"] | None = None
 
 
-class Answer(BaseModel):
-    """A JSON answer; clients must accept fields added later."""
+def _iso(value: object) -> object:
+    """A date or time as Python writes it in ISO 8601 (pydantic would write UTC as ``Z``)."""
+    return value.isoformat() if isinstance(value, dt.date) else value
 
-    model_config = ConfigDict(extra="allow")
+
+# a date or date-time in an answer: ISO 8601 text
+Time = Annotated[str, BeforeValidator(_iso)]
+
+
+class Answer(BaseModel):
+    """A JSON answer; clients must accept fields added later. Made from what a service returns
+    (its dataclass or model, read by attribute; see ``kb.routes.serialize``): a field the source
+    does not have is left out of the answer, not sent as null."""
+
+    model_config = ConfigDict(extra="allow", from_attributes=True)
 
 
 class ErrorDetail(Answer):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from kb.document import MAX_NAME, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE
-from kb.schemas.base import AccessLevel, Answer, Body, Moment, Page, Query, Revision, line, text
+from kb.schemas.base import AccessLevel, Answer, Body, Moment, Page, Query, Revision, Time, line, text
 
 MAX_PATH = 200  # kb.docpath's limit
 MAX_MESSAGE = 2000  # a commit message
@@ -90,21 +90,25 @@ class DeleteQuery(Query):
 
 
 class Listed(Answer):
+    """A document in a listing: now (a catalog row), or as it was at a date (``current_path``)."""
+
     path: str
     title: str
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, validation_alias=AliasChoices("tag_names", "tags"))
     access: str
     status: str
-    updated_at: str | None = None
+    updated_at: Time | None = None
     updated_by: str | None = None
     revision: str | None = None
     current_path: str | None = None
 
 
 class DocumentList(Answer):
+    """A page of documents (``kb.paging.Page``); as of a date, with that date and its commit."""
+
     total: int
     items: list[Listed]
-    at: str | None = None
+    at: Time | None = None
     revision: str | None = None
 
 
@@ -118,7 +122,7 @@ class DocumentOut(Answer):
     status: str
     owner: str | None = None
     revision: str | None = None
-    updated_at: str | None = None
+    updated_at: Time | None = None
     updated_by: str | None = None
     review_by: str | None = None
     current: bool | None = None
@@ -140,13 +144,15 @@ class NewRevision(Answer):
 
 
 class Version(Answer):
+    """A version of a document (``path``: where its file was then)."""
+
     revision: str
-    author: str | None = None
-    email: str | None = None
-    date: str | None = None
+    author: str | None = Field(default=None, validation_alias=AliasChoices("author_name", "author"))
+    email: str | None = Field(default=None, validation_alias=AliasChoices("author_email", "email"))
+    date: Time | None = None
     message: str | None = None
     kind: str | None = None
-    path: str | None = None
+    path: str | None = Field(default=None, validation_alias=AliasChoices("file_path", "path"))
 
 
 class History(Answer):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kb.schemas.base import AccessLevel, Answer, Body, Query, Revision, text
+from kb.schemas.base import AccessLevel, Answer, Body, Query, Revision, Time, text
 from kb.schemas.documents import MAX_TAGS, CommitMessage, Message, ReviewDate, Tags, Title
 
 MAX_COMMENT = 2000
@@ -43,7 +43,7 @@ class DraftsQuery(Query):
 class DraftVersion(Answer):
     revision: str
     author: str | None = None
-    date: str | None = None
+    date: Time | None = None
     message: str | None = None
     state: str | None = None
 
@@ -61,7 +61,7 @@ class DraftOut(Answer):
     submitted_by: str | None = None
     base_revision: str | None = None
     revision: str
-    updated_at: str | None = None
+    updated_at: Time | None = None
     updated_by: str | None = None
     authors: list[str] = Field(default_factory=list)
     versions: list[DraftVersion] = Field(default_factory=list)
@@ -82,7 +82,7 @@ class DraftListed(Answer):
     submitted_by: str | None = None
     base_revision: str | None = None
     revision: str
-    updated_at: str | None = None
+    updated_at: Time | None = None
     updated_by: str | None = None
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
-from kb.schemas.base import Answer, Body, Moment, Page, Query, line, text
+from kb.schemas.base import Answer, Body, Moment, Page, Query, Time, line, text
 from kb.schemas.documents import MAX_PATH, Tag
 
 MAX_REASON = 500
@@ -48,11 +48,11 @@ class StatusChanged(Answer):
 class ArchivedItem(Answer):
     path: str
     title: str
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, validation_alias=AliasChoices("tag_names", "tags"))
     access: str
-    archived_at: str | None = None
+    archived_at: Time | None = None
     archived_by: str | None = None
-    reason: str | None = None
+    reason: str | None = Field(default=None, validation_alias=AliasChoices("archive_reason", "reason"))
     revision: str | None = None
 
 
@@ -65,7 +65,7 @@ class DeletedItem(Answer):
     path: str
     title: str
     access: str
-    deleted_at: str | None = None
+    deleted_at: Time | None = None
     deleted_by: str | None = None
     revision: str | None = None
     last_revision: str | None = None
@@ -81,7 +81,7 @@ class DueItem(Answer):
     title: str
     owner: str | None = None
     access: str
-    review_by: str | None = None
+    review_by: Time | None = None
     overdue: bool
 
 

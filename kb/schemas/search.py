@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from kb.schemas.base import Answer, Query, line
+from kb.schemas.base import Answer, Query, Time, line
 from kb.schemas.documents import MAX_PATH, Tag
 
 MAX_Q = 2000  # characters; a longer query is a 400, not a proxy's 414 page
@@ -26,11 +26,11 @@ class Hit(Answer):
     title: str
     snippet: str
     section: str | None = Field(default=None, description="the heading of the section the snippet comes from")
-    score: float
+    score: Annotated[float, AfterValidator(lambda score: round(score, 4))]
     tags: list[str] = Field(default_factory=list)
     access: str
     status: str
-    updated_at: str | None = None
+    updated_at: Time | None = None
 
 
 class SearchResult(Answer):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb import access, docpath
+from kb import access, clock, docpath
 from kb.access import Principal
 from kb.document import decode, parse, read, serialize
 from kb.errors import KBError
@@ -116,7 +116,7 @@ def import_demo(stores: Stores, content: Path) -> int:
     files = find_markdown(content)
     full = dict(prepare(content, file, stores.default_access) for file in files)
     drafts = {path: _draft(data) for path, data in full.items()}
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     _commit(
         stores,
         [Write(p, d) for p, d in drafts.items()],

@@ -23,13 +23,13 @@ from kb.document import DocumentFile, check, decode, normalize_tags, read, seria
 from kb.errors import BadRequest, Conflict, Forbidden, InvalidDocument, Moved, NotFound, ReviewRequired, TooLarge
 from kb.models import Document, DocumentTag, Version
 from kb.moments import parse_moment
+from kb.paging import MAX_PER_PAGE, Page
 from kb.stores import Stores, catalog, write_path
 from kb.versioning import Delete, GitStore, Move, Write
 from kb.versioning.textdiff import merge3, unified_diff
 
 log = logging.getLogger(__name__)
 
-MAX_PER_PAGE = 200
 AUDITED_READ_LEVELS = ("confidential", "secret")
 
 
@@ -91,8 +91,8 @@ def list_documents(
     status: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[int, list[Document]]:
-    """A page of the documents the user may see, newest first, with the total."""
+) -> Page[Document]:
+    """A page of the documents the user may see, newest first."""
     access.require(user, "view")
     statuses = access.visible_statuses(user)
     if not status:
@@ -106,12 +106,7 @@ def list_documents(
         query = query.where(in_folder(Document.path, prefix))
     if tag:
         query = query.where(Document.path.in_(select(DocumentTag.path).where(DocumentTag.tag == tag)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    rows = session.scalars(
-        query.order_by(Document.updated_at.desc(), Document.path).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return total, list(rows)
+    return Page.of_query(session, query, (Document.updated_at.desc(), Document.path), page, per_page)
 
 
 def documents_at(session: Session, user: Principal, paths: list[str]) -> list[Document]:
@@ -328,13 +323,13 @@ def save_document(
     user: Principal,
     path: str,
     *,
-    title: object,
-    body: object,
-    tags: object = None,
-    access_level: object = None,
-    review_by: object = None,
-    message: object = None,
-    base_revision: object = None,
+    title: str,
+    body: str,
+    tags: list[str] | None = None,
+    access_level: str | None = None,
+    review_by: str | None = None,
+    message: str | None = None,
+    base_revision: str | None = None,
 ) -> SaveResult:
     """Create or update a document.
 
@@ -344,8 +339,6 @@ def save_document(
     the deployment publishes only reviewed drafts.
     """
     path = docpath.validate(path)
-    if base_revision is not None and not isinstance(base_revision, str):
-        raise BadRequest("base_revision 必须是字符串 (base_revision must be a string)")
     if stores.require_review:
         raise ReviewRequired(
             "本系统要求评审：请保存为草稿并提交评审，由另一位编辑发布 "
@@ -355,7 +348,7 @@ def save_document(
         with stores.sessions() as fresh:
             # the row's columns decide; its tags come from the file, its versions only for a merge
             current = fresh.get(Document, path, options=[lazyload(Document.tags)])
-            stale = current is not None and bool(base_revision) and not current.revision.startswith(base_revision)
+            stale = bool(current is not None and base_revision and not current.revision.startswith(base_revision))
             known = (
                 known_document(fresh, path)
                 if stale
@@ -389,27 +382,22 @@ def compose(
     user: Principal,
     old: DocumentFile | None,
     *,
-    title: object,
-    body: object,
-    tags: object,
-    access_level: object,
-    review_by: object,
+    title: str,
+    body: str,
+    tags: list[str] | None,
+    access_level: str | None,
+    review_by: str | None,
 ) -> DocumentFile:
     """The document file a save writes: the given fields over ``old`` (None: a new document,
     owned by the user); fields left None keep their value.
 
-    Checks the input (types, size, NUL characters, a real ``review_by`` date) and that the level
-    is within the user's clearance: nobody writes above their own (Forbidden).
+    The fields come validated (``kb.schemas.documents``); what is checked here is what only the
+    deployment and the document know: the body's size (TooLarge), a real ``review_by`` date,
+    the document's rules (``kb.document.check``) and that the level is within the user's
+    clearance: nobody writes above their own (Forbidden).
     """
-    if not isinstance(body, str) or not isinstance(title, str):
-        raise InvalidDocument("需要文本类型的 title 和 body (title and body must be strings)")
     if len(body.encode("utf-8", errors="replace")) > stores.max_body_bytes:
         raise TooLarge(f"正文超过上限 {stores.max_body_bytes} 字节 (body larger than the limit)")
-    if "\x00" in body or "\x00" in title:
-        raise InvalidDocument("文档不能包含空字符 (NUL character)")
-    access_level = access_level or None
-    if access_level is not None and not isinstance(access_level, str):
-        raise InvalidDocument("access 必须是字符串 (access must be a string)")
     base = old or DocumentFile(
         title="", body="", access=default_level(user, stores.default_access), owner=user.username
     )
@@ -432,24 +420,24 @@ def compose(
     return doc
 
 
-def _review_date(value: object) -> str | None:
+def _review_date(value: str) -> str | None:
     """``review_by`` as given: "" clears it, else it must be a date (YYYY-MM-DD)."""
     if value == "":
         return None
     try:
-        return dt.date.fromisoformat(value).isoformat()  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError as exc:
         raise InvalidDocument(
             f"复审日期“{str(value)[:40]}”无效，请用 YYYY-MM-DD 格式 (invalid review_by date)"
         ) from exc
 
 
 def revert(
-    stores: Stores, session: Session, user: Principal, path: str, revision: object, message: object = None
+    stores: Stores, session: Session, user: Principal, path: str, revision: str, message: str | None = None
 ) -> str:
     """Make the version at ``revision`` the current one, as a new commit (history is kept)."""
     path = docpath.validate(path)
-    if not isinstance(revision, str) or not revision:
+    if not revision:
         raise BadRequest("需要 revision (revision required)")
     with write_path.writing(stores, user, "revert", path) as w:
         with stores.sessions() as fresh:
@@ -469,11 +457,9 @@ def revert(
         )
 
 
-def move(stores: Stores, session: Session, user: Principal, path: str, to: object) -> str:
+def move(stores: Stores, session: Session, user: Principal, path: str, to: str) -> str:
     """Rename a document; its history follows it."""
     path = docpath.validate(path)
-    if not isinstance(to, str):
-        raise BadRequest("需要目标路径 to (target path required)")
     target = docpath.validate(to)
     if target == path:
         raise BadRequest("目标路径与原路径相同 (target equals source)")
@@ -516,7 +502,7 @@ def _move_draft(stores: Stores, user: Principal, path: str, target: str) -> None
         log.exception("the draft of %s stayed there: following the move to %s failed", path, target)
 
 
-def delete(stores: Stores, session: Session, user: Principal, path: str, message: object = None) -> str:
+def delete(stores: Stores, session: Session, user: Principal, path: str, message: str | None = None) -> str:
     """Remove a document from HEAD; its past versions stay readable by archivists."""
     path = docpath.validate(path)
     with write_path.writing(stores, user, "delete", path) as w:
@@ -669,28 +655,18 @@ def _parsed(store: GitStore, blob: str, path: str) -> DocumentFile:
     return doc
 
 
-def commit_message(message: object, default: str) -> str:
-    if message is None or message == "":
-        return default
-    if not isinstance(message, str):
-        raise BadRequest("message 必须是字符串 (message must be a string)")
-    return message.strip()[:2000] or default
+def commit_message(message: str | None, default: str) -> str:
+    """The commit message a caller gave, trimmed, or ``default`` for none."""
+    return (message or "").strip()[:2000] or default
 
 
-def note(value: object, field: str, *, limit: int, missing: str | None = None, one_line: bool = False) -> str:
-    """A free-text note from a request (an archive reason, a review comment): a string,
-    trimmed (``one_line``: its whitespace runs made one space, for a commit subject or the
-    front matter), at most ``limit`` characters; ``missing`` is the message when it is
-    required but empty."""
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise BadRequest(f"{field} 必须是字符串 ({field} must be a string)")
-    text = " ".join(value.split()) if one_line else value.strip()
+def note(value: str | None, *, missing: str | None = None, one_line: bool = False) -> str:
+    """A free-text note from a request (an archive reason, a review comment; its length is the
+    request model's), trimmed (``one_line``: its whitespace runs made one space, for a commit
+    subject or the front matter); ``missing`` is the message when it is required but empty."""
+    text = " ".join((value or "").split()) if one_line else (value or "").strip()
     if missing and not text:
         raise BadRequest(missing)
-    if len(text) > limit:
-        raise BadRequest(f"{field} 不能超过 {limit} 个字符 ({field} too long)")
     return text
 
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from kb import access, docpath
 from kb.access import Principal
 from kb.document import DocumentFile, check, decode, parse, read, serialize
-from kb.errors import BadRequest, Conflict, Forbidden, NotFound
+from kb.errors import Conflict, Forbidden, NotFound
 from kb.models import Document
-from kb.schemas.drafts import MAX_COMMENT
+from kb.render import render
 from kb.services.documents import SaveResult, commit_message, compose, known_document, merge_edit, note
 from kb.stores import Stores, catalog, write_path
 from kb.versioning import Write, merge3
@@ -56,6 +56,32 @@ class DraftView:
     updated_by: str
     authors: list[str]  # who has worked on it, first to last
     versions: list[DraftVersion]
+
+    # the document it holds, as its page and the API show it
+    @property
+    def title(self) -> str:
+        return self.doc.title
+
+    @property
+    def body(self) -> str:
+        return self.doc.body
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.doc.tags)
+
+    @property
+    def access(self) -> str:
+        return self.doc.access
+
+    @property
+    def review_by(self) -> str | None:
+        return self.doc.review_by
+
+    @property
+    def html(self) -> str:
+        """The body as sanitized HTML, rendered when asked for (a list shows none)."""
+        return render(self.doc.body, self.path)
 
 
 def get_draft(stores: Stores, session: Session, user: Principal, path: str) -> DraftView:
@@ -118,13 +144,13 @@ def save_draft(
     user: Principal,
     path: str,
     *,
-    title: object,
-    body: object,
-    tags: object = None,
-    access_level: object = None,
-    review_by: object = None,
-    message: object = None,
-    draft_revision: object = None,
+    title: str,
+    body: str,
+    tags: list[str] | None = None,
+    access_level: str | None = None,
+    review_by: str | None = None,
+    message: str | None = None,
+    draft_revision: str | None = None,
 ) -> tuple[str, bool]:
     """Save a new version of the draft of ``path`` (starting one from the published document, or
     a new document, when there is none); returns (draft revision, created).
@@ -135,8 +161,6 @@ def save_draft(
     Saving a submitted or returned draft makes it a plain draft again: what was reviewed changed.
     """
     path = docpath.validate(path)
-    if draft_revision is not None and not isinstance(draft_revision, str):
-        raise BadRequest("draft_revision 必须是字符串 (draft_revision must be a string)")
     with write_path.writing(stores, user, "draft_save", path) as w:
         draft = stores.drafts.get(path)
         with stores.sessions() as fresh:
@@ -180,17 +204,17 @@ def discard_draft(stores: Stores, session: Session, user: Principal, path: str) 
         )
 
 
-def submit(stores: Stores, session: Session, user: Principal, path: str, comment: object = None) -> str:
+def submit(stores: Stores, session: Session, user: Principal, path: str, comment: str | None = None) -> str:
     """Ask for review: the draft is frozen for the reviewer until it is saved again."""
     return _review_step(stores, session, user, path, "submitted", comment, required=False)
 
 
-def send_back(stores: Stores, session: Session, user: Principal, path: str, comment: object) -> str:
+def send_back(stores: Stores, session: Session, user: Principal, path: str, comment: str) -> str:
     """The reviewer returns a submitted draft to its authors, saying why (required)."""
     return _review_step(stores, session, user, path, "returned", comment, required=True)
 
 
-def publish(stores: Stores, session: Session, user: Principal, path: str, message: object = None) -> SaveResult:
+def publish(stores: Stores, session: Session, user: Principal, path: str, message: str | None = None) -> SaveResult:
     """Make the draft the published document, as one commit whose second parent is the draft's
     history, and close the draft.
 
@@ -269,13 +293,18 @@ def _document(draft: Draft) -> DocumentFile:
 
 
 def _review_step(
-    stores: Stores, session: Session, user: Principal, path: str, state: str, comment: object, *, required: bool
+    stores: Stores,
+    session: Session,
+    user: Principal,
+    path: str,
+    state: str,
+    comment: str | None,
+    *,
+    required: bool,
 ) -> str:
     """Submit or send back: a new draft version with the same document and a new state."""
     path = docpath.validate(path)
-    comment = note(
-        comment, "comment", limit=MAX_COMMENT, missing="请说明退回的原因 (a comment is required)" if required else None
-    )
+    text = note(comment, missing="请说明退回的原因 (a comment is required)" if required else None)
     action = "draft_submit" if state == "submitted" else "draft_return"
     with write_path.writing(stores, user, action, path) as w:
         draft = _open_draft(stores, session, user, "review", path)
@@ -284,15 +313,15 @@ def _review_step(
         if state == "returned" and draft.state.state != "submitted":
             raise Conflict("只能退回已提交评审的草稿 (only a submitted draft can be sent back)")
         submitter = user.username if state == "submitted" else draft.state.submitted_by
-        new_state = replace(draft.state, state=state, comment=comment, submitted_by=submitter)
+        new_state = replace(draft.state, state=state, comment=text, submitted_by=submitter)
         label = "提交评审" if state == "submitted" else "退回修改"
         revision = w.draft(
             draft.data,
             new_state,
-            f"{label} {path}" + (f"：{comment}" if comment else ""),
+            f"{label} {path}" + (f"：{text}" if text else ""),
             expected=draft.revision.id,
             level=_document(draft).access,
-            detail=comment[:500],
+            detail=text[:500],
         )
     return revision.id
 

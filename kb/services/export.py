@@ -28,7 +28,7 @@ from typing import IO
 from sqlalchemy import ColumnElement, Row, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from kb import access, docpath
+from kb import access, clock, docpath
 from kb.access import Principal
 from kb.errors import BadRequest, Forbidden, NotFound
 from kb.models import Document, Version
@@ -134,7 +134,7 @@ def export_zip(
         raise NotFound("文档不存在 (document not found)")
     if not history:
         selected = [doc for doc in selected if doc.current is not None]
-    generated_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    generated_at = clock.now().replace(microsecond=0)
     report = ExportReport(head=head)
     entries: list[dict] = []
     with _Archive(out, generated_at) as archive:

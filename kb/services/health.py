@@ -59,6 +59,8 @@ class Health:
     last_audit_at: dt.datetime | None
     # the levels the counts cover (the viewer's clearance)
     levels: list[str] = field(default_factory=lambda: list(CLEARANCES))
+    # what the full check found (``full_check``), when it was asked for
+    problems: list[str] | None = None
 
     @property
     def catalog_in_step(self) -> bool:
@@ -78,40 +80,11 @@ class Health:
         """Whether the counts leave out levels above the viewer's clearance."""
         return len(self.levels) < len(CLEARANCES)
 
-    def as_json(self) -> dict:
-        head = self.head
-        return {
-            "ok": self.ok,
-            "documents": {
-                "total": self.documents,
-                "by_status": self.by_status,
-                "by_access": self.by_access,
-                "levels": self.levels,
-            },
-            "git": {
-                "head": head
-                and {
-                    "commit": head.sha,
-                    "author": head.author,
-                    "email": head.email,
-                    "date": head.date.isoformat(),
-                    "message": head.message,
-                }
-            },
-            "catalog": {"commit": self.catalog_commit, "in_step": self.catalog_in_step},
-            "index": {"commit": self.index_commit, "in_step": self.index_in_step},
-            "drafts": {"open": self.open_drafts},
-            "users": {"active": self.users_active, "disabled": self.users_disabled},
-            "audit": {
-                "entries": self.audit_entries,
-                "last_at": self.last_audit_at.isoformat() if self.last_audit_at else None,
-            },
-        }
 
-
-def health(stores: Stores, session: Session, user: Principal | None = None) -> Health:
+def health(stores: Stores, session: Session, user: Principal | None = None, *, check: bool = False) -> Health:
     """The state of store, catalog and index, and a few counts. With ``user`` (an administrator,
-    else Forbidden), limited to what their clearance reaches; without, everything (commands)."""
+    else Forbidden), limited to what their clearance reaches; without, everything (commands).
+    ``check`` also runs the full check (``full_check``, slow), for the health page and the API alike."""
     if user is not None:
         access.require(user, "health")
     levels = access.visible_levels(user) if user is not None else list(CLEARANCES)
@@ -147,6 +120,7 @@ def health(stores: Stores, session: Session, user: Principal | None = None) -> H
         audit_entries=audit_entries or 0,
         last_audit_at=_aware(last_audit_at),
         levels=levels,
+        problems=full_check(stores, user) if check else None,
     )
 
 

@@ -15,28 +15,18 @@ import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from kb import access, docpath
+from kb import access, clock, docpath
 from kb.access import Principal
 from kb.document import serialize
 from kb.errors import Conflict, NotFound
 from kb.models import Document, DocumentTag, Version
 from kb.moments import parse_moment
-from kb.schemas.lifecycle import MAX_REASON
-from kb.services.documents import (
-    MAX_PER_PAGE,
-    DocumentView,
-    audit_read,
-    deleted_standing,
-    in_folder,
-    known_document,
-    note,
-    view_of,
-)
+from kb.paging import MAX_PER_PAGE, Page
+from kb.services.documents import DocumentView, audit_read, deleted_standing, in_folder, known_document, note, view_of
 from kb.stores import Stores, catalog, write_path
 from kb.versioning import Revision, Write
 
@@ -46,18 +36,16 @@ _CHUNK = 2000  # bound parameters per IN (…) query: well under SQLite's and Po
 # ---------------------------------------------------------------- archive and restore
 
 
-def archive(stores: Stores, session: Session, user: Principal, path: str, reason: object) -> str:
+def archive(stores: Stores, session: Session, user: Principal, path: str, reason: str) -> str:
     """Archive a published document, saying why: it leaves readers' listings and search and
     becomes read-only. Returns the commit."""
-    reason = note(reason, "reason", limit=MAX_REASON, missing="请填写归档原因 (a reason is required)", one_line=True)
-    return _set_archived(stores, user, docpath.validate(path), reason)
+    text = note(reason, missing="请填写归档原因 (a reason is required)", one_line=True)
+    return _set_archived(stores, user, docpath.validate(path), text)
 
 
-def restore(stores: Stores, session: Session, user: Principal, path: str, reason: object = None) -> str:
+def restore(stores: Stores, session: Session, user: Principal, path: str, reason: str | None = None) -> str:
     """Publish an archived document again, as it was. Returns the commit."""
-    return _set_archived(
-        stores, user, docpath.validate(path), note(reason, "reason", limit=MAX_REASON, one_line=True), restore=True
-    )
+    return _set_archived(stores, user, docpath.validate(path), note(reason, one_line=True), restore=True)
 
 
 def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, restore: bool = False) -> str:
@@ -79,7 +67,7 @@ def _set_archived(stores: Stores, user: Principal, path: str, reason: str, *, re
             doc = replace(doc, status="published", archived_at=None, archived_by=None, archive_reason=None)
             message = f"恢复 {path}" + (f"：{reason}" if reason else "")
         else:
-            now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+            now = clock.now().replace(microsecond=0).isoformat()
             doc = replace(doc, status="archived", archived_at=now, archived_by=user.username, archive_reason=reason)
             message = f"归档 {path}：{reason}"
         return w.commit([Write(path, serialize(doc).encode("utf-8"))], message, level=doc.access, detail=reason)
@@ -98,8 +86,8 @@ def archived_documents(
     until: dt.datetime | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[int, list[Document]]:
-    """Archived documents the user may see, most recently archived first, with the total."""
+) -> Page[Document]:
+    """Archived documents the user may see, most recently archived first."""
     access.require(user, "view_archived")
     query = select(Document).where(Document.status == "archived", Document.access.in_(access.visible_levels(user)))
     if prefix:
@@ -111,7 +99,7 @@ def archived_documents(
     if until:
         query = query.where(Document.archived_at <= until)
     order = (Document.archived_at.is_(None), Document.archived_at.desc(), Document.path)
-    return _page(session, query, order, page, per_page)
+    return Page.of_query(session, query, order, page, per_page)
 
 
 @dataclass
@@ -127,7 +115,7 @@ class DeletedDocument:
 
 def deleted_documents(
     session: Session, user: Principal, *, prefix: str | None = None, page: int = 1, per_page: int = 50
-) -> tuple[int, list[DeletedDocument]]:
+) -> Page[DeletedDocument]:
     """Documents deleted from the live view whose past versions the user may retrieve."""
     access.require(user, "view_archived")
     last = select(func.max(Version.id)).group_by(Version.path).scalar_subquery()
@@ -139,9 +127,9 @@ def deleted_documents(
     )
     if prefix:
         query = query.where(in_folder(Version.path, prefix))
-    total, rows = _page(session, query, (Version.id.desc(),), page, per_page)
-    before = _last_versions(session, rows)
-    return total, [
+    found = Page.of_query(session, query, (Version.id.desc(),), page, per_page)
+    before = _last_versions(session, found.items)
+    items = [
         DeletedDocument(
             row.path,
             row.title or row.path,
@@ -151,8 +139,9 @@ def deleted_documents(
             row.revision,
             before.get(row.path),
         )
-        for row in rows
+        for row in found.items
     ]
+    return Page(items, found.total, found.page, found.per_page)
 
 
 def _last_versions(session: Session, deletes: list[Version]) -> dict[str, str]:
@@ -190,13 +179,6 @@ def review_due(
     return list(session.scalars(query.order_by(Document.review_by, Document.path).limit(MAX_PER_PAGE * 5)))
 
 
-def _page(session: Session, query: Select[Any], order: tuple, page: int, per_page: int) -> tuple[int, list]:
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    rows = session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))
-    return total, list(rows)
-
-
 # ---------------------------------------------------------------- the past
 
 
@@ -209,12 +191,16 @@ class PastDocument:
     current_path: str | None  # where it is now (None: deleted since)
 
 
-@dataclass
-class PastListing:
-    when: dt.datetime
-    revision: Revision | None  # the last commit at or before ``when``; None: history starts later
-    total: int
-    items: list[PastDocument]
+@dataclass(frozen=True)
+class PastListing(Page[PastDocument]):
+    """A page of the knowledge base as it was ``at``."""
+
+    at: dt.datetime
+    commit: Revision | None  # the last commit at or before ``at``; None: history starts later
+
+    @property
+    def revision(self) -> str | None:
+        return self.commit.id if self.commit else None
 
 
 def list_as_of(
@@ -233,7 +219,7 @@ def list_as_of(
     when = parse_moment(at, stores.timezone)
     revision = stores.store.revision_at(when)
     if revision is None:
-        return PastListing(when, None, 0, [])
+        return PastListing([], 0, *Page.bounds(page, per_page), when, None)
     folder = docpath.validate(prefix.strip("/")) if prefix and prefix.strip("/") else None
     files = list(stores.store.documents(revision.id, folder=folder))
     known = _versions_by_blob(session, files)
@@ -257,8 +243,8 @@ def list_as_of(
             )
         if allowed(now, item.access):
             visible.append(item)
-    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    return PastListing(when, revision, len(visible), visible[(page - 1) * per_page : page * per_page])
+    found = Page.of_list(visible, page, per_page)
+    return PastListing(found.items, found.total, found.page, found.per_page, when, revision)
 
 
 def get_as_of(stores: Stores, session: Session, user: Principal, at: str, path: str) -> DocumentView:

@@ -73,7 +73,7 @@ def history(stores: Stores, session: Session, user: Principal) -> list[AuditEntr
     """The last changes of the list, newest first, from the audit trail (each names its commit).
     Raises Forbidden/Unauthorized for anyone but an administrator."""
     access.require(user, "edit_synonyms")
-    return stores.audit.query(session, user, Filters(action=ACTION), per_page=MAX_LISTED)[1]
+    return stores.audit.query(session, user, Filters(action=ACTION), per_page=MAX_LISTED).items
 
 
 def seed(stores: Stores, user: Principal) -> bool:

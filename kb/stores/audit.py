@@ -21,7 +21,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ from kb.access import Principal
 from kb.errors import BadRequest
 from kb.models import AuditEntry, table_of, utcnow
 from kb.moments import parse_moment
+from kb.paging import Page
 from kb.stores.db import durable
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ GENESIS = "0" * 64
 HASHED_FIELDS = ("id", "at", "actor", "address", "action", "target", "revision", "level", "outcome", "detail")
 CSV_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 MAX_DETAIL = 2000
+MAX_PER_PAGE = 500  # entries on a page of the trail
 OUTCOMES = ("ok", "failed", "denied", "throttled")
 # sign-ins through the login form and through POST /api/v1/tokens share one failure count
 SIGN_IN_ACTIONS = ("login", "token_login")
@@ -83,7 +85,7 @@ class Filters:
     until: dt.datetime | None = None
 
     @classmethod
-    def parse(cls, args: dict[str, Any], zone: dt.tzinfo) -> Filters:
+    def parse(cls, args: Mapping[str, str | None], zone: dt.tzinfo) -> Filters:
         """From query arguments; dates are read as everywhere in kb (``kb.moments``, in the
         deployment's ``zone``), and one that cannot be read is a 400, not an empty answer."""
 
@@ -204,13 +206,12 @@ class AuditTrail:
 
     def query(
         self, session: Session, user: Principal, filters: Filters, page: int = 1, per_page: int = 50
-    ) -> tuple[int, list[AuditEntry]]:
+    ) -> Page[AuditEntry]:
         """A page of entries, newest first, that the auditor's clearance reaches."""
         access.require(user, "audit")
-        query = self._select(user, filters)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page))
-        return total, list(rows)
+        return Page.of_query(
+            session, self._select(user, filters), (AuditEntry.id.desc(),), page, per_page, MAX_PER_PAGE
+        )
 
     def export_csv(self, user: Principal, filters: Filters) -> Iterator[str]:
         """All matching entries as CSV, oldest first, in chunks to stream.

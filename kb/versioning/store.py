@@ -44,7 +44,7 @@ import filelock
 import pygit2
 from pygit2.enums import FileMode, ObjectType, RepositoryOpenFlag, SortMode
 
-from kb import docpath
+from kb import clock, docpath
 from kb.errors import BadRequest, Conflict, InvalidRevision, KBError, NotFound
 from kb.versioning.model import (
     ADD,
@@ -899,7 +899,7 @@ def _setting_path(path: str) -> str:
 
 
 def _signature(author: Author, date: dt.datetime | None) -> pygit2.Signature:
-    when = dt.datetime.now().astimezone() if date is None else date
+    when = clock.now().astimezone() if date is None else date
     utcoffset = when.utcoffset()
     if utcoffset is None:
         when = when.astimezone()  # naive: local time
