@@ -1,0 +1,84 @@
+"""Word (.docx) to Markdown.
+
+mammoth reads the document's structure rather than its looks: headings, lists, tables, links,
+bold and italic come out as clean HTML (which ``kb.convert.imported`` turns into Markdown), and
+each embedded image is handed to us, so it becomes one of the document's files instead of a
+``data:`` URL. Anything mammoth cannot place (an unknown style, a linked image) is a warning
+of the result, not a failure.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+from typing import Any
+from xml.etree import ElementTree
+
+import mammoth
+from bs4 import BeautifulSoup
+
+from kb.convert.imported import Images, Imported, first_heading, to_markdown
+from kb.errors import UnreadableFile
+
+# Word's "Title" and "Subtitle" paragraphs are headings to a reader, mammoth drops them to <p>
+_STYLE_MAP = """
+p[style-name='Title'] => h1:fresh
+p[style-name='Subtitle'] => h2:fresh
+"""
+# a docx of a few thousand pages is well under this once unpacked; a zip bomb is far over it
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+_CORE = "docProps/core.xml"
+_DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
+
+
+def _unreadable(filename: str, reason: str) -> UnreadableFile:
+    return UnreadableFile(f"无法读取 Word 文档 {filename}：{reason}", filename=filename)
+
+
+def docx_to_markdown(data: bytes, filename: str) -> Imported:
+    """The Markdown, title and images of a .docx; ``filename`` names the title's last resort
+    and the error. Raises ``UnreadableFile`` when it is no Word document or is damaged."""
+    try:
+        package = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise _unreadable(filename, "不是 Word 文档 (not a .docx file: not a zip package)") from error
+    with package:
+        names = set(package.namelist())
+        if "word/document.xml" not in names or "[Content_Types].xml" not in names:
+            raise _unreadable(filename, "不是 Word 文档 (not a .docx file: no word/document.xml)")
+        if sum(entry.file_size for entry in package.infolist()) > MAX_UNPACKED_BYTES:
+            raise _unreadable(filename, "解压后过大 (unpacks to more than 256 MiB)")
+        core_title = _core_title(package) if _CORE in names else ""
+    images = Images()
+
+    def image(element: Any) -> dict[str, str]:
+        with element.open() as stream:
+            name = images.add(stream.read(), element.content_type or "application/octet-stream")
+        return {"src": name, "alt": element.alt_text or ""}
+
+    try:
+        result = mammoth.convert_to_html(
+            io.BytesIO(data), style_map=_STYLE_MAP, convert_image=mammoth.images.img_element(image)
+        )
+        soup = BeautifulSoup(result.value, "html.parser")
+        markdown = to_markdown(soup)
+    except Exception as error:  # mammoth's and the zip reader's errors are many; all mean "damaged"
+        raise _unreadable(filename, f"文件已损坏 (damaged file: {type(error).__name__})") from error
+    title = first_heading(soup) or core_title or _stem(filename)
+    warnings = tuple(f"{message.type}: {message.message}" for message in result.messages)
+    return Imported(title, markdown, tuple(images.files), warnings)
+
+
+def _core_title(package: zipfile.ZipFile) -> str:
+    """The title in the document's properties (File > Info in Word), or ``""``."""
+    try:
+        root = ElementTree.fromstring(package.read(_CORE))
+    except (ElementTree.ParseError, zipfile.BadZipFile, OSError):
+        return ""
+    element = root.find(_DC_TITLE)
+    return " ".join((element.text or "").split()) if element is not None else ""
+
+
+def _stem(filename: str) -> str:
+    return posixpath.splitext(posixpath.basename(filename.replace("\\", "/")))[0] or filename
