@@ -10,7 +10,6 @@ of the result, not a failure.
 from __future__ import annotations
 
 import io
-import posixpath
 import zipfile
 from typing import Any
 from xml.etree import ElementTree
@@ -18,8 +17,7 @@ from xml.etree import ElementTree
 import mammoth
 from bs4 import BeautifulSoup
 
-from kb.convert.imported import Images, Imported, first_heading, to_markdown
-from kb.errors import UnreadableFile
+from kb.convert.imported import Images, Imported, first_heading, stem, to_markdown, unreadable
 
 # Word's "Title" and "Subtitle" paragraphs are headings to a reader, mammoth drops them to <p>
 _STYLE_MAP = """
@@ -29,11 +27,8 @@ p[style-name='Subtitle'] => h2:fresh
 # a docx of a few thousand pages is well under this once unpacked; a zip bomb is far over it
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 _CORE = "docProps/core.xml"
+_KIND = ("Word 文档", "a Word document")
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
-
-
-def _unreadable(filename: str, reason: str) -> UnreadableFile:
-    return UnreadableFile(f"无法读取 Word 文档 {filename}：{reason}", filename=filename)
 
 
 def docx_to_markdown(data: bytes, filename: str) -> Imported:
@@ -42,13 +37,13 @@ def docx_to_markdown(data: bytes, filename: str) -> Imported:
     try:
         package = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as error:
-        raise _unreadable(filename, "不是 Word 文档 (not a .docx file: not a zip package)") from error
+        raise unreadable(filename, _KIND, ("不是 zip 包", "not a zip package")) from error
     with package:
         names = set(package.namelist())
         if "word/document.xml" not in names or "[Content_Types].xml" not in names:
-            raise _unreadable(filename, "不是 Word 文档 (not a .docx file: no word/document.xml)")
+            raise unreadable(filename, _KIND, ("缺少 word/document.xml", "no word/document.xml in it"))
         if sum(entry.file_size for entry in package.infolist()) > MAX_UNPACKED_BYTES:
-            raise _unreadable(filename, "解压后过大 (unpacks to more than 256 MiB)")
+            raise unreadable(filename, _KIND, ("解压后超过 256 MiB", "unpacks to more than 256 MiB"))
         core_title = _core_title(package) if _CORE in names else ""
     images = Images()
 
@@ -64,8 +59,8 @@ def docx_to_markdown(data: bytes, filename: str) -> Imported:
         soup = BeautifulSoup(result.value, "html.parser")
         markdown = to_markdown(soup)
     except Exception as error:  # mammoth's and the zip reader's errors are many; all mean "damaged"
-        raise _unreadable(filename, f"文件已损坏 (damaged file: {type(error).__name__})") from error
-    title = first_heading(soup) or core_title or _stem(filename)
+        raise unreadable(filename, _KIND, ("文件已损坏", f"damaged ({type(error).__name__})")) from error
+    title = first_heading(soup) or core_title or stem(filename)
     warnings = tuple(f"{message.type}: {message.message}" for message in result.messages)
     return Imported(title, markdown, tuple(images.files), warnings)
 
@@ -78,7 +73,3 @@ def _core_title(package: zipfile.ZipFile) -> str:
         return ""
     element = root.find(_DC_TITLE)
     return " ".join((element.text or "").split()) if element is not None else ""
-
-
-def _stem(filename: str) -> str:
-    return posixpath.splitext(posixpath.basename(filename.replace("\\", "/")))[0] or filename

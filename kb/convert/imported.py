@@ -9,11 +9,14 @@ drops tables, it keeps tables as pipe tables, lists, links, code blocks and imag
 from __future__ import annotations
 
 import mimetypes
+import posixpath
 import re
 from dataclasses import dataclass, field
 
 from bs4 import BeautifulSoup, Tag
 from markdownify import MarkdownConverter
+
+from kb.errors import UnreadableFile
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,15 @@ class Imported:
     markdown: str
     files: tuple[File, ...] = ()
     warnings: tuple[str, ...] = ()
+
+
+def unreadable(filename: str, kind: tuple[str, str], reason: tuple[str, str]) -> UnreadableFile:
+    """The one error of an import that gave nothing: ``kind`` and ``reason`` in Chinese and English,
+    ``("Word 文档", "a Word document")``, ``("文件已损坏", "damaged")``."""
+    return UnreadableFile(
+        f"无法读取 {filename}（{kind[0]}）：{reason[0]} (cannot read {filename} as {kind[1]}: {reason[1]})",
+        filename=filename,
+    )
 
 
 # the extensions a browser and a git viewer recognise; mimetypes answers the rest (emf, tiff…)
@@ -59,10 +71,19 @@ class Images:
 _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 
 
+def text_of(element: Tag | None) -> str:
+    """The text of an element on one line, or ``""``."""
+    return " ".join(element.get_text(" ").split()) if element else ""
+
+
 def first_heading(soup: BeautifulSoup) -> str:
     """The text of the first heading of a page, or ``""``."""
-    heading = soup.find(_HEADINGS)
-    return " ".join(heading.get_text(" ").split()) if heading else ""
+    return text_of(soup.find(_HEADINGS))
+
+
+def stem(filename: str) -> str:
+    """``变更流程`` for ``C:\\导入\\变更流程.docx``: the title of last resort."""
+    return posixpath.splitext(posixpath.basename(filename.replace("\\", "/")))[0] or filename
 
 
 def _code_language(element: Tag) -> str | None:
