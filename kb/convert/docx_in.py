@@ -43,7 +43,8 @@ def docx_to_markdown(data: bytes, filename: str) -> Imported:
         if "word/document.xml" not in names or "[Content_Types].xml" not in names:
             raise unreadable(filename, _KIND, ("缺少 word/document.xml", "no word/document.xml in it"))
         if sum(entry.file_size for entry in package.infolist()) > MAX_UNPACKED_BYTES:
-            raise unreadable(filename, _KIND, ("解压后超过 256 MiB", "unpacks to more than 256 MiB"))
+            limit = f"{MAX_UNPACKED_BYTES // 1024 // 1024} MiB"
+            raise unreadable(filename, _KIND, (f"解压后超过 {limit}", f"unpacks to more than {limit}"))
         core_title = _core_title(package) if _CORE in names else ""
     images = Images()
 
