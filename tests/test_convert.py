@@ -320,3 +320,23 @@ def test_a_word_export_has_the_access_level_in_its_header_and_embeds_its_image()
     assert embedded.blob == image
     assert "https://example.com/desk" in [rel.target_ref for rel in word.part.rels.values() if rel.is_external]
     assert word.core_properties.title == "服务级别协议"
+
+
+def test_an_image_word_cannot_show_is_its_alt_text_and_a_title_cannot_escape_the_print_stylesheet(tmp_path, poppler):
+    document = ExportDocument(
+        title='SLA "v2" \\ } @page { margin: 0 }',
+        body="正文\n\n![损坏的图](broken.png)\n",
+        access="公开 (public)",
+        revision="0" * 40,
+        author="chen.jie",
+        date="2026-12-04",
+        files={"broken.png": b"not an image at all"},
+    )
+    word = docx.Document(io.BytesIO(to_docx(document)))
+    assert "[损坏的图]" in [paragraph.text for paragraph in word.paragraphs]
+    assert len(word.inline_shapes) == 0
+    pdf = tmp_path / "title.pdf"
+    pdf.write_bytes(to_pdf(document))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert text.count('SLA "v2" \\ } @page { margin: 0 }') == 2  # the page header and the title, as written
+    assert "公开 (public)" in text and "正文" in text

@@ -50,7 +50,15 @@ def unreadable(filename: str, kind: tuple[str, str], reason: tuple[str, str]) ->
 
 
 # the extensions a browser and a git viewer recognise; mimetypes answers the rest (emf, tiff…)
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
+_EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    # Word's vector drawings: kept as they are (a browser shows neither)
+    "image/x-emf": ".emf",
+    "image/x-wmf": ".wmf",
+}
 
 
 @dataclass
