@@ -112,6 +112,8 @@ class DocxWriter:
                     self._inlines(paragraph, child, _Look())
                 else:
                     self._inline(paragraph, child, _Look())
+            if paragraph.runs:  # the line break before a nested list
+                paragraph.runs[-1].text = paragraph.runs[-1].text.rstrip()
 
     def _table(self, node: Tag) -> None:
         rows = [row.find_all(["th", "td"], recursive=False) for row in node.find_all("tr")]

@@ -1,8 +1,9 @@
 """HTML (a saved web page, a wiki's export, Word's "save as web page") to Markdown.
 
-Scripts, styles and anything else that is not content are dropped before markdownify writes
-the Markdown; images inlined as ``data:`` URLs become the document's files, so the body refers
-to them by name and stays small. Other images and links are kept as written.
+Scripts, styles, anything else that is not content and links that would run a script are
+dropped before markdownify writes the Markdown; images inlined as ``data:`` URLs become the
+document's files, so the body refers to them by name and stays small. Other images and links
+are kept as written.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kb.convert.imported import Images, Imported, first_heading, stem, text_of, 
 
 _KIND = ("HTML 文本", "HTML text")
 # what a page runs, styles or embeds: none of it is the document's text
+_SCRIPTED = ("javascript:", "vbscript:", "data:")
 _DROPPED = ["script", "style", "noscript", "template", "iframe", "object", "embed", "head", "link", "meta"]
 
 
@@ -31,6 +33,9 @@ def html_to_markdown(data: bytes, filename: str) -> Imported:
     title = text_of(soup.find("title"))
     for element in soup.find_all(_DROPPED):
         element.decompose()
+    for link in soup.find_all("a", href=True):
+        if str(link["href"]).strip().lower().startswith(_SCRIPTED):
+            del link["href"]  # its text stays; kb.render would drop the URL anyway, the body should not hold it
     images = Images()
     for image in soup.find_all("img"):
         _take_inlined(image, images)
