@@ -24,6 +24,7 @@ from kb.convert import docx_in
 from kb.convert.docx_in import docx_to_markdown
 from kb.convert.export import ExportDocument, to_docx, to_pdf
 from kb.convert.html_in import html_to_markdown
+from kb.convert.importing import DOCX, import_document
 from kb.errors import UnreadableFile
 
 
@@ -340,3 +341,12 @@ def test_an_image_word_cannot_show_is_its_alt_text_and_a_title_cannot_escape_the
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert text.count('SLA "v2" \\ } @page { margin: 0 }') == 2  # the page header and the title, as written
     assert "公开 (public)" in text and "正文" in text
+
+
+def test_an_import_picks_its_converter_by_the_type_of_the_bytes():
+    assert import_document(word_file(png()), "a.docx", DOCX).title == "变更管理流程"
+    assert import_document("<h1>值班表</h1>".encode(), "a.htm", "text/html; charset=utf-8").title == "值班表"
+    with pytest.raises(UnreadableFile, match=r"^无法读取 a\.docx（可导入的文档）：类型 application/pdf "):
+        import_document(b"%PDF-1.7", "a.docx", "application/pdf")
+    with pytest.raises(UnreadableFile, match="Word"):
+        import_document(b"%PDF-1.7", "a.docx", DOCX)
