@@ -70,7 +70,7 @@ def _core_title(package: zipfile.ZipFile) -> str:
     """The title in the document's properties (File > Info in Word), or ``""``."""
     try:
         root = ElementTree.fromstring(package.read(_CORE))
-    except (ElementTree.ParseError, zipfile.BadZipFile, OSError):
+    except Exception:  # damaged properties (bad XML, CRC, encryption) lose only this fallback
         return ""
     element = root.find(_DC_TITLE)
     return " ".join((element.text or "").split()) if element is not None else ""
