@@ -47,6 +47,13 @@ class InvalidDocument(BadRequest):
     code = "invalid_document"
 
 
+class UnreadableFile(BadRequest):
+    """A file to convert is not what its name says (a .docx that is no Word document, an .html
+    that is not text) or is corrupt: nothing of it was converted."""
+
+    code = "unreadable_file"
+
+
 class Unauthorized(KBError):
     status = 401
     code = "unauthorized"

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Install kb and its test tools into .venv from the lock (plus Debian's chromium, postgresql and a Chinese font
-# when missing and we may install them), then run the checks (ruff, ruff format, mypy, import-linter) and the whole test suite.
+# Install kb and its test tools into .venv from the lock (plus Debian's chromium, postgresql, a Chinese font, Pango
+# and poppler-utils when missing and we may install them), then run the checks (ruff, ruff format, mypy, import-linter) and the whole test suite.
 set -eu
 cd "$(dirname "$0")/.."
 need=""
@@ -8,6 +8,10 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 # a Chinese font, so the browser tests' screenshots show characters rather than boxes
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need="$need fonts-wqy-microhei"
+# WeasyPrint's text layout (PDF export), and pdftotext, which reads the exported PDFs back in the tests
+ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0 || need="$need libpango-1.0-0 libpangoft2-1.0-0"
+ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset.so.0 || need="$need libharfbuzz-subset0"
+command -v pdftotext >/dev/null 2>&1 || need="$need poppler-utils"
 if [ -n "$need" ] && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
