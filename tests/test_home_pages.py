@@ -277,6 +277,7 @@ def test_search_without_a_query_shows_tips_and_popular_tags(app, docs):
 
 @pytest.mark.browser
 def test_the_dashboard_fits_a_phone_screen(app, browser, editor, admin, docs):
+    from playwright.sync_api import expect
     from web_fixtures import LiveServer
 
     save(
@@ -295,7 +296,7 @@ def test_the_dashboard_fits_a_phone_screen(app, browser, editor, admin, docs):
             phone.wait_for_url(f"{server.url}/")
             phone.goto("/docs/运维/数据库备份策略")
             phone.goto("/")
-            assert phone.evaluate("document.activeElement.id") == "home-q"
+            expect(phone.locator("#home-q")).to_be_focused()  # autofocus lands once the page settles
             for name in ("updated", "viewed", "tags", "drafts", "due"):
                 assert phone.locator(f"#panel-{name}").is_visible()
             widths = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
