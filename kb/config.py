@@ -86,8 +86,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings.setdefault("CONTENT_DIR", str(instance / "content.git"))
     settings.setdefault("INDEX_DIR", str(instance / "index"))
     settings.setdefault("DATABASE_URL", f"sqlite:///{instance / 'kb.sqlite3'}")
-    # a request may carry a file: the largest body or file, and room for a form around it
-    settings["MAX_CONTENT_LENGTH"] = max(settings["MAX_BODY_BYTES"], settings["MAX_FILE_BYTES"]) + 64 * 1024
+    # every request but a file upload (whose route raises its own limit to MAX_FILE_BYTES)
+    settings["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"] + 64 * 1024
     settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
     settings["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=settings["SESSION_HOURS"])
