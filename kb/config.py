@@ -15,8 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_MAX_BODY = 2 * 1024 * 1024
-# the largest file a document may have attached (KB_MAX_FILE_BYTES)
-DEFAULT_MAX_FILE = 25 * 1024 * 1024
 # the instance holds the whole content repository, every level at once: its owner only
 INSTANCE_MODE = 0o700
 
@@ -33,7 +31,6 @@ _ENV: dict[str, tuple[str, Any]] = {
     "INDEX_DIR": ("KB_INDEX_DIR", str),
     "SECRET_KEY": ("KB_SECRET_KEY", str),
     "MAX_BODY_BYTES": ("KB_MAX_BODY_BYTES", int),
-    "MAX_FILE_BYTES": ("KB_MAX_FILE_BYTES", int),
     "DEFAULT_ACCESS": ("KB_DEFAULT_ACCESS", str),
     "ANONYMOUS_READ": ("KB_ANONYMOUS_READ", _flag),
     "REQUIRE_REVIEW": ("KB_REQUIRE_REVIEW", _flag),
@@ -59,7 +56,6 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "INSTANCE_DIR": str(default_instance_dir()),
         "MAX_BODY_BYTES": DEFAULT_MAX_BODY,
-        "MAX_FILE_BYTES": DEFAULT_MAX_FILE,
         "DEFAULT_ACCESS": "internal",
         "ANONYMOUS_READ": False,
         "REQUIRE_REVIEW": False,
@@ -86,7 +82,6 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings.setdefault("CONTENT_DIR", str(instance / "content.git"))
     settings.setdefault("INDEX_DIR", str(instance / "index"))
     settings.setdefault("DATABASE_URL", f"sqlite:///{instance / 'kb.sqlite3'}")
-    # every request but a file upload (whose route raises its own limit to MAX_FILE_BYTES)
     settings["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"] + 64 * 1024
     settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     settings.setdefault("SESSION_COOKIE_HTTPONLY", True)

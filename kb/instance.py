@@ -33,7 +33,6 @@ def build_stores(config: dict) -> Stores:
         renders=RenderCache(instance / "cache" / "html"),
         audit=AuditTrail(sessions, instance / "audit.lock"),
         max_body_bytes=config["MAX_BODY_BYTES"],
-        max_file_bytes=config["MAX_FILE_BYTES"],
         default_access=config["DEFAULT_ACCESS"],
         require_review=config["REQUIRE_REVIEW"],
         timezone=zone(config["TIMEZONE"]),

@@ -173,25 +173,6 @@ def get_raw(
     return data
 
 
-@dataclass(frozen=True)
-class Readable:
-    """The version of a document a read asked for, once the caller may see it."""
-
-    path: str
-    level: str  # the level the read is judged and audited by
-    revision: str  # the commit of that version
-
-
-def readable_version(
-    stores: Stores, session: Session, user: Principal, path: str, revision: str | None = None, at: str | None = None
-) -> Readable:
-    """The version ``get_document`` would show, checked exactly as it checks it (NotFound for a
-    document above the caller's clearance, …), without reading or rendering it: what a read of
-    something that belongs to the document (its files) is judged by."""
-    found = _locate(stores, session, user, path, revision, at)
-    return Readable(found.path, found.level, found.revision)
-
-
 @dataclass
 class _Found:
     path: str

@@ -50,8 +50,6 @@ class Stores:
     renders: RenderCache
     audit: AuditTrail
     max_body_bytes: int = 2 * 1024 * 1024
-    # KB_MAX_FILE_BYTES: the largest file a document may have attached
-    max_file_bytes: int = 25 * 1024 * 1024
     default_access: str = "internal"
     # KB_REQUIRE_REVIEW: content reaches readers only as a draft another editor published
     require_review: bool = False

@@ -64,8 +64,6 @@ WRITE_ACTIONS = frozenset(
         "draft_discard",
         "draft_move",
         "synonyms_update",
-        "file_upload",
-        "file_delete",
     }
 )
 # an administrator vouching for a commit nobody else can be named for (``accept``)

@@ -360,30 +360,6 @@ class GitStore:
         ]
         return sorted(found, key=lambda stored: stored.name)
 
-    def files_changed(self, path: str, revision: str | None = None) -> dict[str, Revision]:
-        """For each file the document at ``path`` has as of ``revision`` (HEAD when None), the
-        newest first-parent commit up to there that gave it its current content (or its place:
-        a move of the document counts). Walks back only as far as the oldest of them."""
-        repo = self._repo()
-        commit = _commit_at(repo, revision)
-        path = docpath.validate(path)
-        folder = _files_tree(commit.tree, path) if commit is not None else None
-        if commit is None or folder is None:
-            return {}
-        wanted = {entry.name: entry.id for entry in folder if entry.name is not None and isinstance(entry, pygit2.Blob)}
-        found: dict[str, Revision] = {}
-        while wanted:
-            parent = repo[commit.parent_ids[0]] if commit.parent_ids else None
-            before = _files_tree(parent.tree, path) if isinstance(parent, pygit2.Commit) else None
-            for name, oid in list(wanted.items()):
-                if before is None or name not in before or before[name].id != oid:
-                    found[name] = _revision(commit)
-                    del wanted[name]
-            if not isinstance(parent, pygit2.Commit):
-                break
-            commit = parent
-        return found
-
     def read_file(self, path: str, name: str, revision: str | None = None) -> bytes:
         """The bytes of the file ``name`` of the document at ``path`` as of ``revision`` (HEAD
         when None). Raises InvalidPath, InvalidRevision, NotFound."""
